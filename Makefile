@@ -1,0 +1,49 @@
+# Quick start on a fresh, connected machine:  make demo   (set-up plus the demo audit)
+#                                             make test   (set-up plus the tests)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-stamp
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup demo test lint gui bench clean
+
+setup: $(STAMP)
+
+# Re-runs only when the packaging changes. Without an NVIDIA GPU the CPU build of torch goes in
+# first, so pip does not pull several GB of CUDA wheels for a machine that cannot use them.
+$(STAMP): pyproject.toml setup.py Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  echo "setup: NVIDIA GPU found, installing the default (CUDA) torch"; \
+	else \
+	  echo "setup: no NVIDIA GPU, installing the CPU build torch==2.13.0"; \
+	  $(PY) -m pip install --quiet "torch==2.13.0"; \
+	fi
+	@$(PY) -m pip install --quiet -e '.[dev,bench]'
+	@touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/auditor demo
+
+test: setup
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check auditor gui reports tests bench
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check auditor gui reports tests bench
+
+gui: setup
+	$(VENV)/bin/auditor-gui
+
+bench: setup
+	$(PY) bench/bench_capture.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

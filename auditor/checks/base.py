@@ -1,0 +1,137 @@
+"""Check, CheckResult and the context a check runs in (ARCHITECTURE.md, Core contracts)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from auditor.models.base import Capability, ModelIdentity
+from auditor.progress import Progress, never, no_progress
+from auditor.trace import Trace, TraceBatch
+
+OUTCOMES = ("ok", "skipped", "error")   # how a check's run ended; its status comes from conditions
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Plain, JSON-serialisable result of one check. No HTML, Qt or reportlab inside."""
+
+    check_id: str
+    outcome: str                               # ok | skipped | error
+    summary: str
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict)   # chart data, details
+    duration_s: float = 0.0
+
+    @classmethod
+    def skipped(cls, check_id: str, reason: str) -> CheckResult:
+        return cls(check_id=check_id, outcome="skipped", summary=f"skipped: {reason}")
+
+    @classmethod
+    def error(cls, check_id: str, message: str, duration_s: float = 0.0) -> CheckResult:
+        return cls(check_id=check_id, outcome="error", summary=f"error: {message}", duration_s=duration_s)
+
+
+class Accumulator(Protocol):
+    """Statistics a check gathers batch by batch during the one capture pass."""
+
+    def update(self, batch: TraceBatch) -> None: ...
+
+
+@dataclass
+class AuditContext:
+    """Everything a check may read. Checks do not run the model again unless their method must."""
+
+    identity: ModelIdentity
+    capabilities: frozenset[Capability]
+    trace: Trace
+    probes: Any                                # ProbeSet
+    model_path: Path
+    seed: int = 0
+    device: str = "cpu"
+    adapter: Any = None                        # the ModelAdapter, for checks that must re-run it
+    accumulators: dict[str, Accumulator] = field(default_factory=dict)
+    progress: Progress = no_progress
+    should_stop: Callable[[], bool] = never
+
+
+class Check:
+    """A configured check. Subclasses set `id`, `requires`, `metric_names` and implement `run`."""
+
+    id: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    meaning: ClassVar[str] = ""                 # one sentence for a non-specialist
+    dimension: ClassVar[str] = ""               # flow | retention | robustness | trainability | transparency | integrity
+    requires: ClassVar[frozenset[Capability]] = frozenset()
+    metric_names: ClassVar[frozenset[str]] = frozenset()
+    captures: ClassVar[frozenset[str]] = frozenset()   # capture points it reads: hidden, attentions, logits
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - set(self.parameters())
+        if unknown:
+            raise ValueError(f"unknown parameter(s) for {self.id}: {', '.join(sorted(unknown))}")
+        self.params = {**self.parameters(), **params}
+
+    @classmethod
+    def parameters(cls) -> dict[str, Any]:
+        """Parameter names and defaults a template may set."""
+        return {}
+
+    def accumulator(self, ctx: AuditContext) -> Accumulator | None:
+        """Streamed statistics for the capture pass, or None if the check needs none."""
+        return None
+
+    def skip_reason(self, ctx: AuditContext) -> str | None:
+        """Why this model cannot be checked, beyond missing capabilities (None: it can)."""
+        return None
+
+    def run(self, ctx: AuditContext) -> CheckResult:
+        raise NotImplementedError
+
+
+def clean_metric(value: Any) -> Any:
+    """A metric value as plain JSON data: floats, nested lists, dicts by variant; NaN/inf -> None."""
+    if isinstance(value, np.ndarray):
+        return clean_metric(value.tolist())
+    if isinstance(value, Mapping):
+        return {str(k): clean_metric(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_metric(v) for v in value]
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    raise TypeError(f"metric values must be numbers, lists or dicts, not {type(value).__name__}")
+
+
+def clean_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(name): clean_metric(value) for name, value in metrics.items()}
+
+
+def clean_evidence(value: Any) -> Any:
+    """Evidence as plain JSON data: numpy to Python, NaN/inf -> None, strings and booleans kept."""
+    if isinstance(value, np.ndarray):
+        return clean_evidence(value.tolist())
+    if isinstance(value, Mapping):
+        return {str(k): clean_evidence(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [clean_evidence(v) for v in value]
+    if isinstance(value, (str, bool)) or value is None:
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)

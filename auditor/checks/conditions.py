@@ -1,0 +1,182 @@
+"""Conditions: named, serialisable rules written in templates as data.
+
+    {condition: below, metric: update_ratio, reduce: min, warn: 0.02, fail: 0.005}
+
+`below` warns when the reduced value falls under `warn` and fails under `fail`; `above` is the
+mirror. Reducers turn a per-layer (or per-layer-per-head) list into one number; `any_layer`
+takes the worst layer for the rule's direction and reports which layer it was. A variant
+metric (a dict such as {"mask@0.10": 0.93}) needs `variant:` naming the key.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATUSES = ("pass", "warn", "fail", "error")
+_RANK = {"pass": 0, "warn": 1, "error": 2, "fail": 3}
+
+
+def worst(statuses: list[str]) -> str:
+    """The worst of pass < warn < error < fail; `pass` for no statuses."""
+    return max(statuses, key=lambda s: _RANK.get(s, 0), default="pass")
+
+
+def _flatten(value: Any) -> list[tuple[int | None, float | None]]:
+    """(layer, number) pairs from a scalar, a [L] list or a [L][H] nested list."""
+    if isinstance(value, list):
+        pairs: list[tuple[int | None, float | None]] = []
+        for layer, item in enumerate(value):
+            items = item if isinstance(item, list) else [item]
+            pairs += [(layer, v) for v in items]
+        return pairs
+    return [(None, value)]
+
+
+def _numbers(value: Any) -> list[tuple[int | None, float]]:
+    pairs = [(layer, v) for layer, v in _flatten(value) if v is not None]
+    if not pairs:
+        raise ValueError("no value was computed")
+    return pairs  # type: ignore[return-value]
+
+
+def _drop_from_peak(value: Any, _direction: str) -> tuple[float, int | None]:
+    """Relative fall of the last value below the peak: (max - last) / |max|."""
+    pairs = _numbers(value)
+    peak = max(v for _, v in pairs)
+    last = pairs[-1][1]
+    return ((peak - last) / abs(peak) if peak else 0.0), pairs[-1][0]
+
+
+def _any_layer(value: Any, direction: str) -> tuple[float, int | None]:
+    pairs = _numbers(value)
+    layer, number = (min if direction == "below" else max)(pairs, key=lambda p: p[1])
+    return number, layer
+
+
+REDUCERS: dict[str, Callable[[Any, str], tuple[float, int | None]]] = {
+    "min": lambda v, _d: min(((n, layer) for layer, n in _numbers(v)), key=lambda p: p[0]),
+    "max": lambda v, _d: max(((n, layer) for layer, n in _numbers(v)), key=lambda p: p[0]),
+    "mean": lambda v, _d: (sum(n for _, n in _numbers(v)) / len(_numbers(v)), None),
+    "last": lambda v, _d: (_numbers(v)[-1][1], _numbers(v)[-1][0]),
+    "first": lambda v, _d: (_numbers(v)[0][1], _numbers(v)[0][0]),
+    "drop_from_peak": _drop_from_peak,
+    "any_layer": _any_layer,
+}
+KINDS = ("below", "above")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str                      # pass | warn | fail | error
+    value: float | None = None
+    layer: int | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Condition:
+    condition: str                   # below | above
+    metric: str
+    warn: float | None = None
+    fail: float | None = None
+    reduce: str | None = None        # required for list metrics
+    variant: str | None = None       # required for dict metrics
+    finding: str = ""                # key into the catalogue of meanings
+    clauses: tuple[str, ...] = ()
+    rationale: str = ""
+    title: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def threshold_text(self) -> str:
+        word = "below" if self.condition == "below" else "above"
+        parts = []
+        if self.warn is not None:
+            parts.append(f"warn {word} {self.warn:g}")
+        if self.fail is not None:
+            parts.append(f"fail {word} {self.fail:g}")
+        return ", ".join(parts)
+
+    def describe_value(self) -> str:
+        name = self.metric + (f"[{self.variant}]" if self.variant else "")
+        return f"{name} ({self.reduce})" if self.reduce else name
+
+    def evaluate(self, metrics: Mapping[str, Any]) -> Outcome:
+        """Never raises: a problem computing the rule is an `error` outcome with its reason."""
+        try:
+            return self._evaluate(metrics)
+        except Exception as exc:  # a broken rule must not crash the audit (ARCHITECTURE.md)
+            return Outcome("error", message=f"{self.describe_value()} could not be evaluated: {exc}")
+
+    def _evaluate(self, metrics: Mapping[str, Any]) -> Outcome:
+        if self.metric not in metrics:
+            raise ValueError(f"the check produced no metric '{self.metric}'")
+        value = metrics[self.metric]
+        if isinstance(value, dict):
+            if self.variant is None or self.variant not in value:
+                raise ValueError(f"variant '{self.variant}' not among {sorted(value)}")
+            value = value[self.variant]
+        layer = None
+        if isinstance(value, list):
+            if not self.reduce:
+                raise ValueError("a per-layer metric needs a reducer")
+            number, layer = REDUCERS[self.reduce](value, self.condition)
+        elif value is None:
+            raise ValueError("no value was computed")
+        else:
+            number = float(value)
+        status = "pass"
+        crossed = (lambda t: number < t) if self.condition == "below" else (lambda t: number > t)
+        if self.fail is not None and crossed(self.fail):
+            status = "fail"
+        elif self.warn is not None and crossed(self.warn):
+            status = "warn"
+        where = f" at layer {layer}" if layer is not None and self.reduce in ("any_layer", "min", "max") else ""
+        return Outcome(status, float(number), layer,
+                       f"{self.describe_value()} = {number:.4g}{where}; {self.threshold_text()}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["clauses"] = list(self.clauses)
+        data["extra"] = dict(self.extra)
+        return {k: v for k, v in data.items() if v not in (None, "", [], {})}
+
+
+def parse_condition(data: Mapping[str, Any], where: str) -> Condition:
+    """A Condition from template data; ValueError naming `where` and the problem."""
+    known = {"condition", "metric", "warn", "fail", "reduce", "variant", "finding", "clauses", "rationale", "title"}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    kind = data.get("condition")
+    if kind not in KINDS:
+        raise ValueError(f"{where}: condition must be one of {', '.join(KINDS)}, not {kind!r}")
+    metric = data.get("metric")
+    if not isinstance(metric, str) or not metric:
+        raise ValueError(f"{where}: a condition needs a metric name")
+    reduce = data.get("reduce")
+    if reduce is not None and reduce not in REDUCERS:
+        raise ValueError(f"{where}: unknown reducer {reduce!r} (use {', '.join(REDUCERS)})")
+    warn, fail = (_threshold(data.get(k), f"{where}: {k}") for k in ("warn", "fail"))
+    if warn is None and fail is None:
+        raise ValueError(f"{where}: a condition needs a warn or a fail threshold")
+    if warn is not None and fail is not None:
+        if (kind == "below" and fail > warn) or (kind == "above" and fail < warn):
+            raise ValueError(f"{where}: the fail threshold {fail} is milder than the warn threshold {warn}")
+    clauses = data.get("clauses") or []
+    if not isinstance(clauses, list) or not all(isinstance(c, str) for c in clauses):
+        raise ValueError(f"{where}: clauses must be a list of strings")
+    return Condition(condition=kind, metric=metric, warn=warn, fail=fail, reduce=reduce,
+                     variant=data.get("variant"), finding=str(data.get("finding") or ""),
+                     clauses=tuple(clauses), rationale=" ".join(str(data.get("rationale") or "").split()),
+                     title=str(data.get("title") or ""))
+
+
+def _threshold(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where} must be a number, not {value!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{where} must be finite")
+    return float(value)

@@ -1,0 +1,89 @@
+"""flow.representation: how much each block changes the residual stream (METHODS.md)."""
+from __future__ import annotations
+
+import numpy as np
+
+from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.checks.registry import register
+from auditor.estimators.spectra import participation_ratio
+from auditor.models.base import Capability
+from auditor.trace import TraceBatch
+
+_EPS = 1e-12
+
+
+class RepresentationStats:
+    """Per-layer sums over the probe set, gathered batch by batch (never all [N, T, d] at once)."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.update_ratio_sum: np.ndarray | None = None    # [L] sum over samples
+        self.cos_sum: np.ndarray | None = None             # [L] sum over samples of mean token cosine
+        self.norm_sum: np.ndarray | None = None            # [L+1] sum of valid token norms
+        self.tokens = 0
+
+    def update(self, batch: TraceBatch) -> None:
+        mask = batch.mask.astype(np.float64)                       # [B, T]
+        valid = np.maximum(mask.sum(axis=1), 1.0)                  # [B]
+        states = [h.astype(np.float64) * mask[:, :, None] for h in batch.hidden]
+        norms = [np.linalg.norm(h, axis=2) for h in states]        # [B, T] per layer
+        frob = [np.sqrt((n * n).sum(axis=1)) for n in norms]       # [B] masked Frobenius norm
+        ratios, cosines = [], []
+        for low, high, n_low, n_high, f_low in zip(states, states[1:], norms, norms[1:], frob, strict=False):
+            diff = np.sqrt(((high - low) ** 2).sum(axis=(1, 2)))
+            ratios.append((diff / np.maximum(f_low, _EPS)).sum())
+            cos = (low * high).sum(axis=2) / np.maximum(n_low * n_high, _EPS)   # [B, T]
+            cosines.append(((cos * mask).sum(axis=1) / valid).sum())
+        layer_norms = np.array([(n * mask).sum() for n in norms])
+        if self.update_ratio_sum is None:
+            self.update_ratio_sum = np.zeros(len(ratios))
+            self.cos_sum = np.zeros(len(cosines))
+            self.norm_sum = np.zeros(len(layer_norms))
+        self.update_ratio_sum += np.array(ratios)
+        self.cos_sum += np.array(cosines)
+        self.norm_sum += layer_norms
+        self.samples += batch.size
+        self.tokens += int(mask.sum())
+
+
+@register
+class RepresentationFlow(Check):
+    """How much each block changes the residual stream."""
+
+    id = "flow.representation"
+    title = "Representation flow"
+    meaning = ("How much each block changes the information passing through the model: a block that "
+               "changes almost nothing may be redundant, and fast-growing magnitudes make a model fragile.")
+    dimension = "flow"
+    requires = frozenset({Capability.HIDDEN_STATES})
+    captures = frozenset({"hidden"})
+    metric_names = frozenset({"update_ratio", "consecutive_cos", "effective_rank", "norm_growth"})
+
+    def accumulator(self, ctx: AuditContext) -> RepresentationStats:
+        return RepresentationStats()
+
+    def run(self, ctx: AuditContext) -> CheckResult:
+        stats: RepresentationStats = ctx.accumulators[self.id]  # type: ignore[assignment]
+        if not stats.samples or stats.update_ratio_sum is None:
+            return CheckResult.skipped(self.id, "no hidden states were captured")
+        update_ratio = stats.update_ratio_sum / stats.samples
+        consecutive_cos = stats.cos_sum / stats.samples
+        mean_norm = stats.norm_sum / max(stats.tokens, 1)
+        norm_growth = mean_norm / max(mean_norm[0], _EPS)
+        effective_rank = [participation_ratio(z) for z in ctx.trace.pooled]
+        biggest = int(np.argmax(update_ratio))
+        smallest = int(np.argmin(update_ratio))
+        summary = (f"block {biggest + 1} changes the stream most (update ratio {update_ratio[biggest]:.3f}); "
+                   f"block {smallest + 1} least ({update_ratio[smallest]:.3f}); "
+                   f"final norm {norm_growth[-1]:.2f}x the embedding norm")
+        return CheckResult(
+            check_id=self.id, outcome="ok", summary=summary,
+            metrics={
+                "update_ratio": update_ratio,          # [L]
+                "consecutive_cos": consecutive_cos,    # [L]
+                "effective_rank": effective_rank,      # [L+1]
+                "norm_growth": norm_growth,            # [L+1]
+            },
+            evidence={"mean_token_norm": mean_norm.tolist(), "samples": stats.samples, "tokens": stats.tokens,
+                      "pooling": ctx.trace.pooling},
+        )

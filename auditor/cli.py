@@ -1,0 +1,258 @@
+"""The `auditor` command line: argument parsing and output only; the work is in auditor.api.
+
+stdout carries results only (with --json exactly one JSON object); progress and messages go to
+stderr. Exit codes: 0 success, 1 the verdict matched --fail-on, 2 bad input or usage (one line,
+no traceback), 3 the audit failed while running.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from auditor.errors import AuditorError, BadInput
+
+SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "?", "skipped": "–", "info": "i"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage problem as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"auditor: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from auditor.environment import auditor_version
+
+    parser = _Parser(prog="auditor", description="Offline governance audits of transformer models.")
+    parser.add_argument("--version", action="version", version=f"auditor {auditor_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    audit = sub.add_parser("audit", help="audit a model and store the results")
+    audit.add_argument("model", metavar="MODEL", help="transformers folder (safetensors) or ONNX file/folder")
+    _audit_options(audit)
+    audit.add_argument("--probes", default="builtin:text", metavar="SPEC",
+                       help="builtin:text, builtin:images, a .csv/.jsonl file, an image folder or a .npz file")
+
+    show = sub.add_parser("show", help="show a stored audit")
+    show.add_argument("audit_id", metavar="AUDIT_ID")
+    show.add_argument("--db", metavar="PATH")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+    show.add_argument("--junit", metavar="FILE", help="also write the findings as JUnit XML")
+
+    listing = sub.add_parser("list", help="list stored audits")
+    listing.add_argument("--db", metavar="PATH")
+    listing.add_argument("--json", action="store_true")
+
+    templates = sub.add_parser("templates", help="list the built-in audit templates")
+    templates.add_argument("--json", action="store_true")
+
+    demo = sub.add_parser("demo", help="audit the bundled pretrained MiniLM on builtin:text")
+    demo.add_argument("--out", metavar="DIR", help="keep the demo database and JSON in DIR")
+    demo.add_argument("--progress", choices=("bar", "jsonl", "none"))
+    demo.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    demo.add_argument("--limit", type=int, metavar="N")
+    return parser
+
+
+def _audit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--template", metavar="NAME|PATH", help="built-in template name or a .yaml path (default standard)")
+    p.add_argument("--db", metavar="PATH", help="database file (default: $AUDITOR_DB or the user data folder)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--tokenizer", metavar="PATH", help="tokenizer folder for a bare text ONNX file")
+    p.add_argument("--reference", metavar="MODEL", help="the same model in another format (parity check)")
+    p.add_argument("--layer-outputs", metavar="NAMES", help="comma-separated ONNX tensor names of layer boundaries 0..L")
+    p.add_argument("--limit", type=int, metavar="N", help="a seeded, label-stratified sample of N probes")
+    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--batch-size", type=int, default=16, metavar="B")
+    p.add_argument("--skip-bad-probes", action="store_true", help="skip unreadable probe entries (recorded)")
+    p.add_argument("--meta", metavar="FILE.yaml", help="audit metadata: purpose, users, out_of_scope, ...")
+    p.add_argument("--name", metavar="N", help="model name for the record (default: the folder or file name)")
+    p.add_argument("--model-version", metavar="V")
+    p.add_argument("--purpose", metavar="TEXT")
+    p.add_argument("--preparer", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="print the stored audit as one JSON object")
+    p.add_argument("--progress", choices=("bar", "jsonl", "none"), help="progress on stderr (default: bar on a terminal)")
+    p.add_argument("--fail-on", choices=("warn", "fail"), help="exit 1 when the verdict is this bad or worse")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return {"audit": cmd_audit, "show": cmd_show, "list": cmd_list, "templates": cmd_templates,
+                "demo": cmd_demo}[args.command](args)
+    except AuditorError as exc:
+        sys.stderr.write(f"auditor: {_one_line(str(exc))}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("auditor: interrupted\n")
+        return 3
+    except Exception as exc:  # never a traceback for users; AUDITOR_DEBUG=1 shows it to developers
+        if os.environ.get("AUDITOR_DEBUG"):
+            raise
+        sys.stderr.write(f"auditor: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+                         "(set AUDITOR_DEBUG=1 for details)\n")
+        return 3
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _request(args: argparse.Namespace) -> Any:
+    from auditor.api import AuditRequest, load_meta
+
+    meta = load_meta(args.meta)
+    if args.purpose:
+        meta["purpose"] = args.purpose
+    if args.preparer:
+        meta["preparer"] = args.preparer
+    if args.batch_size <= 0:
+        raise BadInput("--batch-size must be a positive number")
+    layer_outputs = [n.strip() for n in args.layer_outputs.split(",") if n.strip()] if args.layer_outputs else None
+    return AuditRequest(model=args.model, probes=args.probes, template=args.template, db=args.db,
+                        device=args.device, tokenizer=args.tokenizer, reference=args.reference,
+                        layer_outputs=layer_outputs, limit=args.limit, seed=args.seed, meta=meta, name=args.name,
+                        model_version=args.model_version, batch_size=args.batch_size,
+                        skip_bad_probes=args.skip_bad_probes)
+
+
+def _run(request: Any, style: str | None) -> str:
+    from auditor.api import run_audit
+    from auditor.cli_progress import ProgressSink, default_style
+
+    sink = ProgressSink(style or default_style())
+    try:
+        audit_id = run_audit(request, progress=sink)
+    finally:
+        sink.close()
+    sink.event("finished", audit_id=audit_id)
+    return audit_id
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from auditor.api import show_audit
+
+    audit_id = _run(_request(args), args.progress)
+    data = show_audit(audit_id, args.db)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print(format_audit(data, args.db))
+    return 1 if _matches_fail_on(data["verdict"], args.fail_on) else 0
+
+
+def _matches_fail_on(verdict: str | None, fail_on: str | None) -> bool:
+    if fail_on == "fail":
+        return verdict == "fail"
+    if fail_on == "warn":
+        return verdict in ("warn", "fail")
+    return False
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from auditor.api import show_audit
+
+    data = show_audit(args.audit_id, args.db)
+    if args.junit:
+        from auditor.junit import write_junit
+
+        write_junit(data, Path(args.junit))
+    print(json.dumps(data, ensure_ascii=False) if args.json else format_audit(data, args.db))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from auditor.api import list_audits
+
+    rows = list_audits(args.db)
+    if args.json:
+        print(json.dumps({"audits": rows}, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no audits stored yet; run `auditor audit MODEL` or `auditor demo`")
+        return 0
+    print(f"{'AUDIT ID':<24} {'STATUS':<10} {'VERDICT':<8} {'MODEL':<28} {'VERSION':<10} {'STARTED (UTC)'}")
+    for r in rows:
+        verdict = f"{SYMBOL.get(r['verdict'] or '', ' ')} {r['verdict'] or '-'}"
+        print(f"{r['audit_id']:<24} {r['status']:<10} {verdict:<8} {(r['name'] or '')[:28]:<28} "
+              f"{(r['version'] or '')[:10]:<10} {r['started_at']}")
+    return 0
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    from auditor.templates import list_templates
+
+    items = [t.summary() for t in list_templates()]
+    if args.json:
+        print(json.dumps({"templates": items}, ensure_ascii=False))
+        return 0
+    for t in items:
+        print(f"{t['name']} (version {t['version']}): {t['description']}\n    checks: {', '.join(t['checks'])}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from auditor.api import AuditRequest, demo_model_path, show_audit
+
+    db = None
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        db = str(out / "demo.db")
+    model = demo_model_path()
+    request = AuditRequest(model=str(model), probes="builtin:text", db=db, device=args.device, limit=args.limit,
+                           name="all-MiniLM-L6-v2", model_version="demo",
+                           meta={"purpose": "Demonstration audit of a sentence-embedding model",
+                                 "preparer": "auditor demo"})
+    audit_id = _run(request, args.progress)
+    data = show_audit(audit_id, db)
+    print(format_audit(data, db))
+    if args.out:
+        target = Path(args.out) / f"audit-{audit_id}.json"
+        target.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        print(f"JSON:     {target}")
+    return 0
+
+
+def format_audit(data: dict[str, Any], db: str | None) -> str:
+    """A readable summary for a terminal."""
+    from auditor.api import db_path
+
+    model = data["model"]
+    lines = [
+        f"Audit {data['audit_id']}  status: {data['status']}  verdict: "
+        f"{SYMBOL.get(data['verdict'] or '', '')} {data['verdict'] or '-'}",
+        f"Model:    {model['name']} {model['version'] or ''} ({model['format']}, {model['architecture']}, "
+        f"{model['layers']} layers, {model['parameters']:,} parameters)",
+        f"SHA-256:  {model['sha256']}",
+        f"Probes:   {data['probes'].get('spec')} ({data['probes'].get('count')} probes, sha256 "
+        f"{(data['probes'].get('sha256') or '')[:16]}…)",
+        f"Template: {data['template']['name']} v{data['template']['version']}",
+        "",
+        "Checks:",
+    ]
+    for check in data["checks"]:
+        lines.append(f"  {SYMBOL.get(check['status'], ' ')} {check['status']:<7} {check['id']:<28} {check['summary']}")
+    if data["findings"]:
+        lines += ["", "Findings:"]
+        for f in data["findings"]:
+            lines.append(f"  {SYMBOL.get(f['severity'], ' ')} {f['severity']:<5} {f['title']}: {f['detail']}")
+    if data.get("error"):
+        lines += ["", f"Error: {data['error']}"]
+    lines += ["", f"Fingerprint: {data['fingerprint'] or '-'}", f"Database:    {db_path(db)}",
+              f"Details:     auditor show {data['audit_id']} --json" + (f" --db {db}" if db else "")]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Model adapters: one module per format, chosen by `load_model`."""

@@ -1,0 +1,246 @@
+"""Transformers folders with safetensors weights, run with PyTorch (eager attention)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from auditor.errors import BadInput
+from auditor.models.base import Capability, ModelBatch, ModelIdentity
+from auditor.models.encoding import ImageEncoder, TextEncoder, load_tokenizer, text_max_length
+from auditor.models.identity import manifest
+from auditor.probes.types import ProbeSet
+from auditor.trace import TraceBatch
+
+# config keys that hold the number of blocks, across families
+_LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BadInput("--device cuda was asked for but no CUDA GPU is available; use --device auto or cpu")
+    return device
+
+
+class TorchAdapter:
+    """A transformers model loaded offline, with hooks on its blocks for the capture pass."""
+
+    def __init__(self, folder: Path, *, device: str = "auto") -> None:
+        import torch
+        import transformers
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        self.folder = folder
+        self.device = resolve_device(device)
+        self.config = self._load_config(transformers)
+        model_cls = self._model_class(transformers)
+        try:
+            model, info = model_cls.from_pretrained(
+                str(folder), local_files_only=True, trust_remote_code=False, attn_implementation="eager",
+                output_loading_info=True, use_safetensors=True)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise BadInput(f"the model in {folder} could not be loaded: {_first_line(exc)}") from None
+        problems = {k: sorted(v) for k, v in info.items() if k != "error_msgs" and v}
+        if problems or info.get("error_msgs"):
+            raise BadInput(f"the weights in {folder} do not match {model_cls.__name__}: "
+                           f"{_describe_mismatch(problems, info.get('error_msgs'))}; "
+                           "refusing to fill the gaps with random weights")
+        self.weights_dtype = _dtype_name(model)
+        # half precision is slow or unsupported for many CPU kernels; audit figures use float32 there
+        if self.device == "cpu" and model.dtype != torch.float32:
+            model = model.float()
+        self.model = model.to(self.device).eval()
+        self.blocks = _find_blocks(model, _num_layers(self.config))
+        self.modality = "image" if "pixel_values" in _forward_params(model) else "text"
+        self.pooling, pooling_source = self._pooling()
+        self._encoder = self._make_encoder()
+        digest, files = manifest(folder)
+        layers = len(self.blocks) if self.blocks is not None else None
+        self.identity = ModelIdentity(
+            format="transformers", architecture=type(model).__name__,
+            model_type=str(getattr(self.config, "model_type", "")),
+            parameters=int(sum(p.numel() for p in model.parameters())), layers=layers,
+            dtype=self.weights_dtype, sha256=digest, files=files, path=str(folder), modality=self.modality,
+            pooling=self.pooling, pooling_source=pooling_source,
+            hidden_size=getattr(self.config, "hidden_size", None) or getattr(self.config, "n_embd", None),
+            heads=getattr(self.config, "num_attention_heads", None) or getattr(self.config, "n_head", None),
+            max_length=getattr(self._encoder, "max_length", None),
+            details={"compute_dtype": str(self.model.dtype).replace("torch.", "")},
+        )
+        caps = {Capability.GRADIENTS, Capability.INTERVENTIONS, Capability.ATTENTIONS}
+        if self.blocks is not None:
+            caps.add(Capability.HIDDEN_STATES)
+        if self._has_head():
+            caps.add(Capability.LOGITS)
+        self.capabilities = frozenset(caps)
+
+    # -- loading -------------------------------------------------------------------------------
+    def _load_config(self, transformers: Any) -> Any:
+        try:
+            return transformers.AutoConfig.from_pretrained(str(self.folder), local_files_only=True,
+                                                           trust_remote_code=False)
+        except (OSError, ValueError, KeyError) as exc:
+            raise BadInput(f"config.json in {self.folder} could not be read: {_first_line(exc)}") from None
+
+    def _model_class(self, transformers: Any) -> Any:
+        """The class config.json names; only classes that ship with transformers (no remote code)."""
+        for name in getattr(self.config, "architectures", None) or []:
+            cls = getattr(transformers, name, None)
+            if cls is not None:
+                return cls
+        return transformers.AutoModel
+
+    def _pooling(self) -> tuple[str, str]:
+        st_pooling = self.folder / "1_Pooling" / "config.json"
+        if st_pooling.is_file():
+            try:
+                cfg = json.loads(st_pooling.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                cfg = {}
+            if cfg.get("pooling_mode_cls_token"):
+                return "cls", "1_Pooling/config.json (CLS token)"
+            if cfg.get("pooling_mode_mean_tokens"):
+                return "mean", "1_Pooling/config.json (mean over tokens)"
+        if self.modality == "image":
+            return "cls", "vision transformer: class token"
+        name = type(self.model).__name__
+        if getattr(self.config, "is_decoder", False) or name.endswith("LMHeadModel") or "CausalLM" in name:
+            return "last", "causal language model: last valid token"
+        return "mean", "default: mean over valid tokens"
+
+    def _make_encoder(self) -> TextEncoder | ImageEncoder:
+        if self.modality == "image":
+            size = int(getattr(self.config, "image_size", 224) or 224)
+            return ImageEncoder(self.folder, size, int(getattr(self.config, "num_channels", 3) or 3))
+        tokenizer = load_tokenizer(self.folder)
+        config_max = getattr(self.config, "max_position_embeddings", None) or getattr(self.config, "n_positions", None)
+        return TextEncoder(tokenizer, text_max_length(tokenizer, config_max))
+
+    def _has_head(self) -> bool:
+        name = type(self.model).__name__
+        return any(tag in name for tag in ("For", "LMHead"))
+
+    # -- running -------------------------------------------------------------------------------
+    def batches(self, probes: ProbeSet, batch_size: int) -> Iterator[ModelBatch]:
+        return self._encoder.batches(probes, batch_size)
+
+    def notes(self) -> list[str]:
+        return self._encoder.notes()
+
+    def _inputs(self, batch: ModelBatch) -> dict[str, Any]:
+        import torch
+
+        return {k: torch.from_numpy(v).to(self.device) for k, v in batch.inputs.items()}
+
+    def capture(self, batch: ModelBatch, points: frozenset[str]) -> TraceBatch:
+        import torch
+
+        from auditor.models.hooks import block_boundaries
+
+        want_attn = "attentions" in points
+        with torch.inference_mode(), block_boundaries(self.blocks or []) as seen:
+            out = self.model(**self._inputs(batch), output_attentions=want_attn, return_dict=True)
+        layers = len(self.blocks or [])
+        hidden = [_np(seen[f"blocks.{i}.out"]) for i in range(layers + 1)] if self.blocks else []
+        attentions = None
+        if want_attn and getattr(out, "attentions", None):
+            attentions = [_np(a) for a in out.attentions]
+        logits = _np(out.logits) if "logits" in points and getattr(out, "logits", None) is not None else None
+        tokens = hidden[0].shape[1] if hidden else 0
+        mask = batch.mask if batch.mask is not None else np.ones((batch.size, tokens), dtype=bool)
+        grid, prefix = self._grid(tokens)
+        return TraceBatch(index=batch.index, mask=mask, hidden=hidden, attentions=attentions, logits=logits,
+                          special=batch.special if batch.special is not None else self._image_special(mask, prefix),
+                          grid=grid, prefix_tokens=prefix)
+
+    def _grid(self, tokens: int) -> tuple[tuple[int, int] | None, int]:
+        if self.modality != "image":
+            return None, 0
+        side = int(getattr(self.config, "image_size", 0) or 0) // int(getattr(self.config, "patch_size", 1) or 1)
+        if side <= 0 or tokens < side * side:
+            return None, 0
+        return (side, side), tokens - side * side
+
+    @staticmethod
+    def _image_special(mask: np.ndarray, prefix: int) -> np.ndarray | None:
+        if not prefix:
+            return None
+        special = np.zeros_like(mask)
+        special[:, :prefix] = True
+        return special
+
+    def forward(self, batch: ModelBatch) -> np.ndarray | None:
+        import torch
+
+        with torch.inference_mode():
+            out = self.model(**self._inputs(batch), return_dict=True)
+        if getattr(out, "logits", None) is not None:
+            return _np(out.logits)
+        return _np(out.last_hidden_state) if getattr(out, "last_hidden_state", None) is not None else None
+
+    def close(self) -> None:
+        import torch
+
+        self.model = None
+        if self.device == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _np(tensor: Any) -> np.ndarray:
+    return tensor.detach().float().cpu().numpy()
+
+
+def _num_layers(config: Any) -> int | None:
+    for key in _LAYER_KEYS:
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _find_blocks(model: Any, expected: int | None) -> list[Any] | None:
+    """The ModuleList of transformer blocks: the largest one whose length matches the config."""
+    from torch import nn
+
+    candidates = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
+    if expected:
+        candidates = [m for m in candidates if len(m) == expected]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda m: sum(p.numel() for p in m.parameters()))
+    return list(best)
+
+
+def _forward_params(model: Any) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(model.forward).parameters)
+
+
+def _dtype_name(model: Any) -> str:
+    dtypes = {str(p.dtype).replace("torch.", "") for p in model.parameters()}
+    return dtypes.pop() if len(dtypes) == 1 else "mixed"
+
+
+def _describe_mismatch(problems: dict[str, list[str]], errors: Any) -> str:
+    parts = []
+    for kind, names in problems.items():
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        parts.append(f"{kind.replace('_', ' ')}: {shown}")
+    if errors:
+        parts.append(_first_line(Exception(errors[0])))
+    return "; ".join(parts)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,82 @@
+"""Numbered, named migrations; each runs once and is recorded in `_migrations`."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import sqlite_utils
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db["models"].create({
+        "id": int, "sha256": str, "format": str, "architecture": str, "model_type": str, "parameters": int,
+        "layers": int, "dtype": str, "path": str, "identity_json": str, "created_at": str,
+    }, pk="id")
+    db["models"].create_index(["sha256"], unique=True)
+    db["probe_sets"].create({
+        "id": int, "key": str, "spec": str, "sha256": str, "kind": str, "count": int, "detail_json": str,
+        "created_at": str,
+    }, pk="id")
+    db["probe_sets"].create_index(["key"], unique=True)
+    db["audits"].create({
+        "id": str, "status": str, "verdict": str, "model_id": int, "probe_set_id": int, "name": str,
+        "model_version": str, "template_name": str, "template_version": str, "template_sha256": str,
+        "template_source": str, "template_text": str, "meta_json": str, "environment_json": str, "seed": int,
+        "device": str, "started_at": str, "finished_at": str, "fingerprint": str, "error": str,
+    }, pk="id", foreign_keys=[("model_id", "models", "id"), ("probe_set_id", "probe_sets", "id")])
+    db["audits"].create_index(["model_id"])
+    db["check_results"].create({
+        "audit_id": str, "check_id": str, "position": int, "outcome": str, "summary": str,
+        "evidence_json": str, "duration_s": float,
+    }, pk=("audit_id", "check_id"), foreign_keys=[("audit_id", "audits", "id")])
+    # long form, one row per number: a contract that scripts read directly
+    db["metrics"].create({
+        "audit_id": str, "check_id": str, "name": str, "layer": int, "head": int, "variant": str, "value": float,
+    }, foreign_keys=[("audit_id", "audits", "id")])
+    db["metrics"].create_index(["audit_id", "check_id", "name"])
+    db["evaluations"].create({
+        "id": int, "audit_id": str, "template_name": str, "template_version": str, "template_sha256": str,
+        "template_text": str, "verdict": str, "reason": str, "created_at": str, "fingerprint": str,
+    }, pk="id", foreign_keys=[("audit_id", "audits", "id")])
+    db["findings"].create({
+        "id": int, "evaluation_id": int, "audit_id": str, "position": int, "check_id": str, "key": str,
+        "severity": str, "title": str, "title_ja": str, "detail": str, "meaning_en": str, "meaning_ja": str,
+        "clauses_json": str, "action": str, "action_ja": str, "owner": str, "due": str, "metric": str,
+        "value": float, "layer": int, "condition_json": str,
+    }, pk="id", foreign_keys=[("evaluation_id", "evaluations", "id"), ("audit_id", "audits", "id")])
+    db["findings"].create_index(["evaluation_id"])
+    db["events"].create({
+        "id": int, "audit_id": str, "at": str, "actor": str, "kind": str, "detail_json": str,
+    }, pk="id")
+    db["events"].create_index(["audit_id"])
+    # append-only: the history a regulator relies on cannot be edited through SQL by accident
+    db.execute("""CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+                  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""")
+    db.execute("""CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+                  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""")
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
+    (1, "initial", _m001_initial),
+]
+
+
+def migrate(db: sqlite_utils.Database) -> list[int]:
+    """Apply the migrations this database has not seen yet; returns their numbers."""
+    if "_migrations" not in db.table_names():
+        db["_migrations"].create({"id": int, "name": str, "applied_at": str}, pk="id")
+    done = {row["id"] for row in db["_migrations"].rows}
+    applied = []
+    for number, name, step in MIGRATIONS:
+        if number in done:
+            continue
+        with db.conn:
+            step(db)
+            db["_migrations"].insert({"id": number, "name": name,
+                                      "applied_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        applied.append(number)
+    return applied
+
+
+def latest_version() -> int:
+    return MIGRATIONS[-1][0]

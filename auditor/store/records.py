@@ -1,0 +1,124 @@
+"""Writes: audits, results, evaluations, findings and the append-only event log."""
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlite_utils
+
+from auditor.checks.base import CheckResult
+from auditor.findings import Finding
+from auditor.store import metrics as metric_rows
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def new_audit_id() -> str:
+    """Readable, sortable and unique: date, time and 6 random hex digits."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def add_event(db: sqlite_utils.Database, audit_id: str | None, kind: str, detail: Mapping[str, Any] | None = None,
+              actor: str = "auditor") -> int:
+    return int(db["events"].insert({"audit_id": audit_id, "at": now(), "actor": actor, "kind": kind,
+                                    "detail_json": _json(dict(detail or {}))}).last_pk)
+
+
+def upsert_model(db: sqlite_utils.Database, identity: Mapping[str, Any]) -> int:
+    """The models row for these bytes (keyed by the manifest hash); created on first sight."""
+    existing = list(db["models"].rows_where("sha256 = ?", [identity["sha256"]], limit=1))
+    if existing:
+        return int(existing[0]["id"])
+    return int(db["models"].insert({
+        "sha256": identity["sha256"], "format": identity["format"], "architecture": identity["architecture"],
+        "model_type": identity.get("model_type"), "parameters": identity.get("parameters"),
+        "layers": identity.get("layers"), "dtype": identity.get("dtype"), "path": identity.get("path"),
+        "identity_json": _json(dict(identity)), "created_at": now(),
+    }).last_pk)
+
+
+def upsert_probe_set(db: sqlite_utils.Database, description: Mapping[str, Any]) -> int:
+    key = _json({k: description.get(k) for k in ("spec", "sha256", "count", "selection", "skipped")})
+    existing = list(db["probe_sets"].rows_where("key = ?", [key], limit=1))
+    if existing:
+        return int(existing[0]["id"])
+    return int(db["probe_sets"].insert({"key": key, "spec": description["spec"], "sha256": description["sha256"],
+                             "kind": description.get("kind"), "count": description["count"],
+                             "detail_json": _json(dict(description)), "created_at": now()}).last_pk)
+
+
+def create_audit(db: sqlite_utils.Database, *, identity: Mapping[str, Any], probes: Mapping[str, Any],
+                 template: Any, meta: Mapping[str, Any], environment: Mapping[str, Any], seed: int,
+                 device: str, name: str, model_version: str) -> str:
+    """A new audit row in status `running` (it becomes `completed` only when every check is stored)."""
+    audit_id = new_audit_id()
+    with db.conn:
+        model_id = upsert_model(db, identity)
+        probe_id = upsert_probe_set(db, probes)
+        db["audits"].insert({
+            "id": audit_id, "status": "running", "verdict": None, "model_id": model_id,
+            "probe_set_id": probe_id, "name": name, "model_version": model_version,
+            "template_name": template.name, "template_version": template.version,
+            "template_sha256": template.sha256, "template_source": template.source,
+            "template_text": template.text, "meta_json": _json(dict(meta)),
+            "environment_json": _json(dict(environment)), "seed": seed, "device": device,
+            "started_at": now(), "finished_at": None, "fingerprint": None, "error": None,
+        })
+        add_event(db, audit_id, "created", {"template": template.name, "model_sha256": identity["sha256"]},
+                  actor=str(meta.get("preparer") or "auditor"))
+    return audit_id
+
+
+def store_results(db: sqlite_utils.Database, audit_id: str, results: Iterable[CheckResult]) -> None:
+    with db.conn:
+        for position, result in enumerate(results):
+            db["check_results"].insert({
+                "audit_id": audit_id, "check_id": result.check_id, "position": position,
+                "outcome": result.outcome, "summary": result.summary,
+                "evidence_json": _json(dict(result.evidence)), "duration_s": round(float(result.duration_s), 4),
+            })
+            db["metrics"].insert_all(metric_rows.to_rows(audit_id, result.check_id, result.metrics))
+
+
+def store_evaluation(db: sqlite_utils.Database, audit_id: str, template: Any, findings: list[Finding],
+                     verdict: str, reason: str) -> int:
+    with db.conn:
+        evaluation_id = int(db["evaluations"].insert({
+            "audit_id": audit_id, "template_name": template.name, "template_version": template.version,
+            "template_sha256": template.sha256, "template_text": template.text, "verdict": verdict,
+            "reason": reason, "created_at": now(),
+        }).last_pk)
+        db["findings"].insert_all([{
+            "evaluation_id": evaluation_id, "audit_id": audit_id, "position": i, "check_id": f.check_id,
+            "key": f.key, "severity": f.severity, "title": f.title, "title_ja": f.title_ja, "detail": f.detail,
+            "meaning_en": f.meaning.get("en"), "meaning_ja": f.meaning.get("ja"),
+            "clauses_json": _json(f.clauses), "action": f.action, "action_ja": f.action_ja, "owner": f.owner,
+            "due": f.due, "metric": f.metric, "value": f.value, "layer": f.layer,
+            "condition_json": _json(f.condition),
+        } for i, f in enumerate(findings)])
+    return evaluation_id
+
+
+def finish_audit(db: sqlite_utils.Database, audit_id: str, *, verdict: str, fingerprint: str) -> None:
+    with db.conn:
+        db["audits"].update(audit_id, {"status": "completed", "verdict": verdict, "fingerprint": fingerprint})
+        add_event(db, audit_id, "completed", {"verdict": verdict, "fingerprint": fingerprint})
+
+
+def mark_finished_at(db: sqlite_utils.Database, audit_id: str) -> None:
+    db["audits"].update(audit_id, {"finished_at": now()})
+
+
+def fail_audit(db: sqlite_utils.Database, audit_id: str, error: str, status: str = "failed") -> None:
+    with db.conn:
+        db["audits"].update(audit_id, {"status": status, "error": error, "finished_at": now()})
+        add_event(db, audit_id, status, {"error": error})

@@ -1,0 +1,125 @@
+"""Audit templates: YAML files that name the checks, their parameters and their conditions.
+
+The built-in templates ship in the `auditor_templates` package (the repository's templates/
+folder); a user can copy one, edit it, and run it by path. Templates are validated on load and a
+problem is one clear sentence naming the file and the place.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from auditor.checks import registry
+from auditor.checks.conditions import Condition, parse_condition
+from auditor.errors import BadInput
+from auditor.safe_yaml import load_yaml
+
+DEFAULT_TEMPLATE = "standard"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    params: dict[str, Any] = field(default_factory=dict)
+    conditions: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    version: str
+    description: str
+    checks: tuple[CheckSpec, ...]
+    sha256: str                # of the template file's bytes
+    source: str                # "builtin:standard" or the path it was read from
+    text: str                  # the file as read, stored with the audit for reproducibility
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "description": self.description,
+                "checks": [c.id for c in self.checks], "source": self.source, "sha256": self.sha256}
+
+
+def builtin_dir() -> Path:
+    return Path(str(resources.files("auditor_templates"))) / "audits"
+
+
+def list_templates() -> list[Template]:
+    return [load_template(str(path)) for path in sorted(builtin_dir().glob("*.yaml"))]
+
+
+def load_template(name_or_path: str | None) -> Template:
+    """A built-in template by name, or a template file by path."""
+    name_or_path = name_or_path or DEFAULT_TEMPLATE
+    path = Path(name_or_path)
+    if path.suffix.lower() in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise BadInput(f"template file not found: {name_or_path}")
+        source = str(path)
+    else:
+        path = builtin_dir() / f"{name_or_path}.yaml"
+        if not path.is_file():
+            names = ", ".join(p.stem for p in sorted(builtin_dir().glob("*.yaml")))
+            raise BadInput(f"unknown template '{name_or_path}'; built-in templates: {names} (or give a path to a .yaml file)")
+        source = f"builtin:{name_or_path}"
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+        data = load_yaml(text)
+    except (UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
+        raise BadInput(f"template {path.name} is not valid YAML: {' '.join(str(exc).split())}") from None
+    try:
+        return _parse(data, path.name, source, hashlib.sha256(raw).hexdigest(), text)
+    except ValueError as exc:
+        raise BadInput(f"template {path.name}: {exc}") from None
+
+
+def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Template:
+    if not isinstance(data, dict):
+        raise ValueError("the file must be a mapping with name, version and checks")
+    unknown = set(data) - {"name", "version", "description", "checks"}
+    if unknown:
+        raise ValueError(f"unknown top-level key(s) {', '.join(sorted(unknown))}")
+    for key in ("name", "version"):
+        if data.get(key) in (None, ""):
+            raise ValueError(f"missing '{key}'")
+    checks_data = data.get("checks")
+    if not isinstance(checks_data, list) or not checks_data:
+        raise ValueError("'checks' must be a non-empty list")
+    known = registry.load_all()
+    specs: list[CheckSpec] = []
+    for i, item in enumerate(checks_data):
+        where = f"checks[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise ValueError(f"{where} must be a mapping with an 'id'")
+        check_id = item["id"]
+        if check_id not in known:
+            raise ValueError(f"{where}: unknown check '{check_id}' (known: {', '.join(sorted(known))})")
+        extra = set(item) - {"id", "params", "conditions"}
+        if extra:
+            raise ValueError(f"{where} ({check_id}): unknown key(s) {', '.join(sorted(extra))}")
+        cls = known[check_id]
+        params = item.get("params") or {}
+        if not isinstance(params, dict):
+            raise ValueError(f"{where} ({check_id}): params must be a mapping")
+        bad_params = set(params) - set(cls.parameters())
+        if bad_params:
+            raise ValueError(f"{where} ({check_id}): unknown parameter(s) {', '.join(sorted(bad_params))}")
+        conditions = []
+        for j, cond in enumerate(item.get("conditions") or []):
+            cwhere = f"{where}.conditions[{j}] ({check_id})"
+            if not isinstance(cond, dict):
+                raise ValueError(f"{cwhere} must be a mapping")
+            condition = parse_condition(cond, cwhere)
+            if condition.metric not in cls.metric_names:
+                raise ValueError(f"{cwhere}: {check_id} has no metric '{condition.metric}' "
+                                 f"(it has {', '.join(sorted(cls.metric_names))})")
+            conditions.append(condition)
+        specs.append(CheckSpec(check_id, dict(params), tuple(conditions)))
+    return Template(name=str(data["name"]), version=str(data["version"]),
+                    description=" ".join(str(data.get("description") or "").split()),
+                    checks=tuple(specs), sha256=digest, source=source, text=text)
