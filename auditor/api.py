@@ -11,8 +11,7 @@ from typing import Any
 from auditor import environment
 from auditor.errors import AuditFailed, AuditorError, BadInput, Cancelled
 from auditor.progress import Progress, ProgressCallback, never
-from auditor.store import open_db
-from auditor.store import queries, records
+from auditor.store import open_db, queries, records
 from auditor.store.fingerprint import fingerprint_of
 
 META_FIELDS = ("purpose", "users", "out_of_scope", "preparer", "decision_requested", "name", "version")

@@ -90,17 +90,40 @@ def evaluate(template: Template, results: Iterable[CheckResult]) -> list[Finding
             findings.append(Finding(check_id=spec.id, severity="error", detail=result.summary,
                                     clauses=[DEFAULT_CLAUSE], **_from_catalogue("check.error", spec.id, "")))
             continue
-        findings += [_condition_finding(spec.id, cond, result.metrics) for cond in spec.conditions]
+        steps = _step_metrics(spec.id)
+        findings += [_condition_finding(spec.id, cond, result.metrics, steps) for cond in spec.conditions]
     return findings
 
 
-def _condition_finding(check_id: str, cond: Condition, metrics: Mapping[str, Any]) -> Finding:
+def _step_metrics(check_id: str) -> frozenset[str]:
+    from auditor.checks import registry
+
+    try:
+        return registry.get(check_id).step_metrics
+    except KeyError:
+        return frozenset()
+
+
+def where_text(metric: str | None, layer: int | None, steps: frozenset[str]) -> str:
+    """'block 3' for per-step metrics, 'layer 2' for per-boundary ones (layer 0 = embeddings)."""
+    if layer is None:
+        return ""
+    if metric in steps:
+        return f" at block {layer + 1}"
+    return " at layer 0 (embeddings)" if layer == 0 else f" at layer {layer}"
+
+
+def _condition_finding(check_id: str, cond: Condition, metrics: Mapping[str, Any],
+                       steps: frozenset[str] = frozenset()) -> Finding:
     outcome = cond.evaluate(metrics)
     key = cond.finding if outcome.status != "error" else "condition.error"
     texts = _from_catalogue(key, check_id, cond.title or f"{cond.metric} {cond.condition} threshold")
     verdict = {"pass": "within threshold", "warn": "warning threshold crossed",
                "fail": "failure threshold crossed", "error": "not evaluated"}[outcome.status]
-    return Finding(check_id=check_id, severity=outcome.status, detail=f"{outcome.message} ({verdict})",
+    where = where_text(cond.metric, outcome.layer, steps) if cond.reduce in ("any_layer", "min", "max") else ""
+    detail = outcome.message if outcome.status == "error" else \
+        f"{outcome.message}{where}; {cond.threshold_text()} ({verdict})"
+    return Finding(check_id=check_id, severity=outcome.status, detail=detail,
                    clauses=list(cond.clauses) or [DEFAULT_CLAUSE], metric=cond.metric, value=outcome.value,
                    layer=outcome.layer, condition=cond.to_dict(), **texts)
 

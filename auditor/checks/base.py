@@ -68,6 +68,7 @@ class Check:
     dimension: ClassVar[str] = ""               # flow | retention | robustness | trainability | transparency | integrity
     requires: ClassVar[frozenset[Capability]] = frozenset()
     metric_names: ClassVar[frozenset[str]] = frozenset()
+    step_metrics: ClassVar[frozenset[str]] = frozenset()   # [L] lists indexed by block (step l -> l+1)
     captures: ClassVar[frozenset[str]] = frozenset()   # capture points it reads: hidden, attentions, logits
 
     def __init__(self, **params: Any) -> None:

@@ -131,9 +131,7 @@ class Condition:
             status = "fail"
         elif self.warn is not None and crossed(self.warn):
             status = "warn"
-        where = f" at layer {layer}" if layer is not None and self.reduce in ("any_layer", "min", "max") else ""
-        return Outcome(status, float(number), layer,
-                       f"{self.describe_value()} = {number:.4g}{where}; {self.threshold_text()}")
+        return Outcome(status, float(number), layer, f"{self.describe_value()} = {number:.4g}")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -58,6 +58,7 @@ class RepresentationFlow(Check):
     requires = frozenset({Capability.HIDDEN_STATES})
     captures = frozenset({"hidden"})
     metric_names = frozenset({"update_ratio", "consecutive_cos", "effective_rank", "norm_growth"})
+    step_metrics = frozenset({"update_ratio", "consecutive_cos"})
 
     def accumulator(self, ctx: AuditContext) -> RepresentationStats:
         return RepresentationStats()

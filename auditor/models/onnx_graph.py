@@ -114,6 +114,15 @@ class GraphIndex:
                 todo.extend(o for o in self.nodes[i].output if o in self.data)
         return seen
 
+    def uncast(self, tensor: str) -> str:
+        """The tensor before Cast/Identity nodes (Llama's RMSNorm casts the residual stream)."""
+        while tensor in self.producer and self.nodes[self.producer[tensor]].op_type in ("Cast", "Identity"):
+            source = self.nodes[self.producer[tensor]].input[0]
+            if source not in self.data:
+                break
+            tensor = source
+        return tensor
+
     def attention_softmaxes(self) -> list[int]:
         """Softmax nodes whose probabilities go on to weight values (a MatMul), in graph order."""
         found = []
@@ -260,9 +269,9 @@ def _by_names(g: GraphIndex) -> Discovery | None:
             if g.index(x) not in first and x not in boundaries and not any(c in later for c in g.consumers[x]):
                 boundaries.append(x)
     boundaries = boundaries[:1]
-    for l in range(layers):
-        members = set(best[l])
-        leaving = [o for i in best[l] for o in g.nodes[i].output if o in g.data
+    for k in range(layers):
+        members = set(best[k])
+        leaving = [o for i in best[k] for o in g.nodes[i].output if o in g.data
                    and (o in g.outputs or any(c not in members for c in g.consumers.get(o, ())))]
         if not leaving:
             return None
@@ -287,18 +296,18 @@ def _by_structure(g: GraphIndex) -> Discovery | None:
         if len(ins) != 2 or g.ranks.get(node.output[0]) not in (None, 2, 3):
             continue
         if g.is_ancestor(ins[0], ins[1]):
-            residuals.append((ins[0], i))
+            residuals.append((g.uncast(ins[0]), i))
         elif g.is_ancestor(ins[1], ins[0]):
-            residuals.append((ins[1], i))
+            residuals.append((g.uncast(ins[1]), i))
     before = [g.ancestors(a) for a in anchors]
     after = [g.descendants(a) for a in anchors]
     boundaries: list[str] = []
-    for l in range(layers):
-        # the skip input that enters block l before its Softmax and rejoins after it
+    for k in range(layers):
+        # the skip input that enters block k before its Softmax and rejoins after it
         cands = {x for x, r in residuals
-                 if x in before[l] and g.nodes[r].output[0] in after[l]
-                 and (l == layers - 1 or g.nodes[r].output[0] not in after[l + 1])
-                 and (l == 0 or x in after[l - 1])}
+                 if x in before[k] and g.nodes[r].output[0] in after[k]
+                 and (k == layers - 1 or g.nodes[r].output[0] not in after[k + 1])
+                 and (k == 0 or x in after[k - 1])}
         if len(cands) != 1:
             return None
         boundaries.append(cands.pop())
@@ -338,9 +347,9 @@ def _attentions(g: GraphIndex, boundaries: list[str]) -> list[str] | None:
     """One attention Softmax output per block: after boundary l and flowing into boundary l+1."""
     softmaxes = [g.nodes[i].output[0] for i in g.attention_softmaxes()]
     found: list[str] = []
-    for l in range(len(boundaries) - 1):
-        lo, hi = g.index(boundaries[l]), g.index(boundaries[l + 1])
-        feeding = g.ancestors(boundaries[l + 1])
+    for k in range(len(boundaries) - 1):
+        lo, hi = g.index(boundaries[k]), g.index(boundaries[k + 1])
+        feeding = g.ancestors(boundaries[k + 1])
         inside = [s for s in softmaxes if lo < g.index(s) < hi and s in feeding]
         if len(inside) != 1:
             return None

@@ -1,0 +1,185 @@
+"""The `auditor` CLI contract on the real MiniLM and on hostile input (ARCHITECTURE.md, CLI contract)."""
+import json
+import pickle
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import run_cli
+
+METRIC_LENGTHS = {"update_ratio": 6, "consecutive_cos": 6, "effective_rank": 7, "norm_growth": 7}
+
+
+def test_minilm_audit_keeps_the_json_contract(minilm_audit):
+    data = minilm_audit["json"]
+    assert data["status"] == "completed" and data["verdict"] in ("pass", "warn", "fail")
+    assert set(data) >= {"audit_id", "status", "verdict", "model", "probes", "environment", "meta", "checks",
+                         "findings", "fingerprint"}
+    model = data["model"]
+    assert (model["layers"], model["format"], model["architecture"], model["pooling"]) == (6, "transformers",
+                                                                                            "BertModel", "mean")
+    assert len(model["sha256"]) == 64 and model["files"]
+    assert data["probes"]["count"] >= 300 and len(data["probes"]["sha256"]) == 64
+    checks = {c["id"]: c for c in data["checks"]}
+    for name, length in METRIC_LENGTHS.items():
+        values = checks["flow.representation"]["metrics"][name]
+        assert len(values) == length and all(isinstance(v, float) for v in values)
+    # a trained MiniLM changes its stream in every block and keeps diverse final representations
+    assert min(checks["flow.representation"]["metrics"]["update_ratio"]) > 0.1
+    assert checks["flow.representation"]["metrics"]["effective_rank"][-1] > 10
+    assert checks["artifact.integrity"]["metrics"]["parameters"] > 2e7
+    assert {f["severity"] for f in data["findings"]} <= {"pass", "warn", "fail", "error", "info"}
+    for finding in data["findings"]:
+        assert finding["meaning"]["en"] and finding["meaning"]["ja"] and finding["clauses"] and finding["action"]
+    assert len(data["fingerprint"]) == 64
+
+
+def test_show_json_equals_what_audit_printed(minilm_audit):
+    data = minilm_audit["json"]
+    shown = run_cli("show", data["audit_id"], "--json", db=minilm_audit["db"])
+    assert shown.returncode == 0
+    assert json.loads(shown.stdout) == data
+
+
+def test_progress_jsonl_is_machine_readable(minilm_audit):
+    events = [json.loads(line) for line in minilm_audit["stderr"].splitlines() if line.strip()]
+    fractions = [e["fraction"] for e in events if e["event"] == "progress"]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) > 5
+    assert events[-1] == {"event": "finished", "audit_id": minilm_audit["json"]["audit_id"]}
+
+
+def test_metrics_table_is_long_form(minilm_audit):
+    conn = sqlite3.connect(minilm_audit["db"])
+    rows = conn.execute("SELECT layer, value FROM metrics WHERE audit_id = ? AND check_id = 'flow.representation' "
+                        "AND name = 'update_ratio' ORDER BY layer", [minilm_audit["json"]["audit_id"]]).fetchall()
+    assert [r[0] for r in rows] == list(range(6))
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(metrics)")]
+    assert cols == ["audit_id", "check_id", "name", "layer", "head", "variant", "value"]
+
+
+def test_list_and_text_show(minilm_audit):
+    listed = run_cli("list", "--json", db=minilm_audit["db"])
+    assert minilm_audit["json"]["audit_id"] in [a["audit_id"] for a in json.loads(listed.stdout)["audits"]]
+    shown = run_cli("show", minilm_audit["json"]["audit_id"][:15], db=minilm_audit["db"])
+    assert shown.returncode == 0 and "flow.representation" in shown.stdout
+
+
+def test_junit_export(minilm_audit, tmp_path):
+    target = tmp_path / "audit.xml"
+    assert run_cli("show", minilm_audit["json"]["audit_id"], "--junit", str(target), db=minilm_audit["db"]).returncode == 0
+    assert target.read_text().count("<testcase") == len(minilm_audit["json"]["findings"])
+
+
+def _assert_refused(result, *words):
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("auditor: ") and "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def _no_completed_audits(db):
+    if not db.exists():
+        return True
+    return all(a["status"] != "completed" for a in json.loads(run_cli("list", "--json", db=db).stdout)["audits"])
+
+
+def test_hostile_and_bad_inputs_are_one_line_and_exit_2(tmp_path, minilm_path):
+    db = tmp_path / "bad.db"
+    _assert_refused(run_cli("audit", str(tmp_path / "nope"), db=db), "no such file")
+    evil = tmp_path / "weights.pt"
+    evil.write_bytes(pickle.dumps({"a": 1}))
+    _assert_refused(run_cli("audit", str(evil), db=db), "pickle")
+    jit = tmp_path / "model.jit"
+    jit.write_bytes(b"PK\x03\x04 not really")
+    _assert_refused(run_cli("audit", str(jit), db=db))
+    fake_onnx = tmp_path / "model.onnx"
+    fake_onnx.write_bytes(b"\x00\x01garbage" * 50)
+    _assert_refused(run_cli("audit", str(fake_onnx), db=db), "not an ONNX model")
+    _assert_refused(run_cli("audit", str(minilm_path), "--template", "nope", db=db), "unknown template")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    _assert_refused(run_cli("audit", str(minilm_path), "--probes", str(empty), db=db))
+    binary = tmp_path / "probes.jsonl"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    _assert_refused(run_cli("audit", str(minilm_path), "--probes", str(binary), db=db), "not a text file")
+    _assert_refused(run_cli("audit", str(minilm_path), "--limit", "0", db=db))
+    _assert_refused(run_cli("audit", str(minilm_path), "--bogus-flag", db=db))
+    _assert_refused(run_cli("show", "no-such-audit", db=db), "no audit")
+    assert _no_completed_audits(db)
+
+
+def test_truncated_safetensors_is_refused(tmp_path, tiny_bert):
+    import shutil
+
+    folder = tmp_path / "truncated"
+    shutil.copytree(tiny_bert, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    _assert_refused(run_cli("audit", str(folder), db=tmp_path / "t.db"), "model.safetensors")
+
+
+def test_wrong_probe_kind_fails_the_audit_without_completing_it(tmp_path, tiny_bert):
+    db = tmp_path / "kind.db"
+    result = run_cli("audit", str(tiny_bert), "--probes", "builtin:images", db=db)
+    _assert_refused(result, "builtin:text")
+    audits = json.loads(run_cli("list", "--json", db=db).stdout)["audits"]
+    assert [a["status"] for a in audits] in ([], ["failed"])
+
+
+def test_fail_on_and_a_strict_template(tmp_path, tiny_bert):
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("name: strict\nversion: 1\nchecks:\n  - id: flow.representation\n    conditions:\n"
+                      "      - {condition: above, metric: update_ratio, reduce: min, warn: 0.0, finding: flow.idle_block}\n")
+    db = tmp_path / "strict.db"
+    result = run_cli("audit", str(tiny_bert), "--template", str(strict), "--fail-on", "warn", "--json", db=db)
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert data["verdict"] == "warn" and data["checks"][0]["status"] == "warn"
+    assert run_cli("audit", str(tiny_bert), "--template", str(strict), "--fail-on", "fail", db=db).returncode == 0
+
+
+def test_vision_and_causal_models_audit_end_to_end(tmp_path, tiny_vit, tiny_gpt2):
+    db = tmp_path / "models.db"
+    vit = run_cli("audit", str(tiny_vit), "--probes", "builtin:images", "--limit", "24", "--json", db=db)
+    assert vit.returncode == 0, vit.stderr
+    data = json.loads(vit.stdout)
+    assert data["model"]["pooling"] == "cls" and data["probes"]["count"] == 24
+    rep = next(c for c in data["checks"] if c["id"] == "flow.representation")
+    assert len(rep["metrics"]["update_ratio"]) == 2
+    gpt = run_cli("audit", str(tiny_gpt2), "--limit", "12", "--json", "--meta", str(_meta(tmp_path)), db=db)
+    assert gpt.returncode == 0, gpt.stderr
+    data = json.loads(gpt.stdout)
+    assert data["model"]["pooling"] == "last"
+    assert data["meta"]["purpose"] == "Next-word suggestions for claim handlers"
+    assert data["model"]["version"] == "2.1"
+
+
+def _meta(tmp_path):
+    path = tmp_path / "meta.yaml"
+    path.write_text("purpose: Next-word suggestions for claim handlers\nusers: claim handlers\n"
+                    "out_of_scope: automated decisions\npreparer: A. Officer\ndecision_requested: approve pilot\n"
+                    "version: '2.1'\n")
+    return path
+
+
+def test_templates_command():
+    result = run_cli("templates", "--json")
+    assert result.returncode == 0
+    assert "standard" in [t["name"] for t in json.loads(result.stdout)["templates"]]
+
+
+def test_library_modules_import_without_the_model_runtimes():
+    code = ("import sys, auditor.api, auditor.store, auditor.templates, auditor.findings, auditor.cli; "
+            "heavy = {'torch', 'transformers', 'onnxruntime', 'onnx'} & set(sys.modules); "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_version_and_help(flag):
+    result = run_cli(flag)
+    assert result.returncode == 0 and result.stdout.strip()

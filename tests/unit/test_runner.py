@@ -1,0 +1,84 @@
+"""The runner isolates failing checks, skips what a model cannot supply, and stops on request."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.errors import Cancelled
+from auditor.models.base import Capability, ModelBatch, ModelIdentity
+from auditor.probes.types import ProbeSet
+from auditor.runner import run_checks
+from auditor.trace import Trace, TraceBatch
+
+
+class Broken(Check):
+    id = "test.broken"
+    captures = frozenset({"hidden"})
+
+    def run(self, ctx):
+        raise ZeroDivisionError("division by zero in the estimator")
+
+
+class NeedsGradients(Check):
+    id = "test.gradients"
+    requires = frozenset({Capability.GRADIENTS})
+
+    def run(self, ctx):
+        raise AssertionError("must not run")
+
+
+class CountsProbes(Check):
+    id = "test.counts"
+    captures = frozenset({"hidden"})
+
+    def run(self, ctx):
+        return CheckResult(self.id, "ok", "counted", metrics={"n": ctx.trace.count,
+                                                              "z": ctx.trace.pooled[-1].shape[0]})
+
+
+class FakeAdapter:
+    """A model stand-in that returns fixed states: the runner's logic is under test, not a model."""
+
+    identity = ModelIdentity(format="test", architecture="fixed", model_type="test", parameters=0, layers=1,
+                             dtype="float32", sha256="0" * 64)
+    capabilities = frozenset({Capability.HIDDEN_STATES})
+    device = "cpu"
+
+    def batches(self, probes, batch_size):
+        for start in range(0, probes.count, batch_size):
+            n = min(batch_size, probes.count - start)
+            yield ModelBatch(index=np.arange(start, start + n), inputs={}, mask=np.ones((n, 3), dtype=bool))
+
+    def capture(self, batch, points):
+        h = np.ones((batch.size, 3, 4), dtype=np.float32)
+        return TraceBatch(index=batch.index, mask=batch.mask, hidden=[h, 2 * h])
+
+
+def _ctx(n=10):
+    probes = ProbeSet(spec="test", kind="text", sha256="0" * 64, texts=[f"t{i}" for i in range(n)])
+    adapter = FakeAdapter()
+    return AuditContext(identity=adapter.identity, capabilities=adapter.capabilities, trace=Trace(),
+                        probes=probes, model_path=Path("."), adapter=adapter)
+
+
+def test_a_failing_check_is_an_error_and_the_others_still_run():
+    results = run_checks([Broken(), NeedsGradients(), CountsProbes()], _ctx(), batch_size=4)
+    assert [r.outcome for r in results] == ["error", "skipped", "ok"]
+    assert "ZeroDivisionError" in results[0].summary
+    assert "no gradients" in results[1].summary
+    assert results[2].metrics == {"n": 10.0, "z": 10.0}
+
+
+def test_progress_is_monotonic_and_ends_at_one():
+    seen = []
+    from auditor.progress import Progress
+
+    run_checks([CountsProbes()], _ctx(), batch_size=3, progress=Progress(lambda f, m: seen.append(f)))
+    assert seen == sorted(seen)
+    assert seen[-1] == pytest.approx(1.0)
+
+
+def test_cancel_stops_the_capture():
+    with pytest.raises(Cancelled):
+        run_checks([CountsProbes()], _ctx(), batch_size=3, should_stop=lambda: True)
