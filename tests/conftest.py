@@ -66,3 +66,30 @@ def fresh_db():
     from auditor.store import open_db
 
     return open_db(memory=True)
+
+
+# ONNX exports made inside the test run, shared by the adapter and CLI tests
+@pytest.fixture(scope="session")
+def onnx_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.fixture(scope="session")
+def minilm_bare(onnx_root: Path) -> Path:
+    from tests.fixtures import onnx_models as om
+
+    return om.export_minilm(onnx_root / "minilm_bare", folder_style=False)
+
+
+@pytest.fixture(scope="session")
+def minilm_folder(onnx_root: Path) -> Path:
+    from tests.fixtures import onnx_models as om
+
+    return om.export_minilm(onnx_root / "minilm_folder", folder_style=True).parent
+
+
+@pytest.fixture(scope="session")
+def cnn_file(onnx_root: Path) -> Path:
+    from tests.fixtures import onnx_models as om
+
+    return om.export_tiny_cnn(onnx_root / "cnn")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -36,16 +37,18 @@ class OnnxAdapter:
     def __init__(self, path: Path, *, tokenizer: Path | None = None, layer_outputs: list[str] | None = None,
                  device: str = "auto") -> None:
         path = Path(path)
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+            raise BadInput(f"--device {device} is not one of auto, cpu, cuda")
         self.file = _onnx_file(path)
         self.folder = path if path.is_dir() else self.file.parent
         self._notes: list[str] = []
-        self._tokenizer_dir = tokenizer
         self._tmp: Path | None = None
         model = onnx_graph.load_model(self.file)
         index = onnx_graph.GraphIndex(model)
         self.discovery = onnx_graph.discover(model, layer_outputs, index)
         self._notes += self.discovery.notes
-        self.config = self._config(tokenizer)
+        self.config = next((c for d in _model_dirs(self.file, self.folder) if (c := _read_json(d / "config.json"))),
+                           {})
         self._inputs = {v.name: _tensor_type(v) for v in model.graph.input if v.name in index.inputs}
         self._outputs = [v.name for v in model.graph.output]
         ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in model.graph.output}
@@ -94,14 +97,6 @@ class OnnxAdapter:
         self.capabilities = frozenset(caps)
 
     # -- loading -------------------------------------------------------------------------------
-    def _config(self, tokenizer: Path | None) -> dict[str, Any]:
-        """config.json beside the model, else in the tokenizer folder (a transformers folder)."""
-        for folder in _search_dirs(self.file, self.folder, tokenizer):
-            cfg = _read_json(folder / "config.json")
-            if cfg:
-                return cfg
-        return {}
-
     def _find_image_input(self) -> str | None:
         floats = [n for n, (elem, shape) in self._inputs.items() if elem in (1, 10, 11) and len(shape) == 4]
         return floats[0] if len(floats) == 1 else None
@@ -113,15 +108,12 @@ class OnnxAdapter:
         """An InferenceSession on CUDA when one really starts there (auto/cuda), else on the CPU."""
         import onnxruntime as ort
 
-        if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-            raise BadInput(f"--device {device} is not one of auto, cpu, cuda")
         options = ort.SessionOptions()
         options.log_severity_level = 3
         cpu = ["CPUExecutionProvider"]
         providers: list[Any] = cpu
         if device != "cpu" and "CUDAExecutionProvider" in ort.get_available_providers():
-            device_id = int(device.split(":", 1)[1]) if ":" in device else 0
-            providers = [("CUDAExecutionProvider", {"device_id": device_id}), *cpu]
+            providers = [("CUDAExecutionProvider", {"device_id": int(device.partition(":")[2] or 0)}), *cpu]
         payload = self._payload(model)
         # Trying CUDA where its libraries or GPU are missing logs at ERROR level from the default
         # logger; that is expected on 'auto', so only fatal messages pass while the session starts.
@@ -168,10 +160,8 @@ class OnnxAdapter:
         if tokenizer is not None:
             tokenizer = Path(tokenizer)
             return load_tokenizer(tokenizer if tokenizer.is_dir() else tokenizer.parent)
-        for folder in _search_dirs(self.file, self.folder, None):
-            if has_tokenizer(folder):
-                return load_tokenizer(folder)
-        return None
+        found = next((d for d in _model_dirs(self.file, self.folder) if has_tokenizer(d)), None)
+        return load_tokenizer(found) if found else None
 
     def _max_length(self) -> int | None:
         if self.modality != "text":
@@ -212,7 +202,7 @@ class OnnxAdapter:
         return result
 
     def _pooling(self, prefix: int) -> tuple[str, str]:
-        for folder in _search_dirs(self.file, self.folder, self._tokenizer_dir):
+        for folder in _model_dirs(self.file, self.folder):
             cfg = _read_json(folder / "1_Pooling" / "config.json")
             if cfg.get("pooling_mode_cls_token"):
                 return "cls", "1_Pooling/config.json (CLS token)"
@@ -241,23 +231,21 @@ class OnnxAdapter:
 
     # -- running -------------------------------------------------------------------------------
     def batches(self, probes: ProbeSet, batch_size: int) -> Iterator[ModelBatch]:
-        """Encode a ProbeSet into this graph's inputs, in probe order."""
+        """Encode a ProbeSet into this graph's inputs, in probe order (refusals are raised at once)."""
         if self.modality == "text":
             if self._tokenizer is None:
                 raise BadInput(f"{self.file.name} is a text model but no tokenizer was found beside it; "
                                "pass --tokenizer PATH")
             self._encoder = TextEncoder(self._tokenizer, self._max_length() or 512, set(self._inputs))
-            yield from (self._pad(b) for b in self._encoder.batches(probes, batch_size))
-        elif self.modality == "image":
+            return (self._pad(b) for b in self._encoder.batches(probes, batch_size))
+        if self.modality == "image":
             channels = self._inputs[self._image_input][1][1]
             self._encoder = ImageEncoder(self.folder, self._image_size(),
                                          channels if isinstance(channels, int) and channels in (1, 3) else 3)
-            for batch in self._encoder.batches(probes, batch_size):
-                batch.inputs = {self._image_input: batch.inputs["pixel_values"]}
-                yield batch
-        else:
-            raise BadInput(f"{self.file.name} takes inputs ({', '.join(self._inputs)}) that are neither "
-                           "token ids nor images; the audit cannot build them from probes")
+            return (ModelBatch(index=b.index, inputs={self._image_input: b.inputs["pixel_values"]}, mask=None)
+                    for b in self._encoder.batches(probes, batch_size))
+        raise BadInput(f"{self.file.name} takes inputs ({', '.join(self._inputs)}) that are neither "
+                       "token ids nor images; the audit cannot build them from probes")
 
     def notes(self) -> list[str]:
         return [*self._notes, *(self._encoder.notes() if self._encoder else [])]
@@ -352,13 +340,12 @@ def _onnx_file(path: Path) -> Path:
     return onnx_file_in(path)
 
 
-def _search_dirs(file: Path, folder: Path, tokenizer: Path | None) -> list[Path]:
-    """Where tokenizer and config files may sit: the model folder (also above onnx/), then --tokenizer."""
-    dirs = [folder, file.parent]
-    if file.parent.name == "onnx":
-        dirs.append(file.parent.parent)
-    if tokenizer is not None:
-        dirs.append(Path(tokenizer) if Path(tokenizer).is_dir() else Path(tokenizer).parent)
+def _model_dirs(file: Path, folder: Path) -> list[Path]:
+    """Where the model's own tokenizer, config and pooling files sit (also above an onnx/ folder).
+
+    A --tokenizer folder is not searched for config.json: it may belong to another model.
+    """
+    dirs = [folder, file.parent, *([file.parent.parent] if file.parent.name == "onnx" else [])]
     return list(dict.fromkeys(dirs))
 
 

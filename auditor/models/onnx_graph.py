@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,8 +64,8 @@ class GraphIndex:
             for name in node.input:
                 if name:
                     self.consumers[name].append(i)
-        # Activations depend on a graph input through values, not only through shapes: a
-        # mask built from Shape(hidden) or a position table sliced by it is not one.
+        # Activations depend on a graph input through values, not only through shapes: position
+        # ids made from Shape(input_ids), and anything computed from them alone, are not.
         self.data: set[str] = set(self.inputs)
         for node in self.nodes:
             if node.op_type not in _SHAPE_OPS and any(x in self.data for x in node.input):
@@ -93,25 +94,20 @@ class GraphIndex:
         return False
 
     def ancestors(self, tensor: str) -> set[str]:
-        seen, todo = set(), deque([tensor])
-        while todo:
-            t = todo.popleft()
-            if t in seen:
-                continue
-            seen.add(t)
-            if t in self.producer:
-                todo.extend(self.data_inputs(self.producer[t]))
-        return seen
+        return self._closure(tensor, lambda t: self.data_inputs(self.producer[t]) if t in self.producer else [])
 
     def descendants(self, tensor: str) -> set[str]:
-        seen, todo = set(), deque([tensor])
+        return self._closure(tensor, lambda t: [o for i in self.consumers.get(t, ()) for o in self.nodes[i].output
+                                                if o in self.data])
+
+    @staticmethod
+    def _closure(start: str, step: Callable[[str], list[str]]) -> set[str]:
+        seen, todo = set(), deque([start])
         while todo:
             t = todo.popleft()
-            if t in seen:
-                continue
-            seen.add(t)
-            for i in self.consumers.get(t, ()):
-                todo.extend(o for o in self.nodes[i].output if o in self.data)
+            if t not in seen:
+                seen.add(t)
+                todo.extend(step(t))
         return seen
 
     def uncast(self, tensor: str) -> str:
@@ -235,14 +231,23 @@ def discover(model: onnx.ModelProto, layer_outputs: list[str] | None = None,
             raise BadInput(f"--layer-outputs names tensor(s) not in the graph: {', '.join(unknown)}")
         found = Discovery(boundaries=list(layer_outputs), method="override")
     else:
-        found = _by_names(g) or _by_structure(g) or Discovery(notes=[
-            "no transformer blocks found in the graph (no attention Softmax nodes); "
-            "hidden states are unavailable unless --layer-outputs names them"])
+        found = _by_names(g) or _by_structure(g) or Discovery(notes=[_why_none(g)])
     if found.boundaries:
         found.attentions = _attentions(g, found.boundaries)
+        if found.attentions is None:
+            found.notes.append("attention maps unavailable: not exactly one attention Softmax per block")
         if found.style is None and len(found.boundaries) > 1:
             found.style = "post-ln" if g.is_norm_output(found.boundaries[1]) else "pre-ln"
     return found
+
+
+def _why_none(g: GraphIndex) -> str:
+    softmaxes = len(g.attention_softmaxes())
+    if not softmaxes:
+        return ("no transformer blocks in the graph (no attention Softmax); hidden states are unavailable "
+                "unless --layer-outputs names them")
+    return (f"{softmaxes} attention Softmax nodes found but the layer boundaries around them could not be "
+            "placed; name them with --layer-outputs")
 
 
 def _by_names(g: GraphIndex) -> Discovery | None:

@@ -183,3 +183,39 @@ def test_library_modules_import_without_the_model_runtimes():
 def test_version_and_help(flag):
     result = run_cli(flag)
     assert result.returncode == 0 and result.stdout.strip()
+
+
+def test_bare_onnx_with_tokenizer_and_exporter_folder(tmp_path, minilm_bare, minilm_folder, minilm_path,
+                                                      minilm_audit):
+    db = tmp_path / "onnx.db"
+    bare = run_cli("audit", str(minilm_bare), "--tokenizer", str(minilm_path), "--json", "--progress", "none", db=db)
+    assert bare.returncode == 0, bare.stderr
+    assert bare.stderr == ""                         # no runtime log noise in the user's terminal
+    folder = run_cli("audit", str(minilm_folder), "--json", db=db)
+    assert folder.returncode == 0, folder.stderr
+    torch_rep = next(c for c in minilm_audit["json"]["checks"] if c["id"] == "flow.representation")
+    for result in (bare, folder):
+        data = json.loads(result.stdout)
+        assert data["model"]["format"] == "onnx" and data["model"]["layers"] == 6
+        rep = next(c for c in data["checks"] if c["id"] == "flow.representation")
+        assert rep["status"] != "skipped" and len(rep["metrics"]["update_ratio"]) == 6
+        # the same model in two formats gives the same figures
+        for name in ("update_ratio", "norm_growth"):
+            assert rep["metrics"][name] == pytest.approx(torch_rep["metrics"][name], rel=1e-3)
+    assert json.loads(folder.stdout)["model"]["sha256"] != json.loads(bare.stdout)["model"]["sha256"]
+
+
+def test_bare_text_onnx_without_tokenizer_is_refused(tmp_path, minilm_bare):
+    _assert_refused(run_cli("audit", str(minilm_bare), db=tmp_path / "n.db"), "--tokenizer")
+
+
+def test_a_cnn_is_audited_with_what_applies(tmp_path, cnn_file):
+    result = run_cli("audit", str(cnn_file), "--probes", "builtin:images", "--limit", "12", "--json",
+                     db=tmp_path / "cnn.db")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    statuses = {c["id"]: c["status"] for c in data["checks"]}
+    assert statuses["flow.representation"] == "skipped" and statuses["artifact.integrity"] == "pass"
+    rep = next(c for c in data["checks"] if c["id"] == "flow.representation")
+    assert "hidden states" in rep["summary"]
+    assert data["model"]["layers"] is None
