@@ -79,6 +79,8 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
     template = load_template(request.template)
     if request.limit is not None and request.limit <= 0:
         raise BadInput("--limit must be a positive number of probes")
+    if request.reference and not Path(request.reference).expanduser().exists():
+        raise BadInput(f"--reference {request.reference}: no such file or folder")
     probes = load_probes(request.probes, limit=request.limit, seed=request.seed, skip_bad=request.skip_bad_probes)
     db = open_db(request.db)
     bar(0.01, "loading model")

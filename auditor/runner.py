@@ -24,7 +24,7 @@ MISSING = {
 }
 # share of the progress bar for the capture pass when any check needs it
 CAPTURE_SHARE = 0.6
-RETAIN_LIMIT = 2048   # probe sets above this stream statistics only
+RETAIN_LIMIT = 2048   # above this many probes, checks that need whole batches are skipped
 
 
 def build_checks(template: Template) -> list[Check]:
@@ -42,6 +42,9 @@ def run_checks(checks: list[Check], ctx: AuditContext, *, batch_size: int = 16,
             skipped[check.id] = CheckResult.skipped(check.id, "; ".join(MISSING[c] for c in missing))
             continue
         reason = check.skip_reason(ctx)
+        if not reason and check.needs_batches and ctx.probes.count > RETAIN_LIMIT:
+            reason = (f"this check holds every layer state in memory and the probe set has {ctx.probes.count} "
+                      f"probes (limit {RETAIN_LIMIT}); use --limit")
         if reason:
             skipped[check.id] = CheckResult.skipped(check.id, reason)
             continue
@@ -52,7 +55,7 @@ def run_checks(checks: list[Check], ctx: AuditContext, *, batch_size: int = 16,
     if points:
         ctx.accumulators = {c.id: acc for c in active if (acc := c.accumulator(ctx)) is not None}
         ctx.trace = capture_pass(ctx.adapter, ctx.probes, points | {"hidden"}, ctx.accumulators,
-                                 batch_size=batch_size, retain=ctx.probes.count <= RETAIN_LIMIT,
+                                 batch_size=batch_size, retain=any(c.needs_batches for c in active),
                                  progress=progress.slice(0.0, CAPTURE_SHARE, "capture"), should_stop=should_stop)
         start = CAPTURE_SHARE
 

@@ -70,6 +70,9 @@ class Check:
     metric_names: ClassVar[frozenset[str]] = frozenset()
     step_metrics: ClassVar[frozenset[str]] = frozenset()   # [L] lists indexed by block (step l -> l+1)
     captures: ClassVar[frozenset[str]] = frozenset()   # capture points it reads: hidden, attentions, logits
+    # True when `run` reads ctx.trace.batches (whole tensors); streaming checks leave it False so
+    # large probe sets never hold every [N, T, d] tensor in memory
+    needs_batches: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - set(self.parameters())

@@ -25,16 +25,22 @@ class RepresentationStats:
     def update(self, batch: TraceBatch) -> None:
         mask = batch.mask.astype(np.float64)                       # [B, T]
         valid = np.maximum(mask.sum(axis=1), 1.0)                  # [B]
-        states = [h.astype(np.float64) * mask[:, :, None] for h in batch.hidden]
-        norms = [np.linalg.norm(h, axis=2) for h in states]        # [B, T] per layer
-        frob = [np.sqrt((n * n).sum(axis=1)) for n in norms]       # [B] masked Frobenius norm
-        ratios, cosines = [], []
-        for low, high, n_low, n_high, f_low in zip(states, states[1:], norms, norms[1:], frob, strict=False):
+        ratios, cosines, norm_sums = [], [], []
+        # two layers in float64 at a time: a large model's whole batch never sits in memory twice
+        low = batch.hidden[0].astype(np.float64) * mask[:, :, None]
+        n_low = np.linalg.norm(low, axis=2)                        # [B, T] token norms
+        norm_sums.append(n_low.sum())
+        for state in batch.hidden[1:]:
+            high = state.astype(np.float64) * mask[:, :, None]
+            n_high = np.linalg.norm(high, axis=2)
+            frob_low = np.sqrt((n_low * n_low).sum(axis=1))        # [B] masked Frobenius norm
             diff = np.sqrt(((high - low) ** 2).sum(axis=(1, 2)))
-            ratios.append((diff / np.maximum(f_low, _EPS)).sum())
+            ratios.append((diff / np.maximum(frob_low, _EPS)).sum())
             cos = (low * high).sum(axis=2) / np.maximum(n_low * n_high, _EPS)   # [B, T]
             cosines.append(((cos * mask).sum(axis=1) / valid).sum())
-        layer_norms = np.array([(n * mask).sum() for n in norms])
+            norm_sums.append(n_high.sum())
+            low, n_low = high, n_high
+        layer_norms = np.array(norm_sums)
         if self.update_ratio_sum is None:
             self.update_ratio_sum = np.zeros(len(ratios))
             self.cos_sum = np.zeros(len(cosines))

@@ -219,3 +219,32 @@ def test_a_cnn_is_audited_with_what_applies(tmp_path, cnn_file):
     rep = next(c for c in data["checks"] if c["id"] == "flow.representation")
     assert "hidden states" in rep["summary"]
     assert data["model"]["layers"] is None
+
+
+def test_long_texts_are_truncated_and_bad_rows_skipped_on_request(tmp_path, tiny_bert):
+    probes = tmp_path / "probes.jsonl"
+    long_text = " ".join(["loan"] * 200)             # the tiny model reads at most 64 tokens
+    rows = [{"text": long_text, "label": "credit"}, {"text": "", "label": "credit"},
+            {"text": "claim report", "label": "insurance"}, {"text": "urgent patient triage", "label": "health"}]
+    probes.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n", encoding="utf-8")
+    db = tmp_path / "p.db"
+    _assert_refused(run_cli("audit", str(tiny_bert), "--probes", str(probes), db=db), "line 2", "--skip-bad-probes")
+    result = run_cli("audit", str(tiny_bert), "--probes", str(probes), "--skip-bad-probes", "--json", db=db)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["probes"]["count"] == 3 and len(data["probes"]["skipped"]) == 2
+    assert any("1 probe text(s) longer than 64 tokens were truncated" in n
+               for n in data["environment"]["input_notes"])
+
+
+def test_demo_writes_where_the_results_are(tmp_path):
+    result = run_cli("demo", "--out", str(tmp_path), "--limit", "24", "--progress", "none")
+    assert result.returncode == 0, result.stderr
+    assert "Database:" in result.stdout and str(tmp_path / "demo.db") in result.stdout
+    saved = list(tmp_path.glob("audit-*.json"))
+    assert len(saved) == 1 and json.loads(saved[0].read_text())["model"]["name"] == "all-MiniLM-L6-v2"
+
+
+def test_reference_must_exist(tmp_path, tiny_bert):
+    _assert_refused(run_cli("audit", str(tiny_bert), "--reference", str(tmp_path / "nope.onnx"),
+                            db=tmp_path / "r.db"), "--reference")

@@ -82,3 +82,30 @@ def test_progress_is_monotonic_and_ends_at_one():
 def test_cancel_stops_the_capture():
     with pytest.raises(Cancelled):
         run_checks([CountsProbes()], _ctx(), batch_size=3, should_stop=lambda: True)
+
+
+class ReadsBatches(Check):
+    id = "test.batches"
+    captures = frozenset({"hidden"})
+    needs_batches = True
+
+    def run(self, ctx):
+        return CheckResult(self.id, "ok", "read", metrics={"batches": len(ctx.trace.batches)})
+
+
+def test_batches_are_kept_only_for_checks_that_read_them():
+    ctx = _ctx()
+    run_checks([CountsProbes()], ctx, batch_size=4)
+    assert ctx.trace.batches == [] and ctx.trace.count == 10
+    ctx = _ctx()
+    results = run_checks([ReadsBatches()], ctx, batch_size=4)
+    assert results[0].metrics == {"batches": 3.0}
+
+
+def test_whole_batch_checks_skip_above_the_memory_limit(monkeypatch):
+    import auditor.runner
+
+    monkeypatch.setattr(auditor.runner, "RETAIN_LIMIT", 5)
+    results = run_checks([ReadsBatches(), CountsProbes()], _ctx(10), batch_size=4)
+    assert results[0].outcome == "skipped" and "--limit" in results[0].summary
+    assert results[1].outcome == "ok"
