@@ -90,7 +90,7 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
     load_s = time.perf_counter() - began
     _seed_everything(request.seed)
     meta = {**{k: v for k, v in request.meta.items() if k not in ("name", "version")}}
-    name = request.name or request.meta.get("name") or model_path.name
+    name = request.name or request.meta.get("name") or default_model_name(model_path)
     version = request.model_version or request.meta.get("version") or ""
     env = environment.describe(adapter.device)
     env.update({"seed": request.seed, "batch_size": request.batch_size, "model_path": str(model_path.resolve()),
@@ -135,6 +135,15 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         raise AuditFailed(f"audit {audit_id} failed: {type(exc).__name__}: {exc}") from exc
     finally:
         adapter.close()
+
+
+def default_model_name(path: Path) -> str:
+    """The folder or file name, or 'parent/folder' where the folder has a generic name such as 'model'."""
+    path = path.resolve()
+    stem = path.stem if path.is_file() else path.name
+    if stem.lower() in {"model", "models", "onnx", "weights", "snapshot", "checkpoint", "export"}:
+        return f"{path.parent.name}/{stem}"
+    return stem
 
 
 def _seed_everything(seed: int) -> None:
