@@ -6,6 +6,8 @@ import traceback
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
+
 from auditor.capture import capture_pass
 from auditor.checks.base import AuditContext, Check, CheckResult, clean_evidence, clean_metrics
 from auditor.checks.registry import get as get_check
@@ -53,10 +55,12 @@ def run_checks(checks: list[Check], ctx: AuditContext, *, batch_size: int = 16,
     points = frozenset().union(*(c.captures for c in active)) if active else frozenset()
     start = 0.0
     if points:
+        fit, score = ctx.fit_score_split()
         ctx.accumulators = {c.id: acc for c in active if (acc := c.accumulator(ctx)) is not None}
         ctx.trace = capture_pass(ctx.adapter, ctx.probes, points | {"hidden"}, ctx.accumulators,
                                  batch_size=batch_size, retain=any(c.needs_batches for c in active),
-                                 progress=progress.slice(0.0, CAPTURE_SHARE, "capture"), should_stop=should_stop)
+                                 progress=progress.slice(0.0, CAPTURE_SHARE, "capture"), should_stop=should_stop,
+                                 order=np.concatenate([fit, score]))
         start = CAPTURE_SHARE
 
     results: dict[str, CheckResult] = dict(skipped)

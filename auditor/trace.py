@@ -53,11 +53,13 @@ class Trace:
     pooling: str = "mean"
     _pooled_parts: list[list[np.ndarray]] = field(default_factory=list, repr=False)
     _logit_parts: list[np.ndarray] = field(default_factory=list, repr=False)
+    _index_parts: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def add(self, batch: TraceBatch) -> None:
         """Keep the batch (when retained) and always its pooled states z_l, which are small."""
         self.count += batch.size
         self.num_layers = batch.num_layers
+        self._index_parts.append(np.asarray(batch.index))
         if not self._pooled_parts:
             self._pooled_parts = [[] for _ in batch.hidden]
         for parts, hidden in zip(self._pooled_parts, batch.hidden, strict=True):
@@ -70,15 +72,20 @@ class Trace:
         if self.retained:
             self.batches.append(batch)
 
+    def _probe_order(self) -> np.ndarray:
+        """Positions that put captured rows back in probe order (the pass may run fit probes first)."""
+        return np.argsort(np.concatenate(self._index_parts), kind="stable") if self._index_parts else np.array([], int)
+
     @property
     def pooled(self) -> list[np.ndarray]:
         """z_l [N, d] per layer boundary l = 0..L, in probe order."""
-        return [np.concatenate(parts) for parts in self._pooled_parts]
+        order = self._probe_order()
+        return [np.concatenate(parts)[order] for parts in self._pooled_parts]
 
     @property
     def logits(self) -> np.ndarray | None:
-        """[N, C] output logits (a causal LM's at the last valid token), where the model has a head."""
-        return np.concatenate(self._logit_parts) if self._logit_parts else None
+        """[N, C] output logits (a causal LM's at the last valid token) in probe order, where there is a head."""
+        return np.concatenate(self._logit_parts)[self._probe_order()] if self._logit_parts else None
 
     def __iter__(self) -> Iterator[TraceBatch]:
         return iter(self.batches)

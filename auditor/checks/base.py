@@ -57,6 +57,17 @@ class AuditContext:
     accumulators: dict[str, Accumulator] = field(default_factory=dict)
     progress: Progress = no_progress
     should_stop: Callable[[], bool] = never
+    # the held-out split (auditor.splits): fit on the first, score on the second; the capture pass
+    # runs every fit probe before any scored probe
+    split: tuple[np.ndarray, np.ndarray] | None = None
+
+    def fit_score_split(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.split is None:
+            from auditor.splits import split_indices
+
+            count = getattr(self.probes, "count", self.trace.count)
+            self.split = split_indices(count, getattr(self.probes, "labels", None), seed=self.seed)
+        return self.split
 
 
 class Check:

@@ -1,13 +1,14 @@
-"""Check classes by id. Check modules register themselves when `load_all` imports them."""
+"""Check classes by id. Every module in auditor.checks registers its checks when imported."""
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from auditor.checks.base import Check
 
 _REGISTRY: dict[str, type[Check]] = {}
-# one module per family; importing a module registers its checks
-_MODULES = ("auditor.checks.representation", "auditor.checks.integrity")
+# framework modules hold no checks; every other module in the package is a check family
+_FRAMEWORK = {"base", "registry", "conditions"}
 
 
 def register(cls: type[Check]) -> type[Check]:
@@ -18,8 +19,11 @@ def register(cls: type[Check]) -> type[Check]:
 
 
 def load_all() -> dict[str, type[Check]]:
-    for module in _MODULES:
-        importlib.import_module(module)
+    import auditor.checks as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in _FRAMEWORK and not info.name.startswith("_"):
+            importlib.import_module(f"auditor.checks.{info.name}")
     return dict(_REGISTRY)
 
 

@@ -36,6 +36,17 @@ class ProbeSet:
     def labelled(self) -> bool:
         return self.labels is not None
 
+    def subset(self, indices: Any) -> ProbeSet:
+        """The probes at `indices`, in that order (same identity: a view for batching, not a new set)."""
+        picks = [int(i) for i in indices]
+        return ProbeSet(
+            spec=self.spec, kind=self.kind, sha256=self.sha256,
+            texts=None if self.texts is None else [self.texts[i] for i in picks],
+            images=None if self.images is None else [self.images[i] for i in picks],
+            labels=None if self.labels is None else [self.labels[i] for i in picks],
+            label_names=list(self.label_names), skipped=list(self.skipped), notes=list(self.notes),
+            selection=dict(self.selection))
+
     def describe(self) -> dict[str, Any]:
         """The `probes` object of the audit JSON (plus detail fields)."""
         return {

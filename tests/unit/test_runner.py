@@ -109,3 +109,40 @@ def test_whole_batch_checks_skip_above_the_memory_limit(monkeypatch):
     results = run_checks([ReadsBatches(), CountsProbes()], _ctx(10), batch_size=4)
     assert results[0].outcome == "skipped" and "--limit" in results[0].summary
     assert results[1].outcome == "ok"
+
+
+class IndexedAdapter(FakeAdapter):
+    """States that encode the probe index, to see that captured rows come back in probe order."""
+
+    def batches(self, probes, batch_size):
+        for batch in super().batches(probes, batch_size):
+            batch.inputs = {"ids": np.array([int(probes.texts[i][1:]) for i in batch.index])}
+            yield batch
+
+    def capture(self, batch, points):
+        h = np.repeat(batch.inputs["ids"].astype(np.float32)[:, None, None], 3, axis=1).repeat(4, axis=2)
+        return TraceBatch(index=batch.index, mask=batch.mask, hidden=[h, h + 1])
+
+
+def test_fit_probes_run_first_and_pooled_states_come_back_in_probe_order():
+    seen = []
+
+    class Order(Check):
+        id = "test.order"
+        captures = frozenset({"hidden"})
+
+        def accumulator(self, ctx):
+            class Acc:
+                def update(self, batch):
+                    seen.extend(batch.index.tolist())
+            return Acc()
+
+        def run(self, ctx):
+            return CheckResult(self.id, "ok", "")
+
+    ctx = _ctx(10)
+    ctx.adapter = IndexedAdapter()
+    run_checks([Order()], ctx, batch_size=3)
+    fit, score = ctx.split
+    assert seen == [*fit.tolist(), *score.tolist()]
+    assert ctx.trace.pooled[0][:, 0].tolist() == list(range(10))

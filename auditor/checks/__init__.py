@@ -1,0 +1,1 @@
+"""Checks: the framework (base, conditions, registry) and one module per check family."""
