@@ -32,12 +32,12 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/ruff check auditor gui reports tests bench
+	$(VENV)/bin/ruff check auditor gui reports tests bench installer
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 lint: setup
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/ruff check auditor gui reports tests bench
+	$(VENV)/bin/ruff check auditor gui reports tests bench installer
 
 gui: setup
 	$(VENV)/bin/auditor-gui
@@ -47,3 +47,13 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+
+# Offline installation (installer/README.md): on a connected machine, build a wheelhouse to copy to
+# an air-gapped one:  make wheelhouse WHEELHOUSE=/tmp/wheelhouse TORCH=cpu   (or TORCH=cuda; other
+# targets: WHEELHOUSE_ARGS="--platform win_amd64 --python-version 3.11").
+WHEELHOUSE ?= dist/wheelhouse
+TORCH ?= cpu
+WHEELHOUSE_ARGS ?=
+.PHONY: wheelhouse
+wheelhouse:
+	$(PYTHON) installer/build_wheelhouse.py --out "$(WHEELHOUSE)" --torch $(TORCH) $(WHEELHOUSE_ARGS)

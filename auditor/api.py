@@ -87,6 +87,11 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
     model_path = Path(request.model).expanduser()
     adapter = load_model(model_path, tokenizer=request.tokenizer, layer_outputs=request.layer_outputs,
                          device=request.device)
+    try:
+        reference = _load_reference(request, model_path)
+    except BaseException:
+        adapter.close()
+        raise
     load_s = time.perf_counter() - began
     _seed_everything(request.seed)
     meta = {**{k: v for k, v in request.meta.items() if k not in ("name", "version")}}
@@ -102,7 +107,7 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         checks = build_checks(template)
         ctx = AuditContext(identity=adapter.identity, capabilities=adapter.capabilities, trace=Trace(),
                            probes=probes, model_path=model_path, seed=request.seed, device=adapter.device,
-                           adapter=adapter, should_stop=should_stop)
+                           adapter=adapter, should_stop=should_stop, reference=reference)
         run_began = time.perf_counter()
         results = run_checks(checks, ctx, batch_size=request.batch_size, progress=bar.slice(0.02, 0.95),
                              should_stop=should_stop)
@@ -135,6 +140,27 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         raise AuditFailed(f"audit {audit_id} failed: {type(exc).__name__}: {exc}") from exc
     finally:
         adapter.close()
+        if reference is not None:
+            reference.close()
+
+
+def _load_reference(request: AuditRequest, model_path: Path) -> Any:
+    """The --reference model (the same model in another format) for artifact.parity, or None.
+
+    A bare ONNX reference without tokenizer files beside it reads text with --tokenizer or with
+    the main model's own tokenizer.
+    """
+    if not request.reference:
+        return None
+    from auditor.models.encoding import has_tokenizer
+    from auditor.models.load import load_model
+
+    ref_path = Path(request.reference).expanduser()
+    tokenizer = request.tokenizer
+    main_dir = model_path if model_path.is_dir() else model_path.parent
+    if tokenizer is None and ref_path.is_file() and not has_tokenizer(ref_path.parent) and has_tokenizer(main_dir):
+        tokenizer = str(main_dir)
+    return load_model(ref_path, tokenizer=tokenizer, device=request.device)
 
 
 def default_model_name(path: Path) -> str:

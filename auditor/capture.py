@@ -1,7 +1,9 @@
 """The one capture pass: every probe batch through the model once, feeding all checks."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -15,15 +17,33 @@ from auditor.trace import Trace
 def capture_pass(adapter: ModelAdapter, probes: object, points: frozenset[str],
                  accumulators: Mapping[str, Accumulator], *, batch_size: int = 16, retain: bool = True,
                  progress: Progress = no_progress, should_stop: Callable[[], bool] = never,
-                 order: np.ndarray | None = None) -> Trace:
+                 order: np.ndarray | None = None, task: Any = None) -> Trace:
     """Run the probe set through the model in batches; checks' accumulators see every batch.
 
     `order` is the sequence in which probes go through (the runner puts the fit split first, so
     streaming estimators can finish fitting before the first held-out probe arrives); every
     captured batch carries the original probe indices. The Trace keeps the batches only when
     `retain`; pooled states are always kept because they are small ([N, d] per layer).
+
+    With the "gradients" point, the pass also runs the gradient pass (one backward per batch)
+    for the gradient `task`: the one given, or the one an accumulator offers as its
+    `gradient_task` attribute (checks that need gradients share one task through the context).
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        # the model's runtime owns the cores during the pass; numpy's BLAS threads spinning beside
+        # its threads made the checks' per-batch statistics up to 30x slower on 2 cores
+        return _capture(adapter, probes, points, accumulators, batch_size, retain, progress, should_stop,
+                        order, task)
+
+
+def _capture(adapter: ModelAdapter, probes: object, points: frozenset[str], accumulators: Mapping[str, Accumulator],
+             batch_size: int, retain: bool, progress: Progress, should_stop: Callable[[], bool],
+             order: np.ndarray | None, task: Any) -> Trace:
     trace = Trace(retained=retain, pooling=adapter.identity.pooling)
+    if task is None and "gradients" in points:
+        task = next((t for a in accumulators.values() if (t := getattr(a, "gradient_task", None)) is not None), None)
     total = max(getattr(probes, "count", 0), 1)
     view = probes if order is None else probes.subset(order)
     done = 0
@@ -31,12 +51,19 @@ def capture_pass(adapter: ModelAdapter, probes: object, points: frozenset[str],
     for batch in adapter.batches(view, batch_size):
         if should_stop():
             raise Cancelled("capture")
-        captured = adapter.capture(batch, points)
-        if order is not None:
-            captured.index = np.asarray(order)[captured.index]
-        for accumulator in accumulators.values():
+        if order is not None:   # the model sees probe indices, so seeds and splits follow the probe
+            batch.index = np.asarray(order)[batch.index]
+        captured = adapter.capture(batch, points, task=task) if task is not None else adapter.capture(batch, points)
+        captured.inputs = batch
+        for check_id, accumulator in accumulators.items():
+            began = time.perf_counter()
             accumulator.update(captured)
+            trace.accumulator_seconds[check_id] = trace.accumulator_seconds.get(check_id, 0.0) + \
+                time.perf_counter() - began
         trace.add(captured)
         done += batch.size
         progress(done / total, f"captured {done}/{total} probes")
+    take = getattr(adapter, "parameter_gradient_norms", None)
+    if task is not None and take is not None:
+        trace.grad_norm_params = take()
     return trace

@@ -5,12 +5,15 @@ Capture points have stable names and shapes:
     blocks.{l}.attn.pattern attention probabilities of block l = 0..L-1 [B, H, T, T]
     logits                  the model's output head, where it has one   [B, C] or [B, T, V]
     pooled                  the pooled representation z_L               [B, d]
+    gradients               (a point to ask for) one backward pass of the task loss: per-sample
+                            grad norms per boundary [B, L+1] and per head [B, L, H]
 Arrays are float32 numpy on the CPU so checks work alike for PyTorch and ONNX models.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +30,12 @@ class TraceBatch:
     special: np.ndarray | None = None     # [B, T] bool, True for special tokens (CLS, SEP, ...)
     grid: tuple[int, int] | None = None   # (rows, cols) of the patch grid for vision models
     prefix_tokens: int = 0                # tokens before the patch grid (class/distillation)
+    # optional, filled by the capture pass or the gradient pass (None where not asked for)
+    inputs: Any = None                    # the encoded ModelBatch, for checks that re-run the model
+    grad_rows: np.ndarray | None = None   # [B] bool, rows whose task loss was back-propagated
+    grad_hidden: np.ndarray | None = None  # [B, L+1] per-sample ||dLoss_b/dH_l||_F (0 where not grad_rows)
+    head_grad: np.ndarray | None = None   # [B, L, H] per-sample |dLoss_b/dxi_h| for a head-output mask xi
+    loss: np.ndarray | None = None        # [B] per-sample task loss (0 where not grad_rows)
 
     @property
     def size(self) -> int:
@@ -51,6 +60,9 @@ class Trace:
     count: int = 0
     num_layers: int = 0
     pooling: str = "mean"
+    accumulator_seconds: dict[str, float] = field(default_factory=dict)   # per check, during the pass
+    # ||dLoss/dW||_F per block for the summed loss of every grad row (gradient pass only)
+    grad_norm_params: list[float] | None = None
     _pooled_parts: list[list[np.ndarray]] = field(default_factory=list, repr=False)
     _logit_parts: list[np.ndarray] = field(default_factory=list, repr=False)
     _index_parts: list[np.ndarray] = field(default_factory=list, repr=False)

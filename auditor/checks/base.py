@@ -60,6 +60,10 @@ class AuditContext:
     # the held-out split (auditor.splits): fit on the first, score on the second; the capture pass
     # runs every fit probe before any scored probe
     split: tuple[np.ndarray, np.ndarray] | None = None
+    # the same model in another format (--reference), for artifact.parity; None when not given
+    reference: Any = None
+    # per-audit objects several checks share (e.g. the gradient task and its probe head), by name
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def fit_score_split(self) -> tuple[np.ndarray, np.ndarray]:
         if self.split is None:

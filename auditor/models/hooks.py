@@ -3,15 +3,18 @@
 Capture points have stable names (see auditor.trace):
     blocks.0.out      the input of block 0 (the embedding output)          [B, T, d]
     blocks.{l}.out    the output of block l-1, for l = 1..L                [B, T, d]
+    blocks.{l}.attn.gate   a multiplicative mask xi on each head's output  [B, H]
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import nn
+
+Edit = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _hidden_of(value: Any) -> torch.Tensor:
@@ -24,22 +27,70 @@ def _hidden_of(value: Any) -> torch.Tensor:
 
 
 @contextmanager
-def block_boundaries(blocks: Sequence[nn.Module]) -> Iterator[dict[str, torch.Tensor]]:
-    """Record `blocks.{l}.out` for l = 0..L during one forward pass."""
+def block_boundaries(blocks: Sequence[nn.Module], *, keep_graph: bool = False,
+                     edit_input: Edit | None = None) -> Iterator[dict[str, torch.Tensor]]:
+    """Record `blocks.{l}.out` for l = 0..L during one forward pass.
+
+    `edit_input` replaces block 0's input by edit_input(input) (embedding noise; a leaf tensor
+    for gradients). With `keep_graph` the recorded tensors stay in the autograd graph and keep
+    their .grad after a backward pass (retain_grad); otherwise they are detached.
+    """
     seen: dict[str, torch.Tensor] = {}
 
-    def before_first(_module: nn.Module, args: tuple, kwargs: dict) -> None:
-        seen["blocks.0.out"] = _hidden_of(args[0] if args else kwargs["hidden_states"]).detach()
+    def keep(name: str, tensor: torch.Tensor) -> None:
+        if keep_graph and tensor.requires_grad and not tensor.is_leaf:
+            tensor.retain_grad()
+        seen[name] = tensor if keep_graph else tensor.detach()
+
+    def before_first(_module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
+        positional = bool(args)
+        hidden = _hidden_of(args[0] if positional else kwargs["hidden_states"])
+        if edit_input is None:
+            keep("blocks.0.out", hidden)
+            return None
+        hidden = edit_input(hidden)
+        keep("blocks.0.out", hidden)
+        if positional:
+            return (hidden, *args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": hidden}
 
     def after(index: int):
         def hook(_module: nn.Module, _args: tuple, output: Any) -> None:
-            seen[f"blocks.{index + 1}.out"] = _hidden_of(output).detach()
+            keep(f"blocks.{index + 1}.out", _hidden_of(output))
         return hook
 
     handles = [blocks[0].register_forward_pre_hook(before_first, with_kwargs=True)]
     try:
         handles += [block.register_forward_hook(after(i)) for i, block in enumerate(blocks)]
         yield seen
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
+def head_gates(projections: Sequence[nn.Module], gates: Sequence[torch.Tensor], heads: int) -> Iterator[None]:
+    """Multiply each head's output by gates[l][:, h] where it enters the attention output projection.
+
+    The projection's input is the heads' outputs side by side ([B, T, H * d_head]); scaling head
+    h's slice by xi_h is the mask of Michel et al. (2019), which transformers 5 no longer takes
+    as a `head_mask` argument. With xi = 1 the forward pass is unchanged, and dLoss/dxi_h is the
+    head's importance.
+    """
+    def gate_of(gate: torch.Tensor):
+        def hook(_module: nn.Module, args: tuple) -> tuple:
+            x = args[0]
+            shape = x.shape
+            split = x.reshape(*shape[:-1], heads, shape[-1] // heads)
+            scale = gate.to(x.dtype).reshape(gate.shape[0], *([1] * (x.dim() - 2)), heads, 1)
+            return (split * scale).reshape(shape), *args[1:]
+        return hook
+
+    handles = []
+    try:
+        handles += [proj.register_forward_pre_hook(gate_of(gate)) for proj, gate in zip(projections, gates,
+                                                                                         strict=True)]
+        yield
     finally:
         for handle in handles:
             handle.remove()

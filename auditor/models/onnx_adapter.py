@@ -250,8 +250,10 @@ class OnnxAdapter:
     def notes(self) -> list[str]:
         return [*self._notes, *(self._encoder.notes() if self._encoder else [])]
 
-    def capture(self, batch: ModelBatch, points: frozenset[str]) -> TraceBatch:
-        """Run one batch; hidden states, attention maps and logits as float32 numpy arrays."""
+    def capture(self, batch: ModelBatch, points: frozenset[str], task: object = None) -> TraceBatch:
+        """Run one batch; hidden states, attention maps and logits as float32 numpy arrays.
+
+        A gradient `task` is ignored: onnxruntime runs inference only."""
         d = self.discovery
         want = list(d.boundaries) if "hidden" in points else []
         if "attentions" in points and d.attentions:
@@ -276,6 +278,12 @@ class OnnxAdapter:
         return TraceBatch(index=batch.index, mask=mask, hidden=hidden, attentions=attentions,
                           logits=got.get(self._logits) if self._logits in want else None, special=special,
                           grid=grid, prefix_tokens=prefix)
+
+    def perturb(self, batch: ModelBatch, plan: Any) -> Any:
+        """Input-level perturbed copies of a batch (no embedding noise: the graph takes no hooks)."""
+        from auditor.models.onnx_perturb import run_perturbed
+
+        return run_perturbed(self, batch, plan)
 
     def forward(self, batch: ModelBatch) -> np.ndarray | None:
         """The model's own outputs only: logits where it has a head, else its first output."""

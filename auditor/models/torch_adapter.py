@@ -82,6 +82,10 @@ class TorchAdapter:
         if self._has_head():
             caps.add(Capability.LOGITS)
         self.capabilities = frozenset(caps)
+        from auditor.models.torch_grad import output_projections
+
+        # each block's attention output projection, where head masks go (None: not found)
+        self.head_projections: list[Any] | None = output_projections(self.blocks or [], self.identity.heads)
 
     # -- loading -------------------------------------------------------------------------------
     def _load_config(self, transformers: Any) -> Any:
@@ -141,16 +145,28 @@ class TorchAdapter:
 
         return {k: torch.from_numpy(v).to(self.device) for k, v in batch.inputs.items()}
 
-    def capture(self, batch: ModelBatch, points: frozenset[str]) -> TraceBatch:
+    def capture(self, batch: ModelBatch, points: frozenset[str], task: Any = None) -> TraceBatch:
+        """One batch under inference mode; with a gradient `task` and the "gradients" point, the
+        forward keeps its graph and one backward of the task loss follows (models.torch_grad)."""
         import torch
 
         from auditor.models.hooks import block_boundaries
 
+        if task is not None and "gradients" in points and self.blocks:
+            from auditor.models.torch_grad import capture_with_gradients
+
+            return capture_with_gradients(self, batch, points, task)
         want_attn = "attentions" in points
         with torch.inference_mode(), block_boundaries(self.blocks or []) as seen:
             out = self.model(**self._inputs(batch), output_attentions=want_attn, return_dict=True)
         layers = len(self.blocks or [])
-        hidden = [_np(seen[f"blocks.{i}.out"]) for i in range(layers + 1)] if self.blocks else []
+        return self._trace(batch, points, [seen[f"blocks.{i}.out"] for i in range(layers + 1)] if self.blocks else [],
+                           out)
+
+    def _trace(self, batch: ModelBatch, points: frozenset[str], states: list[Any], out: Any) -> TraceBatch:
+        """The TraceBatch of one forward: boundary tensors and the model output as numpy."""
+        want_attn = "attentions" in points
+        hidden = [_np(h) for h in states]
         attentions = None
         if want_attn and getattr(out, "attentions", None):
             attentions = [_np(a) for a in out.attentions]
@@ -177,6 +193,68 @@ class TorchAdapter:
         special = np.zeros_like(mask)
         special[:, :prefix] = True
         return special
+
+    # -- gradients, perturbations, randomisation ------------------------------------------------
+    @property
+    def loss_kind(self) -> str:
+        """'causal_lm', 'head' (an output head of its own) or 'headless' (METHODS.md, gradients.flow)."""
+        name = type(self.model).__name__
+        if self.pooling == "last" and ("LMHead" in name or "CausalLM" in name):
+            return "causal_lm"
+        return "head" if self._has_head() else "headless"
+
+    def parameter_gradient_norms(self) -> list[float]:
+        from auditor.models.torch_grad import parameter_gradient_norms
+
+        return parameter_gradient_norms(self.model, self.blocks or [])
+
+    def token_info(self) -> Any:
+        """Mask, vocabulary and special ids for text perturbations (None for image models)."""
+        from auditor.models.perturb import token_info_of
+
+        tokenizer = getattr(self._encoder, "tokenizer", None)
+        if tokenizer is None:
+            return None
+        if getattr(self, "_token_info", None) is None:
+            self._token_info = token_info_of(tokenizer, getattr(self.config, "vocab_size", None))
+        return self._token_info
+
+    def perturb(self, batch: ModelBatch, plan: Any) -> Any:
+        """Embedding-noise and input-level copies of a batch, run together (models.torch_perturb)."""
+        from auditor.models.torch_perturb import run_perturbed
+
+        return run_perturbed(self, batch, plan, self.token_info() if self.modality == "text" else None)
+
+    def token_occlusion(self, batch: ModelBatch, rows: np.ndarray) -> np.ndarray | None:
+        """[R, T] drop in pooled-output cosine when each token's input embedding is zeroed (text models)."""
+        from auditor.models.torch_occlusion import clean_reference, pooled_cosine_target, token_occlusion
+
+        if self.modality != "text" or not self.blocks or "input_ids" not in batch.inputs:
+            return None
+        part = ModelBatch(index=batch.index[rows], inputs={k: v[rows] for k, v in batch.inputs.items()},
+                          mask=batch.mask[rows] if batch.mask is not None else None)
+        return token_occlusion(pooled_cosine_target(self), *clean_reference(self, part))
+
+    def randomized(self, seed: int) -> TorchAdapter:
+        """The same architecture with freshly initialised weights (seeded); tokenizer and identity shared.
+
+        The copy needs as much memory as the model itself.
+        """
+        import copy
+
+        import torch
+
+        clone = copy.copy(self)
+        with torch.random.fork_rng(devices=[]):
+            # an offset keeps the copy apart from models that were themselves initialised with a small seed
+            torch.manual_seed(seed + 0x5EED)
+            model = type(self.model)(self.model.config)
+        clone.model = model.to(device=self.device, dtype=self.model.dtype).eval()
+        clone.blocks = _find_blocks(clone.model, _num_layers(self.config))
+        from auditor.models.torch_grad import output_projections
+
+        clone.head_projections = output_projections(clone.blocks or [], self.identity.heads)
+        return clone
 
     def forward(self, batch: ModelBatch) -> np.ndarray | None:
         import torch

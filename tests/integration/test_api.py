@@ -20,10 +20,16 @@ def test_same_inputs_give_the_same_figures_and_findings(tmp_path, tiny_bert):
     for a, b in zip(first["checks"], second["checks"], strict=True):
         assert a["id"] == b["id"] and a["metrics"].keys() == b["metrics"].keys()
         for name in a["metrics"]:
-            np.testing.assert_allclose(np.asarray(a["metrics"][name], dtype=float),
-                                       np.asarray(b["metrics"][name], dtype=float), rtol=1e-6)
+            np.testing.assert_allclose(_numbers(a["metrics"][name]), _numbers(b["metrics"][name]), rtol=1e-6)
     assert [f["detail"] for f in first["findings"]] == [f["detail"] for f in second["findings"]]
     assert first["probes"]["selection"] == {"limit": 30, "seed": 3, "source_count": 330}
+
+
+def _numbers(value):
+    """A metric as a flat float array; dict metrics (keyed by variant) flatten in key order."""
+    if isinstance(value, dict):
+        return np.concatenate([_numbers(value[k]).ravel() for k in sorted(value)]) if value else np.array([])
+    return np.asarray(value, dtype=float).ravel()
 
 
 def test_fingerprint_recomputes_from_rows_and_notices_a_change(tmp_path, tiny_bert):

@@ -1,0 +1,139 @@
+"""attention.structure: who looks at whom, and which heads matter (METHODS.md)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from auditor.checks._tasks import gradient_setup
+from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.checks.registry import register
+from auditor.estimators import attention as est
+from auditor.models.base import Capability
+from auditor.trace import TraceBatch
+
+REDUNDANT_SHARE = 0.01      # a head below 1% of the total importance is redundant (METHODS.md)
+ROLLOUT_EXAMPLES = 3
+
+
+class AttentionStats:
+    """Per-layer, per-head sums over the probes, gathered batch by batch."""
+
+    def __init__(self, ctx: AuditContext) -> None:
+        setup = gradient_setup(ctx)
+        self.gradient_task = setup.task    # head importance comes from the same gradient pass
+        self.pooling = ctx.identity.pooling
+        self.sums: dict[str, np.ndarray] = {}
+        self.counts: dict[str, np.ndarray] = {}
+        self.importance: np.ndarray | None = None
+        self.grad_rows = 0
+        self.causal: bool | None = None
+        self.rollout_special = 0.0
+        self.rollout_rows = 0
+        self.examples: list[dict[str, Any]] = []
+        self.samples = 0
+
+    def update(self, batch: TraceBatch) -> None:
+        if not batch.attentions:
+            return
+        if self.causal is None:
+            self.causal = est.is_causal(batch.attentions[0], batch.mask)
+        per_layer = [est.head_stats(a, batch.mask, batch.special, causal=self.causal, grid=batch.grid,
+                                    prefix=batch.prefix_tokens) for a in batch.attentions]
+        for name in ("entropy", "distance", "sink"):
+            values = np.stack([getattr(s, name) for s in per_layer], axis=1)     # [B, L, H]
+            self._add(name, values)
+        if batch.head_grad is not None and batch.grad_rows is not None and batch.grad_rows.any():
+            part = batch.head_grad[batch.grad_rows].astype(np.float64).sum(axis=0)
+            self.importance = part if self.importance is None else self.importance + part
+            self.grad_rows += int(batch.grad_rows.sum())
+        self._rollout(batch)
+        self.samples += batch.size
+
+    def _add(self, name: str, values: np.ndarray) -> None:
+        finite = np.isfinite(values)
+        total = np.where(finite, values, 0.0).sum(axis=0)
+        count = finite.sum(axis=0)
+        if name not in self.sums:
+            self.sums[name], self.counts[name] = total, count
+        else:
+            self.sums[name] = self.sums[name] + total
+            self.counts[name] = self.counts[name] + count
+
+    def _rollout(self, batch: TraceBatch) -> None:
+        tokens = batch.attentions[0].shape[-1]
+        mask = batch.mask[:, :tokens]
+        relevance = est.input_relevance(est.rollout(batch.attentions, mask), mask, self.pooling)   # [B, T]
+        sinks = np.zeros_like(mask)
+        sinks[:, 0] = True
+        if batch.special is not None:
+            sinks |= batch.special[:, :tokens]
+        self.rollout_special += float((relevance * sinks).sum())
+        self.rollout_rows += batch.size
+        for row in range(min(batch.size, ROLLOUT_EXAMPLES - len(self.examples))):
+            valid = mask[row]
+            ids = batch.inputs.inputs.get("input_ids") if batch.inputs is not None else None
+            self.examples.append({"probe": int(batch.index[row]),
+                                  "token_ids": ids[row][valid[:ids.shape[1]]].tolist() if ids is not None else None,
+                                  "relevance": relevance[row][valid].round(4).tolist()})
+
+    def mean(self, name: str) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.counts[name] > 0, self.sums[name] / np.maximum(self.counts[name], 1), np.nan)
+
+
+@register
+class AttentionStructure(Check):
+    """Entropy, distance and sink share per head; head importance from the gradient pass."""
+
+    id = "attention.structure"
+    title = "Attention structure"
+    meaning = ("Where each attention head looks and how much each head matters to the model's task: heads "
+               "that matter almost nothing cost compute without contributing.")
+    dimension = "transparency"
+    requires = frozenset({Capability.ATTENTIONS})
+    captures = frozenset({"hidden", "attentions", "gradients"})
+    metric_names = frozenset({"entropy", "distance", "sink_share", "head_importance", "redundant_heads",
+                              "prunable_attention_share", "mean_entropy", "rollout_special_share"})
+
+    def accumulator(self, ctx: AuditContext) -> AttentionStats:
+        return AttentionStats(ctx)
+
+    def run(self, ctx: AuditContext) -> CheckResult:
+        stats: AttentionStats = ctx.accumulators[self.id]  # type: ignore[assignment]
+        if not stats.samples:
+            return CheckResult.skipped(self.id, "no attention maps were captured")
+        entropy, distance, sink = stats.mean("entropy"), stats.mean("distance"), stats.mean("sink")
+        setup = gradient_setup(ctx)
+        evidence: dict[str, Any] = {"causal": stats.causal, "samples": stats.samples,
+                                    "rollout_examples": stats.examples,
+                                    "sink_tokens": "special tokens and the first token"}
+        importance = redundant = share = None
+        if stats.importance is not None and stats.grad_rows:
+            importance = stats.importance / stats.grad_rows                  # [L, H] mean |dLoss_b/dxi_h|
+            fraction = importance / max(float(importance.sum()), 1e-30)
+            low = np.argwhere(fraction < REDUNDANT_SHARE)
+            redundant = int(len(low))
+            # every head of these models has the same width, so each costs the same attention compute
+            share = redundant / importance.size
+            evidence.update({"importance_share": fraction, "redundant": low.tolist(),
+                             "importance_loss": setup.description, "importance_rows": stats.grad_rows})
+        else:
+            evidence["importance_missing"] = (setup.reason or "the heads' output projections could not be found, "
+                                              "so no head mask could be placed")
+        metrics = {"entropy": entropy, "distance": distance, "sink_share": sink, "head_importance": importance,
+                   "redundant_heads": redundant, "prunable_attention_share": share,
+                   "mean_entropy": float(np.nanmean(entropy)),
+                   "rollout_special_share": stats.rollout_special / max(stats.rollout_rows, 1)}
+        return CheckResult(check_id=self.id, outcome="ok", summary=_summary(metrics), metrics=metrics,
+                           evidence=evidence)
+
+
+def _summary(m: dict[str, Any]) -> str:
+    entropy = np.asarray(m["entropy"])
+    text = (f"mean attention entropy {m['mean_entropy']:.2f} (0 = one token, 1 = uniform); "
+            f"{100 * float(np.nanmean(m['sink_share'])):.0f}% of attention on special/first tokens")
+    if m["redundant_heads"] is not None:
+        text += (f"; {m['redundant_heads']} of {entropy.size} heads below 1% of total importance "
+                 f"({100 * m['prunable_attention_share']:.0f}% of attention compute)")
+    return text

@@ -1,0 +1,228 @@
+"""bottleneck.information_plane: what each layer keeps about the input and about the task (METHODS.md).
+
+Reads only the pooled representations z_l the capture pass always keeps ([N, d] per layer
+boundary, in probe order), so it scales to large probe sets without holding [N, T, d] tensors.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.checks.registry import register
+from auditor.errors import Cancelled
+from auditor.estimators import information as info
+from auditor.models.base import Capability
+from auditor.trace import TraceBatch, pool
+
+LIMITATIONS = (
+    "Mutual information between a deterministic network's layers and its input is not well defined: "
+    "every distinct input maps to a distinct representation, so the true value is infinite or log2 N. "
+    "These figures therefore depend on the estimator and its settings: the KDE bound on the stated "
+    "noise level sigma, the Renyi estimate on the Gram-matrix bandwidth, both on the PCA dimension k "
+    "and the sample size, and the linear probe on its held-out split and regularisation. Absolute "
+    "values are not comparable between estimators or between audits with different settings. The KDE "
+    "and Renyi estimates of I(T;Y) also keep a positive finite-sample bias, shown by the same estimators "
+    "with the labels shuffled. Read the trends across layers, and trust a trend only where the "
+    "estimators agree on it."
+)
+_INFO_METRICS = ("mi_xt_kde", "mi_ty_kde", "mi_xt_renyi", "mi_ty_renyi", "probe_accuracy",
+                 "mi_ty_probe_bound", "compression")
+_BASELINES = ("mi_ty_kde_shuffled", "mi_ty_renyi_shuffled")   # what independent labels would score
+
+
+class InputRepresentation:
+    """X per probe: the mean over valid tokens of the layer-0 states, whatever the model's pooling.
+
+    A class token or a causal LM's last token at layer 0 does not depend on (most of) the input,
+    so under `cls` or `last` pooling z_0 cannot stand for X; the mean-pooled embeddings can.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+        self.index: list[np.ndarray] = []
+
+    def update(self, batch: TraceBatch) -> None:
+        self.parts.append(pool(batch.hidden[0], batch.mask, "mean").astype(np.float32))
+        self.index.append(np.asarray(batch.index))
+
+    def values(self) -> np.ndarray | None:
+        if not self.parts:
+            return None
+        return np.concatenate(self.parts)[np.argsort(np.concatenate(self.index), kind="stable")]
+
+
+@register
+class InformationPlaneCheck(Check):
+    """I(X;T) and I(T;Y) per layer under three estimators, and a held-out linear probe."""
+
+    id = "bottleneck.information_plane"
+    title = "Information plane"
+    meaning = ("How much each layer keeps about its input and about the task, so that a model which throws "
+               "away what its task needs before the final layer can be spotted.")
+    dimension = "retention"
+    requires = frozenset({Capability.HIDDEN_STATES})
+    # logits stand in for labels when the probe set has none (the model's own predictions)
+    captures = frozenset({"hidden", "logits"})
+    needs_batches = False
+    # beyond the contract: the chance-scaled accuracy, shuffled-label baselines and two scalars for conditions
+    metric_names = frozenset({*_INFO_METRICS, *_BASELINES, "probe_accuracy_over_chance", "estimator_trend_agreement",
+                              "task_information_drop"})
+    step_metrics = frozenset()
+
+    @classmethod
+    def parameters(cls) -> dict[str, Any]:
+        return {
+            "k": info.DEFAULT_K,                          # PCA components before estimating (<= 32)
+            "sigma": None,                                # KDE noise std in standardised units; None = calibrate
+            "sigma_fraction": info.DEFAULT_SIGMA_FRACTION,  # calibration: I(X;X) = fraction x log2 N
+            "max_samples": info.DEFAULT_MAX_SAMPLES,      # seeded sub-sample above this for the O(N^2) estimators
+            "l2": info.DEFAULT_L2,                        # the linear probe's L2 penalty
+        }
+
+    def accumulator(self, ctx: AuditContext) -> InputRepresentation | None:
+        # under mean pooling z_0 already is the mean-pooled embedding output
+        return None if ctx.identity.pooling == "mean" else InputRepresentation()
+
+    def skip_reason(self, ctx: AuditContext) -> str | None:
+        if _probe_labels(ctx) is None and Capability.LOGITS not in ctx.capabilities:
+            return ("the probe set has no labels (or only one) and the model has no output head whose "
+                    "predictions could stand in for them; give a probe file with a label column")
+        return None
+
+    def run(self, ctx: AuditContext) -> CheckResult:
+        pooled = ctx.trace.pooled
+        if not pooled or pooled[0].shape[0] < 2:
+            return CheckResult.skipped(self.id, "fewer than two probes were captured")
+        labels, source, names = _labels(ctx)
+        if labels is None:
+            return CheckResult.skipped(self.id, "the probe set has no labels and the model produced no predictions")
+        if len(np.unique(labels)) < 2:
+            return CheckResult.skipped(self.id, "the probe set has no labels and the model predicts the same class "
+                                                "for every probe, so there is no task information to trace; "
+                                                "give a probe file with a label column")
+        collected = ctx.accumulators.get(self.id)
+        inputs = collected.values() if isinstance(collected, InputRepresentation) else None
+        fit, score = ctx.fit_score_split()
+        layers = len(pooled)
+
+        def on_layer(layer: int) -> None:
+            ctx.progress((layer + 1) / layers, f"layer {layer}/{layers - 1}")
+            if ctx.should_stop():
+                raise Cancelled(self.id)
+
+        p = self.params
+        plane = info.information_plane(
+            pooled, labels, fit, score, inputs=inputs, k=min(int(p["k"]), info.DEFAULT_K),
+            sigma=None if p["sigma"] is None else float(p["sigma"]), sigma_fraction=float(p["sigma_fraction"]),
+            max_samples=int(p["max_samples"]), seed=ctx.seed, l2=float(p["l2"]), device=ctx.device,
+            on_layer=on_layer)
+        metrics: dict[str, Any] = {name: getattr(plane, name) for name in (*_INFO_METRICS, *_BASELINES)}
+        chance = plane.chance_accuracy
+        metrics["probe_accuracy_over_chance"] = [
+            None if a is None else (a - chance) / (1.0 - chance) if chance < 1.0 else 0.0
+            for a in plane.probe_accuracy]
+        pairs = {
+            "kde_renyi": rank_correlation(plane.mi_ty_kde, plane.mi_ty_renyi),
+            "kde_probe": rank_correlation(plane.mi_ty_kde, plane.mi_ty_probe_bound),
+            "renyi_probe": rank_correlation(plane.mi_ty_renyi, plane.mi_ty_probe_bound),
+        }
+        known = [v for v in pairs.values() if v is not None]
+        # the least agreeing pair: a trend is trusted only where every estimator shows it
+        metrics["estimator_trend_agreement"] = min(known) if known else None
+        metrics["task_information_drop"] = _drop(plane)
+        evidence = {
+            "information_plane": {
+                estimator: [{"layer": layer, "i_xt": xt, "i_ty": ty} for layer, (xt, ty) in
+                            enumerate(zip(getattr(plane, f"mi_xt_{estimator}"), getattr(plane, f"mi_ty_{estimator}"),
+                                          strict=True))]
+                for estimator in ("kde", "renyi")},
+            "units": "bits",
+            "sigma": plane.sigma, "sigma_rule": plane.sigma_rule,
+            "renyi_bandwidths": plane.renyi_bandwidths, "renyi_input_bandwidth": plane.input_bandwidth,
+            "input_information_kde": plane.input_information,
+            "input": "z_0" if inputs is None else "mean-pooled layer-0 states (the pooled z_0 is one token)",
+            "k": min(int(p["k"]), info.DEFAULT_K), "components": plane.components,
+            "sample_size": plane.sample_size, "probe_count": plane.count, "max_samples": int(p["max_samples"]),
+            "fit_count": int(len(fit)), "score_count": int(len(score)), "probe_l2": float(p["l2"]),
+            "chance_accuracy": chance, "label_entropy": plane.label_entropy,
+            "probe_label_entropy": plane.probe_label_entropy, "probe_cross_entropy": plane.probe_cross_entropy,
+            "label_source": source, "label_names": names, "classes": int(len(np.unique(labels))),
+            "trend_agreement_pairs": pairs, "effective_rank": plane.effective_rank,
+            "pooling": ctx.trace.pooling, "limitations": LIMITATIONS,
+        }
+        return CheckResult(check_id=self.id, outcome="ok", summary=_summary(plane, metrics, evidence),
+                           metrics=metrics, evidence=evidence)
+
+
+def rank_correlation(a: list[float | None], b: list[float | None], flat: float = 0.05) -> float | None:
+    """Spearman rank correlation (ties averaged) over the positions where both are defined.
+
+    A series whose range is below `flat` times its largest magnitude has no trend: two such series
+    agree (1.0); one flat and one moving share no trend (0.0), which is not a disagreement.
+    """
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+    if len(pairs) < 2:
+        return None
+    sa, sb = (np.array(side, dtype=np.float64) for side in zip(*pairs, strict=True))
+    flat_a, flat_b = (bool(np.ptp(s) <= flat * np.abs(s).max()) for s in (sa, sb))
+    if flat_a or flat_b:
+        return 1.0 if flat_a and flat_b else 0.0
+    return float(np.corrcoef(_ranks(sa), _ranks(sb))[0, 1])
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    return (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]
+
+
+def _probe_labels(ctx: AuditContext) -> np.ndarray | None:
+    labels = getattr(ctx.probes, "labels", None)
+    if labels is None or len(set(labels)) < 2:
+        return None
+    return np.asarray(labels)
+
+
+def _labels(ctx: AuditContext) -> tuple[np.ndarray | None, str, list[str]]:
+    """Y, where it came from, and the label names: the probe set's labels, else the model's predictions."""
+    labels = _probe_labels(ctx)
+    if labels is not None:
+        return labels, "probe labels", [str(n) for n in getattr(ctx.probes, "label_names", [])]
+    logits = ctx.trace.logits
+    if logits is None or logits.ndim != 2:
+        return None, "", []
+    predictions = np.asarray(logits).argmax(axis=1)
+    return predictions, ("model predictions (the probe set has no labels; Y is the class the model's own "
+                         "output head predicts for each probe)"), []
+
+
+def _drop(plane: info.InformationPlane) -> float | None:
+    """(best layer's probe bound - last layer's) / H(Y): the share of the label information lost by the
+    end. Dividing by H(Y), not by the peak, keeps a fall from a negligible peak from reading as a loss."""
+    bound = [v for v in plane.mi_ty_probe_bound if v is not None]
+    if not bound or plane.mi_ty_probe_bound[-1] is None or plane.probe_label_entropy <= 0.0:
+        return None
+    return (max(bound) - bound[-1]) / plane.probe_label_entropy
+
+
+def _summary(plane: info.InformationPlane, metrics: dict[str, Any], evidence: dict[str, Any]) -> str:
+    accuracy = plane.probe_accuracy[-1]
+    what = "label groups" if evidence["label_source"] == "probe labels" else "classes the model predicts"
+    head = (f"The final layer separates the {evidence['classes']} {what} with {accuracy:.0%} held-out accuracy "
+            f"(chance {plane.chance_accuracy:.0%})") if accuracy is not None else \
+        "The linear probe could not be fitted (too few probes per label)"
+    bound = [v if v is not None else 0.0 for v in plane.mi_ty_probe_bound]
+    peak, last = int(np.argmax(bound)), len(bound) - 1
+    if bound[peak] <= 0.0:
+        where = "no layer gives a positive lower bound on task information"
+    elif bound[last] >= bound[peak] - 1e-9:
+        where = "task information is highest at the last layer"
+    else:
+        where = f"task information peaks at layer {peak} and the last layer keeps {bound[last] / bound[peak]:.0%} of it"
+    agreement = metrics["estimator_trend_agreement"]
+    trend = "the estimators' agreement on the trend is unknown" if agreement is None else \
+        "the estimators agree on the trend" if agreement >= 0.5 else \
+        "the estimators agree only weakly on the trend" if agreement >= 0.0 else \
+        "the estimators disagree on the trend, so read it with caution"
+    return f"{head}; {where}; {trend}."

@@ -1,0 +1,83 @@
+"""gradients.flow: can the training signal reach every layer? (METHODS.md)"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from auditor.checks._tasks import ProbeTask, gradient_setup
+from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.checks.registry import register
+from auditor.models.base import Capability
+from auditor.trace import TraceBatch
+
+_EPS = 1e-30
+
+
+class GradientStats:
+    """Sums of per-sample gradient norms over the rows the task back-propagated."""
+
+    def __init__(self, task: ProbeTask | None) -> None:
+        self.gradient_task = task          # asks the capture pass for the gradient pass
+        self.grad_sum: np.ndarray | None = None
+        self.loss_sum = 0.0
+        self.rows = 0
+
+    def update(self, batch: TraceBatch) -> None:
+        if batch.grad_rows is None or batch.grad_hidden is None:
+            return
+        rows = batch.grad_rows
+        if not rows.any():
+            return
+        grads = np.nan_to_num(batch.grad_hidden[rows].astype(np.float64)).sum(axis=0)
+        self.grad_sum = grads if self.grad_sum is None else self.grad_sum + grads
+        self.loss_sum += float(batch.loss[rows].sum()) if batch.loss is not None else 0.0
+        self.rows += int(rows.sum())
+
+
+@register
+class GradientFlow(Check):
+    """Per-layer gradient norms of the task loss for hidden states and block parameters."""
+
+    id = "gradients.flow"
+    title = "Gradient flow"
+    meaning = ("Whether the learning signal reaches every layer, so the model can still be trained, "
+               "fine-tuned and corrected: signals that fade or blow up make corrections unreliable.")
+    dimension = "trainability"
+    requires = frozenset({Capability.GRADIENTS, Capability.HIDDEN_STATES})
+    captures = frozenset({"hidden", "gradients"})
+    metric_names = frozenset({"grad_norm_hidden", "grad_norm_params", "grad_ratio", "grad_attenuation",
+                              "param_grad_ratio"})
+    step_metrics = frozenset({"grad_norm_params"})
+
+    def skip_reason(self, ctx: AuditContext) -> str | None:
+        setup = gradient_setup(ctx)
+        return setup.reason if setup.task is None else None
+
+    def accumulator(self, ctx: AuditContext) -> GradientStats:
+        return GradientStats(gradient_setup(ctx).task)
+
+    def run(self, ctx: AuditContext) -> CheckResult:
+        stats: GradientStats = ctx.accumulators[self.id]  # type: ignore[assignment]
+        setup = gradient_setup(ctx)
+        if not stats.rows or stats.grad_sum is None:
+            return CheckResult.skipped(self.id, "no probe was back-propagated")
+        hidden = stats.grad_sum / stats.rows                                     # [L+1] mean ||dLoss_b/dH_l||
+        params = (np.asarray(ctx.trace.grad_norm_params, dtype=np.float64) / stats.rows
+                  if ctx.trace.grad_norm_params else None)                       # [L] ||d mean loss / dW||_F
+        metrics: dict[str, Any] = {
+            "grad_norm_hidden": hidden,
+            "grad_norm_params": params,
+            "grad_ratio": float(hidden.max() / max(hidden.min(), _EPS)),
+            # < 1: the signal fades on its way to the input (vanishing); > 1: it grows (exploding)
+            "grad_attenuation": float(hidden[0] / max(hidden[-1], _EPS)),
+            "param_grad_ratio": float(params.max() / max(params.min(), _EPS)) if params is not None else None,
+        }
+        weakest = int(np.argmin(hidden))
+        summary = (f"gradient norm {hidden[-1]:.3g} at the last layer and {hidden[0]:.3g} at the embeddings "
+                   f"({metrics['grad_attenuation']:.2f}x); max/min over layers {metrics['grad_ratio']:.2f}, "
+                   f"weakest at layer {weakest}")
+        evidence = {"loss": setup.description, "loss_kind": setup.task.kind if setup.task else None,
+                    "mean_loss": stats.loss_sum / stats.rows, "rows": stats.rows,
+                    "parameter_gradients": "norm of the gradient of the mean loss over these rows, per block"}
+        return CheckResult(check_id=self.id, outcome="ok", summary=summary, metrics=metrics, evidence=evidence)

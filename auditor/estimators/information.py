@@ -1,0 +1,393 @@
+"""Mutual-information estimators for the information plane (METHODS.md, bottleneck.information_plane).
+
+Plain arrays in, numbers in bits out; no model code. The algebra runs in torch (float64) on the
+device asked for (the CPU by default, a GPU where present), one N x N matrix at a time.
+
+- Kolchinsky-Tracey pairwise-distance (KDE) upper bound: T + N(0, sigma^2 I) is a mixture of Gaussians
+  centred on the samples, so I(X;T) <= -mean_i ln mean_j exp(-||t_i - t_j||^2 / 2 sigma^2), and
+  I(T;Y) = H(T) - sum_y p(y) H(T|Y=y) under the same bound (Saxe et al. 2018).
+- Matrix-based Renyi alpha=2 entropy (Giraldo et al. 2015): S(A) = -log2 tr((A / tr A)^2) of a Gram
+  matrix A, the joint entropy from the normalised Hadamard product; no eigendecomposition.
+- A held-out linear probe: accuracy and the lower bound I(T;Y) >= H(Y) - cross-entropy.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+LN2 = math.log(2.0)
+DEFAULT_K = 32
+DEFAULT_MAX_SAMPLES = 2000
+DEFAULT_SIGMA_FRACTION = 0.5
+DEFAULT_L2 = 1e-2
+_EPS = 1e-12
+Labelling = tuple["torch.Tensor", "torch.Tensor"]     # one-hot [N, C] and class index [N]
+
+
+# ---------------------------------------------------------------- plain-array helpers
+
+def standardise(z: np.ndarray, k: int = DEFAULT_K) -> np.ndarray:
+    """Centred PCA scores of z [N, d] on at most k components, scaled to unit total variance.
+
+    One scale for the whole cloud (not one per component) keeps the shape of the spectrum: a
+    representation squeezed into few directions stays squeezed, while a layer's arbitrary overall
+    magnitude (LayerNorm gains, norm growth) no longer sets the estimators' scale.
+    """
+    return _standardised(z, k, "cpu").numpy()
+
+
+def subsample_indices(count: int, max_samples: int, seed: int = 0) -> np.ndarray:
+    """All indices when count <= max_samples, else a seeded sorted sample of max_samples."""
+    if count <= max_samples:
+        return np.arange(count)
+    rng = np.random.default_rng([seed, 4242])   # a stream of its own, apart from the split's
+    return np.sort(rng.choice(count, size=max_samples, replace=False))
+
+
+def label_entropy(labels: np.ndarray) -> float:
+    """Plug-in Shannon entropy H(Y) in bits."""
+    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    p = counts / counts.sum()
+    return max(0.0, float(-(p * np.log2(p)).sum()))
+
+
+# ---------------------------------------------------------------- torch helpers
+
+@contextmanager
+def _single_thread() -> Iterator[None]:
+    """Small dense problems (a 384 x 384 eigenproblem, a probe on a few thousand rows) run faster on
+    one thread than on a pool that must wake and synchronise; on a busy machine, many times faster."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _device(device: str | None) -> str:
+    import torch
+
+    return device if device and device.startswith("cuda") and torch.cuda.is_available() else "cpu"
+
+
+def _tensor(a: Any, device: str) -> torch.Tensor:
+    import torch
+
+    return torch.as_tensor(np.asarray(a, dtype=np.float64), device=device)
+
+
+def _standardised(z: Any, k: int, device: str) -> torch.Tensor:
+    zc = _tensor(z, device)
+    zc = zc - zc.mean(dim=0)
+    scores = zc @ _pca_axes(zc, k)
+    total = float((scores * scores).sum(dim=1).mean()) if scores.numel() else 0.0
+    return scores / math.sqrt(total) if total > _EPS else zc.new_zeros((zc.shape[0], 0))
+
+
+def _pca_axes(zc: torch.Tensor, k: int) -> torch.Tensor:
+    """Top-k principal axes [d, k'] of centred rows (dropping directions without variance), from the
+    smaller of the d x d and N x N eigenproblems."""
+    import torch
+
+    n, d = zc.shape
+    with _single_thread():
+        values, vectors = torch.linalg.eigh(zc @ zc.T if n < d else zc.T @ zc)
+    order = torch.argsort(values, descending=True)[:k]
+    order = order[values[order] > _EPS * max(float(values.max()), _EPS)]
+    if n < d:   # zc = U S V^T, so V = zc^T U / S
+        return zc.T @ vectors[:, order] / values[order].sqrt()
+    return vectors[:, order]
+
+
+def _squared_distances(x: torch.Tensor) -> torch.Tensor:
+    """||x_i - x_j||^2 [N, N], exactly 0 on the diagonal (the self term of every mixture)."""
+    sq = (x * x).sum(dim=1)
+    return (sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)).clamp_(min=0.0).fill_diagonal_(0.0)
+
+
+def _median_offdiagonal(d2: torch.Tensor) -> float:
+    import torch
+
+    n = d2.shape[0]
+    rows, cols = torch.triu_indices(n, n, offset=1, device=d2.device)
+    values = d2[rows, cols]
+    median = float(values.median()) if values.numel() else 0.0
+    if median <= 0.0 and bool((values > 0).any()):    # mostly duplicates: the median of the distinct pairs
+        median = float(values[values > 0].median())
+    return median
+
+
+def _labelling(labels: np.ndarray, device: str) -> Labelling:
+    import torch
+
+    _, index = np.unique(np.asarray(labels), return_inverse=True)
+    idx = torch.as_tensor(index.reshape(-1), device=device)
+    onehot = torch.zeros(len(idx), int(idx.max()) + 1, dtype=torch.float64, device=device)
+    return onehot.scatter_(1, idx[:, None], 1.0), idx
+
+
+def _same_label_sum(matrix: torch.Tensor, labelling: Labelling) -> torch.Tensor:
+    """Per row i, the sum of matrix[i, j] over the j that share i's label [N]."""
+    onehot, idx = labelling
+    return (matrix @ onehot).gather(1, idx[:, None])[:, 0]
+
+
+# ---------------------------------------------------------------- KDE (Kolchinsky-Tracey)
+
+def _kde_terms(d2: torch.Tensor, sigma: float, labellings: list[Labelling]) -> tuple[float, list[float]]:
+    """I(X;T) and I(T;Y) for each labelling, in bits, from one kernel matrix. exp(-d2) cannot overflow
+    and the diagonal's 1 keeps every row sum >= 1, so no log-sum-exp shift is needed."""
+    n = d2.shape[0]
+    kernel = (d2 * (-0.5 / sigma ** 2)).exp_()
+    log_row = (kernel.sum(dim=1) / n).log()
+    values = []
+    for labelling in labellings:
+        sizes = labelling[0].sum(dim=0)[labelling[1]]
+        # sum_y p(y) x (mean over the members of y) is a plain mean over all samples
+        values.append(float(((_same_label_sum(kernel, labelling) / sizes).log() - log_row).mean()) / LN2)
+    return float(-log_row.mean()) / LN2 + 0.0, values   # + 0.0: no -0.0 in stored figures
+
+
+def kde_mutual_information(t: np.ndarray, sigma: float, device: str = "cpu") -> float:
+    """Upper bound on I(X;T + noise) in bits for T = f(X) sampled as the rows of t, noise N(0, sigma^2 I)."""
+    return _kde_terms(_squared_distances(_tensor(t, _device(device))), sigma, [])[0]
+
+
+def kde_label_information(t: np.ndarray, labels: np.ndarray, sigma: float, device: str = "cpu") -> float:
+    """I(T;Y) in bits as H(T) - sum_y p(y) H(T|Y=y), each entropy under the pairwise-distance bound."""
+    dev = _device(device)
+    return _kde_terms(_squared_distances(_tensor(t, dev)), sigma, [_labelling(labels, dev)])[1][0]
+
+
+def calibrate_sigma(x: np.ndarray, fraction: float = DEFAULT_SIGMA_FRACTION, device: str = "cpu") -> float:
+    """The sigma at which the KDE bound gives I(X;X) = fraction x its ceiling (log2 N for N distinct rows).
+
+    A deterministic network maps distinct inputs to distinct points, so with a small sigma every layer
+    sits at log2 N and nothing can be compared; calibrating on X puts the input half-way between
+    saturation and zero, leaving room to see both compression and expansion.
+    """
+    return _calibrate(_squared_distances(_tensor(x, _device(device))), fraction)
+
+
+def _calibrate(d2: torch.Tensor, fraction: float) -> float:
+    n = d2.shape[0]
+    median = _median_offdiagonal(d2)
+    # as sigma -> 0 only exact duplicates still overlap: that is the bound's ceiling
+    twins = (d2 <= _EPS * max(median, _EPS)).sum(dim=1).double()
+    ceiling = float(-(twins / n).log().mean())
+    if n < 2 or median <= 0.0 or ceiling <= _EPS:
+        return 1.0    # no spread to calibrate on: every sigma gives the same (zero) information
+    target = fraction * ceiling
+    # safeguarded Newton in v = ln u, u = 1 / 2 sigma^2; g(v) = -mean_i ln mean_j exp(-u d2_ij) rises with v
+    v, low, high = -math.log(median), -math.inf, math.inf
+    for _ in range(60):
+        u = math.exp(v)
+        kernel = (d2 * -u).exp_()
+        rows = kernel.sum(dim=1)
+        g = float(-(rows / n).log().mean())
+        if abs(g - target) < 1e-6 * target:
+            break
+        low, high = (v, high) if g < target else (low, v)
+        slope = u * float(((kernel * d2).sum(dim=1) / rows).mean())
+        step = v - (g - target) / slope if slope > _EPS else math.nan
+        if math.isnan(step) or not low < step < high or abs(step - v) > 4.0:
+            step = (low + high) / 2 if math.isfinite(low) and math.isfinite(high) else v + (2.0 if g < target else -2.0)
+        v = step
+    return math.sqrt(0.5 / math.exp(v))
+
+
+# ---------------------------------------------------------------- matrix-based Renyi (alpha = 2)
+
+def _gram(d2: torch.Tensor, bandwidth: float | None = None) -> tuple[torch.Tensor, float]:
+    """Gaussian Gram matrix exp(-d2 / 2h^2), h the median pairwise distance unless given."""
+    h = bandwidth if bandwidth is not None else math.sqrt(_median_offdiagonal(d2))
+    if h <= 0.0:
+        return d2.new_ones(d2.shape), 0.0     # all points equal: one state, zero entropy
+    return (d2 * (-0.5 / h ** 2)).exp_(), h
+
+
+def _renyi(gram: torch.Tensor) -> float:
+    trace = float(gram.diagonal().sum())
+    return -math.log2(max(float((gram * gram).sum()) / trace ** 2, _EPS)) if trace > 0.0 else 0.0
+
+
+def gaussian_gram(x: np.ndarray, bandwidth: float | None = None, device: str = "cpu") -> tuple[np.ndarray, float]:
+    """Gaussian Gram matrix [N, N] of the rows of x and its bandwidth (median heuristic by default)."""
+    gram, h = _gram(_squared_distances(_tensor(x, _device(device))), bandwidth)
+    return gram.cpu().numpy(), h
+
+
+def label_gram(labels: np.ndarray) -> np.ndarray:
+    """1 where two samples share a label: a Gaussian kernel on one-hot codes as its bandwidth -> 0."""
+    y = np.asarray(labels).reshape(-1)
+    return (y[:, None] == y[None, :]).astype(np.float64)
+
+
+def renyi_entropy(gram: Any, device: str = "cpu") -> float:
+    """Matrix-based Renyi alpha=2 entropy -log2 tr((A / tr A)^2) in bits."""
+    return _renyi(_tensor(gram, _device(device)))
+
+
+def renyi_mutual_information(gram_a: Any, gram_b: Any, device: str = "cpu") -> float:
+    """S(A) + S(B) - S(A o B / tr(A o B)) in bits."""
+    a, b = _tensor(gram_a, _device(device)), _tensor(gram_b, _device(device))
+    return _renyi(a) + _renyi(b) - _renyi(a * b)
+
+
+# ---------------------------------------------------------------- held-out linear probe
+
+@dataclass(frozen=True)
+class ProbeResult:
+    accuracy: float | None
+    cross_entropy: float | None         # bits, on the score split
+    label_entropy: float                # H(Y) of the score split, bits
+    bound: float | None                 # max(0, H(Y) - cross-entropy), bits
+    chance: float                       # accuracy of always answering the fit split's commonest label
+
+
+def linear_probe(z: np.ndarray, labels: np.ndarray, fit: np.ndarray, score: np.ndarray, *,
+                 k: int = DEFAULT_K, l2: float = DEFAULT_L2, max_iter: int = 200) -> ProbeResult:
+    """Multinomial logistic regression with an L2 penalty (L-BFGS), fitted on `fit`, scored on `score`.
+
+    Features: PCA to k components and per-component standardisation, both learnt on the fit split
+    alone so nothing of the scored probes leaks into the probe.
+    """
+    import torch
+
+    _, y = np.unique(np.asarray(labels), return_inverse=True)
+    y, fit, score = y.reshape(-1), np.asarray(fit, dtype=int), np.asarray(score, dtype=int)
+    h_y = label_entropy(y[score]) if len(score) else 0.0
+    majority = np.bincount(y[fit]).argmax() if len(fit) else 0
+    chance = float(np.mean(y[score] == majority)) if len(score) else 0.0
+    if len(fit) < 2 or len(score) == 0 or len(np.unique(y[fit])) < 2:
+        return ProbeResult(None, None, h_y, None, chance)
+    with _single_thread(), torch.enable_grad():
+        z_t = _tensor(z, "cpu")
+        centre = z_t[fit].mean(dim=0)
+        axes = _pca_axes(z_t[fit] - centre, k)
+        a, b = (z_t[fit] - centre) @ axes, (z_t[score] - centre) @ axes
+        spread = a.std(dim=0, correction=0) if a.shape[1] else a.new_ones(0)
+        spread[spread <= _EPS] = 1.0
+        a, b = a / spread, b / spread
+        ya, yb = torch.as_tensor(y[fit]), torch.as_tensor(y[score])
+        weight = torch.zeros(a.shape[1], int(y.max()) + 1, dtype=torch.float64, requires_grad=True)
+        bias = torch.zeros(int(y.max()) + 1, dtype=torch.float64, requires_grad=True)
+        optimiser = torch.optim.LBFGS([weight, bias], max_iter=max_iter, line_search_fn="strong_wolfe",
+                                      tolerance_grad=1e-8, tolerance_change=1e-12)
+
+        def closure() -> torch.Tensor:
+            optimiser.zero_grad()
+            loss = torch.nn.functional.cross_entropy(a @ weight + bias, ya) + 0.5 * l2 * (weight * weight).sum()
+            loss.backward()
+            return loss
+
+        optimiser.step(closure)
+        with torch.no_grad():
+            logits = b @ weight + bias
+            ce = float(torch.nn.functional.cross_entropy(logits, yb)) / LN2
+            accuracy = float((logits.argmax(dim=1) == yb).double().mean())
+    return ProbeResult(accuracy, ce, h_y, max(0.0, h_y - ce), chance)
+
+
+# ---------------------------------------------------------------- the information plane, layer by layer
+
+@dataclass(frozen=True)
+class InformationPlane:
+    """Per-layer estimates ([L+1] lists, bits) and the settings that produced them."""
+
+    mi_xt_kde: list[float]
+    mi_ty_kde: list[float]
+    mi_xt_renyi: list[float]
+    mi_ty_renyi: list[float]
+    probe_accuracy: list[float | None]
+    mi_ty_probe_bound: list[float | None]
+    compression: list[float | None]
+    mi_ty_kde_shuffled: list[float]         # the same estimators with the labels shuffled: the floor that
+    mi_ty_renyi_shuffled: list[float]       # independent labels reach (finite-sample bias)
+    probe_cross_entropy: list[float | None]
+    effective_rank: list[float | None]
+    components: list[int]                   # PCA components kept per layer (<= k)
+    renyi_bandwidths: list[float]           # median-heuristic h per layer
+    input_bandwidth: float                  # the same for X
+    input_information: float                # KDE I(X;X), the reference of `compression`
+    sigma: float
+    sigma_rule: str
+    sample_size: int                        # probes in the pairwise (KDE, Renyi) estimators
+    count: int                              # probes in the set
+    chance_accuracy: float
+    label_entropy: float                    # H(Y) of all probes, bits
+    probe_label_entropy: float              # H(Y) of the scored probes, the bound's reference
+
+
+def information_plane(pooled: list[np.ndarray], labels: np.ndarray, fit: np.ndarray, score: np.ndarray, *,
+                      inputs: np.ndarray | None = None, k: int = DEFAULT_K, sigma: float | None = None,
+                      sigma_fraction: float = DEFAULT_SIGMA_FRACTION, max_samples: int = DEFAULT_MAX_SAMPLES,
+                      seed: int = 0, l2: float = DEFAULT_L2, device: str = "cpu",
+                      on_layer: Callable[[int], None] | None = None) -> InformationPlane:
+    """Every estimator on T_l = z_l [N, d] for l = 0..L, with Y = labels [N] and X = `inputs` (default z_0).
+
+    sigma: the KDE noise level in standardised units (unit total variance); None calibrates it on X.
+    The KDE I(X;T_l) bounds what T_l keeps about the probe itself (T_l is a function of it), so it
+    needs no X; `compression` divides it by the same bound for X. `on_layer(l)` runs after each layer.
+    """
+    from auditor.estimators.spectra import participation_ratio
+
+    labels = np.asarray(labels).reshape(-1)
+    dev = _device(device)
+    rows = subsample_indices(len(labels), max_samples, seed)
+    n = len(rows)
+    shuffled = np.random.default_rng([seed, 5151]).permutation(labels[rows])
+    labelling, control = _labelling(labels[rows], dev), _labelling(shuffled, dev)
+    p_y = labelling[0].sum(dim=0) / n
+    s_y = -math.log2(float((p_y * p_y).sum()))          # Renyi-2 entropy of the label Gram matrix
+    d2x = _squared_distances(_standardised(np.asarray(pooled[0] if inputs is None else inputs)[rows], k, dev))
+    sig = float(sigma) if sigma is not None else _calibrate(d2x, sigma_fraction)
+    rule = f"fixed at {sig:.4g}" if sigma is not None else \
+        f"calibrated so that I(X;X) = {sigma_fraction:g} x its ceiling (log2 N for distinct probes)"
+    input_information = _kde_terms(d2x, sig, [])[0]
+    kx, hx = _gram(d2x)
+    s_x = _renyi(kx)
+    del d2x
+    out: dict[str, list[Any]] = {name: [] for name in (
+        "mi_xt_kde", "mi_ty_kde", "mi_xt_renyi", "mi_ty_renyi", "probe_accuracy", "mi_ty_probe_bound",
+        "mi_ty_kde_shuffled", "mi_ty_renyi_shuffled", "probe_cross_entropy", "effective_rank", "components",
+        "renyi_bandwidths")}
+    probe = None
+    for layer, z in enumerate(pooled):
+        t = _standardised(np.asarray(z)[rows], k, dev)
+        d2 = _squared_distances(t)
+        i_xt, (i_ty, i_ty_control) = _kde_terms(d2, sig, [labelling, control])
+        kt, h = _gram(d2)
+        del d2
+        s_t, s_xt = _renyi(kt), _renyi(kx * kt)
+        kt.mul_(kt)       # K_T o K_T: with a label Gram L, tr((K_T o L)^2) = sum_i sum_{j ~ i} K_T[i, j]^2
+        s_ty, s_ty_control = (-math.log2(max(float(_same_label_sum(kt, lab).sum()) / n ** 2, _EPS))
+                              for lab in (labelling, control))
+        del kt
+        probe = linear_probe(z, labels, fit, score, k=k, l2=l2)
+        for name, value in (("mi_xt_kde", i_xt), ("mi_ty_kde", i_ty), ("mi_xt_renyi", s_x + s_t - s_xt),
+                            ("mi_ty_renyi", s_t + s_y - s_ty), ("probe_accuracy", probe.accuracy),
+                            ("mi_ty_probe_bound", probe.bound), ("mi_ty_kde_shuffled", i_ty_control),
+                            ("mi_ty_renyi_shuffled", s_t + s_y - s_ty_control),
+                            ("probe_cross_entropy", probe.cross_entropy),
+                            ("effective_rank", participation_ratio(np.asarray(z))),
+                            ("components", int(t.shape[1])), ("renyi_bandwidths", h)):
+            out[name].append(value)
+        if on_layer is not None:
+            on_layer(layer)
+    compression = [v / input_information if input_information > _EPS else None for v in out["mi_xt_kde"]]
+    return InformationPlane(**out, compression=compression, input_bandwidth=hx, input_information=input_information,
+                            sigma=sig, sigma_rule=rule, sample_size=n, count=len(labels),
+                            chance_accuracy=probe.chance if probe else 0.0, label_entropy=label_entropy(labels),
+                            probe_label_entropy=probe.label_entropy if probe else 0.0)

@@ -1,0 +1,43 @@
+"""Over-smoothing statistics of token representations, per sequence (METHODS.md, flow.smoothing).
+
+All functions take a batch x [B, T, d] and a boolean `content` mask [B, T] of the tokens that
+count, and return one value per sequence (NaN where a sequence has too few content tokens).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from auditor.estimators.laplacian import neighbour_pairs_energy
+
+_EPS = 1e-12
+
+
+def token_similarity(x: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Mean pairwise cosine among distinct content tokens: ( ||sum u||^2 - n ) / (n (n - 1))."""
+    m = content.astype(x.dtype)[:, :, None]
+    unit = x / np.maximum(np.linalg.norm(x, axis=2, keepdims=True), _EPS) * m
+    n = content.sum(axis=1).astype(np.float64)
+    total = (unit.sum(axis=1) ** 2).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n >= 2, (total - n) / (n * (n - 1)), np.nan)
+
+
+def rank_collapse_residual(x: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """||X - 1 mean(X)^T||_F / ||X||_F over the content tokens (Dong et al. 2021); 0 = all tokens equal."""
+    m = content.astype(x.dtype)[:, :, None]
+    n = np.maximum(content.sum(axis=1), 1)[:, None]
+    mean = (x * m).sum(axis=1) / n
+    resid = np.sqrt((((x - mean[:, None, :]) * m) ** 2).sum(axis=(1, 2)))
+    norm = np.sqrt(((x * m) ** 2).sum(axis=(1, 2)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((content.sum(axis=1) >= 2) & (norm > _EPS), resid / norm, np.nan)
+
+
+def dirichlet_energy(x: np.ndarray, content: np.ndarray, grid: tuple[int, int] | None = None,
+                     prefix: int = 0) -> np.ndarray:
+    """sum over neighbouring content tokens ||x_a - x_b||^2 / sum ||x_i||^2 (token chain, or patch grid)."""
+    m = content.astype(x.dtype)[:, :, None]
+    norm2 = ((x * m) ** 2).sum(axis=(1, 2))
+    energy = neighbour_pairs_energy(x, content, grid, prefix)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((content.sum(axis=1) >= 2) & (norm2 > _EPS), energy / norm2, np.nan)

@@ -1,0 +1,126 @@
+"""The flow family (flow.smoothing + flow.pde) on the MiniLM: cost over the capture pass, and memory.
+
+1. Cost, in one process: F (plain forward, inference_mode), the capture pass with hidden states
+   and attention but no statistics, and the same pass feeding the flow accumulators. The flow
+   family's extra cost is printed in units of F.
+2. Peak memory (max RSS of a child process running a flow-only audit) for N = 256 and N = 4096
+   probes: the statistics stream, so the ratio should stay near 1 while N grows 16-fold.
+    .venv/bin/python bench/bench_flow.py [--small 256] [--large 4096] [--skip-memory]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FLOW_TEMPLATE = """name: flow-bench
+version: 1
+checks:
+  - id: flow.smoothing
+  - id: flow.pde
+"""
+
+
+def _probe_file(folder: Path, count: int) -> Path:
+    """`count` distinct texts made from pairs of the built-in sentences (labels kept)."""
+    from auditor.probes import load_probes
+
+    base = load_probes("builtin:text")
+    names = base.label_names
+    rows = []
+    n = base.count
+    for i in range(count):
+        a, b = i % n, (i * 7 + i // n) % n
+        rows.append({"text": f"{base.texts[a]} {base.texts[b]}", "label": names[base.labels[a]]})
+    path = folder / f"probes-{count}.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    return path
+
+
+def cost() -> None:
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from auditor import api
+    from auditor.capture import capture_pass
+    from auditor.checks.pde import PDEStats
+    from auditor.checks.smoothing import SmoothingStats
+    from auditor.models.load import load_model
+    from auditor.probes import load_probes
+    from auditor.splits import split_indices
+
+    probes = load_probes("builtin:text")
+    adapter = load_model(api.demo_model_path(), device="auto")
+    fit, score = split_indices(probes.count, probes.labels)
+    order = np.concatenate([fit, score])
+    batches = list(adapter.batches(probes, 16))
+    points = frozenset({"hidden", "attentions"})
+
+    def timed(fn) -> float:
+        best = float("inf")
+        for _ in range(3):
+            began = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - began)
+        return best
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        for batch in batches[:2]:
+            adapter.forward(batch)
+    f = timed(lambda: [adapter.forward(b) for b in batches])
+    bare = timed(lambda: capture_pass(adapter, probes, points, {}, order=order))
+    flow = timed(lambda: capture_pass(adapter, probes, points, {"flow.smoothing": SmoothingStats(),
+                                                                "flow.pde": PDEStats(fit, 64, 1e-3)}, order=order))
+    print(f"probes {probes.count}, device {adapter.device}")
+    print(f"F (plain forward):                          {f:7.3f} s  1.00 F")
+    print(f"capture pass, hidden + attention:           {bare:7.3f} s  {bare / f:4.2f} F")
+    print(f"capture pass feeding flow.smoothing+pde:    {flow:7.3f} s  {flow / f:4.2f} F")
+    print(f"flow family extra cost: {(flow - bare) / f:.2f} F")
+
+
+def child(probes: str, db: str, template: str) -> None:
+    from auditor import api
+
+    api.run_audit(api.AuditRequest(model=str(api.demo_model_path()), probes=probes, template=template, db=db,
+                                   device="cpu"))
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def memory(small: int, large: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        template = folder / "flow.yaml"
+        template.write_text(FLOW_TEMPLATE)
+        peaks = {}
+        for count in (small, large):
+            probes = _probe_file(folder, count)
+            began = time.perf_counter()
+            out = subprocess.run([sys.executable, __file__, "--child", str(probes), str(folder / f"{count}.db"),
+                                  str(template)], capture_output=True, text=True, check=True)
+            peaks[count] = int(out.stdout.strip().splitlines()[-1]) / 1024
+            print(f"N = {count:5d}: peak RSS {peaks[count]:7.1f} MiB, {time.perf_counter() - began:6.1f} s")
+        print(f"peak memory ratio N={large} / N={small}: {peaks[large] / peaks[small]:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small", type=int, default=256)
+    parser.add_argument("--large", type=int, default=4096)
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--child", nargs=3, metavar=("PROBES", "DB", "TEMPLATE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    cost()
+    if not args.skip_memory:
+        memory(args.small, args.large)
+
+
+if __name__ == "__main__":
+    main()
