@@ -89,16 +89,16 @@ class PDEStats:
     def update(self, batch: TraceBatch) -> None:
         is_fit = np.isin(batch.index, self.fit_index)
         if is_fit.any():
-            self._fit(_rows(batch, is_fit))
-        if (~is_fit).any():
+            self._fit(batch if is_fit.all() else _rows(batch, is_fit))    # copy only a straddling batch
+        if not is_fit.all():
             if not self.solved:
                 self._finish_fit()
-            self._score(_rows(batch, ~is_fit))
+            self._score(batch if not is_fit.any() else _rows(batch, ~is_fit))
 
     # -- fitting -------------------------------------------------------------------------------
     def _budget(self, batch: TraceBatch) -> int:
         d, layers = batch.hidden[0].shape[2], len(batch.hidden)
-        return int(np.clip(_RESERVOIR_BYTES / (4 * d * layers), 1024, 4096))
+        return int(np.clip(_RESERVOIR_BYTES / (4 * d * layers), 1024, 2048))
 
     def _fit(self, batch: TraceBatch) -> None:
         self.fit_seen += batch.size

@@ -5,7 +5,7 @@ over the keys the model can attend to (valid keys; keys up to i for causal model
 sink weight w on the sink tokens (special tokens such as [CLS]/[SEP] or a class token; the first
 token where there are none): k = (1 - w) K / sum K + w S / sum S — the Green's function of one
 advection-diffusion step plus a sink. One (v, s, w) per head, shared by all rows, is chosen on the
-fit split by a grid search on the mean row cosine (over a seeded sample of up to 8 query rows per
+fit split by a grid search on the mean row cosine (over a seeded sample of up to 4 query rows per
 fit sequence: three numbers per head need no more), and scored on every held-out row. The grid contains
 the exact uniform kernel (s = infinity, w = 0), so a fit is never worse than uniform on the fit rows.
 """
@@ -96,7 +96,7 @@ class KernelFit:
 
     heads: int
     causal: bool
-    rows_per_sequence: int = 8               # fit rows: a seeded sample of queries per sequence
+    rows_per_sequence: int = 4               # fit rows: a seeded sample of queries per sequence
     seed: int = 0
     cands: list[tuple[float, float]] = field(default_factory=candidates)
     fit_sum: np.ndarray | None = None        # [H, C, W]
