@@ -43,7 +43,7 @@ gui: setup
 	$(VENV)/bin/auditor-gui
 
 bench: setup
-	$(PY) bench/bench_capture.py
+	$(PY) -m bench.bench_capture
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -2,13 +2,12 @@
 
 F = one plain forward pass over the probe set under torch.inference_mode, same adapter, batch size
 and device, excluding model loading. Prints ratios measured in this one run.
-    .venv/bin/python bench/bench_capture.py [--limit N] [--batch-size B] [--device auto|cpu|cuda]
+    .venv/bin/python -m bench.bench_capture [--limit N] [--batch-size B] [--device auto|cpu|cuda]
 """
 from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 
@@ -25,33 +24,20 @@ def main() -> None:
     from auditor.checks.representation import RepresentationStats
     from auditor.models.load import load_model
     from auditor.probes import load_probes
+    from bench.timing import best, prepared_forward
 
     model = api.demo_model_path()
     probes = load_probes("builtin:text", limit=args.limit)
     adapter = load_model(model, device=args.device)
-    batches = list(adapter.batches(probes, args.batch_size))
-    for batch in batches[:2]:            # warm-up: allocator, kernels, lazy hooks
-        adapter.forward(batch)
-
-    def plain() -> None:
-        for batch in batches:
-            adapter.forward(batch)
+    _, plain = prepared_forward(adapter, probes, args.batch_size)
 
     def capture(points: frozenset[str]) -> None:
         capture_pass(adapter, probes, points, {"flow.representation": RepresentationStats()},
                      batch_size=args.batch_size)
 
-    def best(fn) -> float:
-        times = []
-        for _ in range(args.repeats):
-            began = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - began)
-        return min(times)
-
-    f = best(plain)
-    hidden = best(lambda: capture(frozenset({"hidden"})))
-    full = best(lambda: capture(frozenset({"hidden", "attentions", "logits"})))
+    f = best(plain, args.repeats)
+    hidden = best(lambda: capture(frozenset({"hidden"})), args.repeats)
+    full = best(lambda: capture(frozenset({"hidden", "attentions", "logits"})), args.repeats)
     adapter.close()
     with tempfile.TemporaryDirectory() as tmp:
         request = api.AuditRequest(model=str(model), probes="builtin:text", limit=args.limit,

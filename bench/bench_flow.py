@@ -5,7 +5,7 @@
    family's extra cost is printed in units of F.
 2. Peak memory (max RSS of a child process running a flow-only audit) for N = 256 and N = 4096
    probes: the statistics stream, so the ratio should stay near 1 while N grows 16-fold.
-    .venv/bin/python bench/bench_flow.py [--small 256] [--large 4096] [--skip-memory]
+    .venv/bin/python -m bench.bench_flow [--small 256] [--large 4096] [--skip-memory]
 """
 from __future__ import annotations
 
@@ -53,29 +53,19 @@ def cost() -> None:
     from auditor.models.load import load_model
     from auditor.probes import load_probes
     from auditor.splits import split_indices
+    from bench.timing import best, prepared_forward
 
     probes = load_probes("builtin:text")
     adapter = load_model(api.demo_model_path(), device="auto")
     fit, score = split_indices(probes.count, probes.labels)
     order = np.concatenate([fit, score])
-    batches = list(adapter.batches(probes, 16))
     points = frozenset({"hidden", "attentions"})
-
-    def timed(fn) -> float:
-        best = float("inf")
-        for _ in range(3):
-            began = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - began)
-        return best
-
     with threadpool_limits(limits=1, user_api="blas"):
-        for batch in batches[:2]:
-            adapter.forward(batch)
-    f = timed(lambda: [adapter.forward(b) for b in batches])
-    bare = timed(lambda: capture_pass(adapter, probes, points, {}, order=order))
-    flow = timed(lambda: capture_pass(adapter, probes, points, {"flow.smoothing": SmoothingStats(),
-                                                                "flow.pde": PDEStats(fit, 64, 1e-3)}, order=order))
+        _, plain = prepared_forward(adapter, probes, 16)
+    f = best(plain)
+    bare = best(lambda: capture_pass(adapter, probes, points, {}, order=order))
+    flow = best(lambda: capture_pass(adapter, probes, points, {"flow.smoothing": SmoothingStats(),
+                                                               "flow.pde": PDEStats(fit, 64, 1e-3)}, order=order))
     print(f"probes {probes.count}, device {adapter.device}")
     print(f"F (plain forward):                          {f:7.3f} s  1.00 F")
     print(f"capture pass, hidden + attention:           {bare:7.3f} s  {bare / f:4.2f} F")
@@ -100,8 +90,9 @@ def memory(small: int, large: int) -> None:
         for count in (small, large):
             probes = _probe_file(folder, count)
             began = time.perf_counter()
-            out = subprocess.run([sys.executable, __file__, "--child", str(probes), str(folder / f"{count}.db"),
-                                  str(template)], capture_output=True, text=True, check=True)
+            out = subprocess.run([sys.executable, "-m", "bench.bench_flow", "--child", str(probes),
+                                  str(folder / f"{count}.db"), str(template)], capture_output=True, text=True,
+                                 check=True, cwd=Path(__file__).resolve().parents[1])
             peaks[count] = int(out.stdout.strip().splitlines()[-1]) / 1024
             print(f"N = {count:5d}: peak RSS {peaks[count]:7.1f} MiB, {time.perf_counter() - began:6.1f} s")
         print(f"peak memory ratio N={large} / N={small}: {peaks[large] / peaks[small]:.2f}")

@@ -10,19 +10,8 @@ pass is linear in the probe count, so for N synthetic vectors it is scaled to N 
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import numpy as np
-
-
-def best(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 def main() -> None:
@@ -41,16 +30,11 @@ def main() -> None:
     from auditor.models.load import load_model
     from auditor.probes import load_probes
     from auditor.splits import split_indices
+    from bench.timing import best, prepared_forward
 
     probes = load_probes("builtin:text")
     adapter = load_model(api.demo_model_path(), device=args.device)
-    batches = list(adapter.batches(probes, args.batch_size))
-    for batch in batches[:2]:            # warm-up: allocator, kernels, lazy hooks
-        adapter.forward(batch)
-
-    def plain() -> None:
-        for batch in batches:
-            adapter.forward(batch)
+    _, plain = prepared_forward(adapter, probes, args.batch_size)
 
     traces = []
     f = best(plain, args.repeats)
