@@ -9,13 +9,26 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint gui bench clean
+.PHONY: setup system-packages demo test lint gui bench clean
+
+# The tests read PDFs with poppler (pdffonts, pdftotext, pdftoppm); screenshots use Xvfb.
+system-packages:
+	@if ! command -v pdffonts >/dev/null 2>&1 || ! command -v Xvfb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "setup: installing poppler-utils and xvfb"; \
+	    (apt-get install -y -qq poppler-utils xvfb >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq poppler-utils xvfb >/dev/null)); \
+	  else \
+	    echo "setup: please install poppler-utils and xvfb (the PDF tests need pdffonts)"; \
+	  fi; \
+	fi
 
 setup: $(STAMP)
 
 # Re-runs only when the packaging changes. Without an NVIDIA GPU the CPU build of torch goes in
 # first, so pip does not pull several GB of CUDA wheels for a machine that cannot use them.
 $(STAMP): pyproject.toml setup.py Makefile
+	@$(MAKE) --no-print-directory system-packages
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
