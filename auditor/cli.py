@@ -52,11 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     templates = sub.add_parser("templates", help="list the built-in audit templates")
     templates.add_argument("--json", action="store_true")
 
+    from auditor import cli_governance
+
+    cli_governance.add_parsers(sub)
+
     demo = sub.add_parser("demo", help="audit the bundled pretrained MiniLM on builtin:text")
     demo.add_argument("--out", metavar="DIR", help="keep the demo database and JSON in DIR")
     demo.add_argument("--progress", choices=("bar", "jsonl", "none"))
     demo.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     demo.add_argument("--limit", type=int, metavar="N")
+    demo.add_argument("--no-reports", action="store_true", help="skip the board and full PDFs")
     return parser
 
 
@@ -76,6 +81,9 @@ def _audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-version", metavar="V")
     p.add_argument("--purpose", metavar="TEXT")
     p.add_argument("--preparer", metavar="NAME")
+    p.add_argument("--users", metavar="TEXT", help="who uses the model's outputs")
+    p.add_argument("--out-of-scope", metavar="TEXT", help="uses the model is not meant for")
+    p.add_argument("--decision-requested", metavar="TEXT", help="what the board is asked to decide")
     p.add_argument("--json", action="store_true", help="print the stored audit as one JSON object")
     p.add_argument("--progress", choices=("bar", "jsonl", "none"), help="progress on stderr (default: bar on a terminal)")
     p.add_argument("--fail-on", choices=("warn", "fail"), help="exit 1 when the verdict is this bad or worse")
@@ -88,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        from auditor.cli_governance import COMMANDS
+
+        _cancel_on_sigterm()
         return {"audit": cmd_audit, "show": cmd_show, "list": cmd_list, "templates": cmd_templates,
-                "demo": cmd_demo}[args.command](args)
+                "demo": cmd_demo, **COMMANDS}[args.command](args)
     except AuditorError as exc:
         sys.stderr.write(f"auditor: {_one_line(str(exc))}\n")
         return exc.exit_code
@@ -104,6 +115,19 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
+def _cancel_on_sigterm() -> None:
+    """SIGTERM (how the GUI stops its worker) cancels like Ctrl-C: the audit is recorded as cancelled."""
+    import signal
+
+    def _raise(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, _raise)
+    except ValueError:  # not the main thread (e.g. main() called from a test's thread)
+        pass
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -114,8 +138,9 @@ def _request(args: argparse.Namespace) -> Any:
     meta = load_meta(args.meta)
     if args.purpose:
         meta["purpose"] = args.purpose
-    if args.preparer:
-        meta["preparer"] = args.preparer
+    for key in ("preparer", "users", "out_of_scope", "decision_requested"):
+        if getattr(args, key, None):
+            meta[key] = getattr(args, key)
     if args.batch_size <= 0:
         raise BadInput("--batch-size must be a positive number")
     layer_outputs = [n.strip() for n in args.layer_outputs.split(",") if n.strip()] if args.layer_outputs else None
@@ -152,10 +177,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(json.dumps(data, ensure_ascii=False))
     else:
         print(format_audit(data, args.db))
-    return 1 if _matches_fail_on(data["verdict"], args.fail_on) else 0
+    return 1 if matches_fail_on(data["verdict"], args.fail_on) else 0
 
 
-def _matches_fail_on(verdict: str | None, fail_on: str | None) -> bool:
+def matches_fail_on(verdict: str | None, fail_on: str | None) -> bool:
     if fail_on == "fail":
         return verdict == "fail"
     if fail_on == "warn":
@@ -221,11 +246,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     audit_id = _run(request, args.progress)
     data = show_audit(audit_id, db)
     print(format_audit(data, db))
+    out_dir = Path(args.out) if args.out else Path("demo-reports")
     if args.out:
-        target = Path(args.out) / f"audit-{audit_id}.json"
+        target = out_dir / f"audit-{audit_id}.json"
         target.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
         print(f"JSON:     {target}")
+    if not args.no_reports:
+        from reports.commands import write_demo_reports
+
+        for pdf in write_demo_reports(audit_id, out_dir, db):
+            print(f"PDF:      {pdf}")
     return 0
+
+
+def _template_line(data: dict[str, Any]) -> str:
+    evaluation = data.get("evaluation") or {}
+    if evaluation.get("template_name"):
+        count = len(data.get("evaluations") or [])
+        note = f" (evaluation {evaluation['id']} of {count}: {evaluation['reason']})" if count > 1 else ""
+        return f"Template: {evaluation['template_name']} v{evaluation['template_version']}{note}"
+    return f"Template: {data['template']['name']} v{data['template']['version']}"
 
 
 def format_audit(data: dict[str, Any], db: str | None) -> str:
@@ -241,16 +281,27 @@ def format_audit(data: dict[str, Any], db: str | None) -> str:
         f"SHA-256:  {model['sha256']}",
         f"Probes:   {data['probes'].get('spec')} ({data['probes'].get('count')} probes, sha256 "
         f"{(data['probes'].get('sha256') or '')[:16]}…)",
-        f"Template: {data['template']['name']} v{data['template']['version']}",
-        "",
-        "Checks:",
+        _template_line(data),
     ]
+    ratings = data.get("ratings") or {}
+    if ratings:
+        lines.append("Ratings:  " + ", ".join(
+            f"{dim} {SYMBOL.get(r['rating'], '–')} {r['rating']}" + (f" ({r['trend']})" if r.get("trend") else "")
+            for dim, r in ratings.items()))
+    if data.get("previous_audit_id"):
+        lines.append(f"Previous: {data['previous_audit_id']} (auditor compare {data['previous_audit_id']} "
+                     f"{data['audit_id']})")
+    lines += ["", "Checks:"]
     for check in data["checks"]:
         lines.append(f"  {SYMBOL.get(check['status'], ' ')} {check['status']:<7} {check['id']:<28} {check['summary']}")
     if data["findings"]:
         lines += ["", "Findings:"]
         for f in data["findings"]:
-            lines.append(f"  {SYMBOL.get(f['severity'], ' ')} {f['severity']:<5} {f['title']}: {f['detail']}")
+            who = "".join(f"; {k} {f[k]}" for k in ("owner", "due") if f.get(k))
+            lines.append(f"  [{f.get('id', '-')}] {SYMBOL.get(f['severity'], ' ')} {f['severity']:<5} {f['title']}: "
+                         f"{f['detail']}{who}")
+    for s in data.get("signoffs") or []:
+        lines.append(f"Signed:   {s['role']} {s['name']} at {s['at']}" + (f": {s['decision']}" if s.get("decision") else ""))
     if data.get("error"):
         lines += ["", f"Error: {data['error']}"]
     lines += ["", f"Fingerprint: {data['fingerprint'] or '-'}", f"Database:    {db_path(db)}",

@@ -116,14 +116,16 @@ def where_text(metric: str | None, layer: int | None, steps: frozenset[str]) -> 
 def _condition_finding(check_id: str, cond: Condition, metrics: Mapping[str, Any],
                        steps: frozenset[str] = frozenset()) -> Finding:
     outcome = cond.evaluate(metrics)
-    key = cond.finding if outcome.status != "error" else "condition.error"
+    key = {"error": "condition.error", "not_applicable": "condition.not_applicable"}.get(outcome.status, cond.finding)
     texts = _from_catalogue(key, check_id, cond.title or f"{cond.metric} {cond.condition} threshold")
     verdict = {"pass": "within threshold", "warn": "warning threshold crossed",
-               "fail": "failure threshold crossed", "error": "not evaluated"}[outcome.status]
+               "fail": "failure threshold crossed", "info": "efficiency opportunity",
+               "error": "not evaluated", "not_applicable": "not applicable"}[outcome.status]
     where = where_text(cond.metric, outcome.layer, steps) if cond.reduce in ("any_layer", "min", "max") else ""
-    detail = outcome.message if outcome.status == "error" else \
+    detail = outcome.message if outcome.status in ("error", "not_applicable") else \
         f"{outcome.message}{where}; {cond.threshold_text()} ({verdict})"
-    return Finding(check_id=check_id, severity=outcome.status, detail=detail,
+    severity = "info" if outcome.status == "not_applicable" else outcome.status
+    return Finding(check_id=check_id, severity=severity, detail=detail,
                    clauses=list(cond.clauses) or [DEFAULT_CLAUSE], metric=cond.metric, value=outcome.value,
                    layer=outcome.layer, condition=cond.to_dict(), **texts)
 

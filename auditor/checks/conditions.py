@@ -3,7 +3,10 @@
     {condition: below, metric: update_ratio, reduce: min, warn: 0.02, fail: 0.005}
 
 `below` warns when the reduced value falls under `warn` and fails under `fail`; `above` is the
-mirror. Reducers turn a per-layer (or per-layer-per-head) list into one number; `any_layer`
+mirror. A condition with an `info` threshold instead marks an efficiency opportunity: crossing it
+gives an informational finding, never a warning. A metric that is null as a whole (the method
+does not apply to this model, e.g. head importance without gradients) is `not_applicable`: an
+informational finding that names the reason, not counted in any verdict. Reducers turn a per-layer (or per-layer-per-head) list into one number; `any_layer`
 takes the worst layer for the rule's direction and reports which layer it was. A variant
 metric (a dict such as {"mask@0.10": 0.93}) needs `variant:` naming the key.
 """
@@ -14,12 +17,22 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 STATUSES = ("pass", "warn", "fail", "error")
-_RANK = {"pass": 0, "warn": 1, "error": 2, "fail": 3}
+# outcomes beside STATUSES: `info` (an info threshold was crossed), `not_applicable` (null metric)
+_RANK = {"pass": 0, "info": 0, "not_applicable": 0, "warn": 1, "error": 2, "fail": 3}
 
 
 def worst(statuses: list[str]) -> str:
-    """The worst of pass < warn < error < fail; `pass` for no statuses."""
-    return max(statuses, key=lambda s: _RANK.get(s, 0), default="pass")
+    """The worst of pass < warn < error < fail; `pass` for no statuses (info counts as pass)."""
+    counted = [s for s in statuses if s in STATUSES]
+    return max(counted, key=lambda s: _RANK.get(s, 0), default="pass")
+
+
+def _all_null(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, list):
+        return all(_all_null(v) for v in value)
+    return False
 
 
 def _flatten(value: Any) -> list[tuple[int | None, float | None]]:
@@ -80,6 +93,7 @@ class Condition:
     metric: str
     warn: float | None = None
     fail: float | None = None
+    info: float | None = None        # efficiency-opportunity threshold (informational)
     reduce: str | None = None        # required for list metrics
     variant: str | None = None       # required for dict metrics
     finding: str = ""                # key into the catalogue of meanings
@@ -91,6 +105,8 @@ class Condition:
     def threshold_text(self) -> str:
         word = "below" if self.condition == "below" else "above"
         parts = []
+        if self.info is not None:
+            parts.append(f"noted {word} {self.info:g}")
         if self.warn is not None:
             parts.append(f"warn {word} {self.warn:g}")
         if self.fail is not None:
@@ -116,13 +132,13 @@ class Condition:
             if self.variant is None or self.variant not in value:
                 raise ValueError(f"variant '{self.variant}' not among {sorted(value)}")
             value = value[self.variant]
+        if _all_null(value):
+            return Outcome("not_applicable", message=f"{self.describe_value()} was not computed for this model")
         layer = None
         if isinstance(value, list):
             if not self.reduce:
                 raise ValueError("a per-layer metric needs a reducer")
             number, layer = REDUCERS[self.reduce](value, self.condition)
-        elif value is None:
-            raise ValueError("no value was computed")
         else:
             number = float(value)
         status = "pass"
@@ -131,6 +147,8 @@ class Condition:
             status = "fail"
         elif self.warn is not None and crossed(self.warn):
             status = "warn"
+        elif self.info is not None and crossed(self.info):
+            status = "info"
         return Outcome(status, float(number), layer, f"{self.describe_value()} = {number:.4g}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,7 +160,7 @@ class Condition:
 
 def parse_condition(data: Mapping[str, Any], where: str) -> Condition:
     """A Condition from template data; ValueError naming `where` and the problem."""
-    known = {"condition", "metric", "warn", "fail", "reduce", "variant", "finding", "clauses", "rationale", "title"}
+    known = {"condition", "metric", "warn", "fail", "info", "reduce", "variant", "finding", "clauses", "rationale", "title"}
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -155,17 +173,22 @@ def parse_condition(data: Mapping[str, Any], where: str) -> Condition:
     reduce = data.get("reduce")
     if reduce is not None and reduce not in REDUCERS:
         raise ValueError(f"{where}: unknown reducer {reduce!r} (use {', '.join(REDUCERS)})")
-    warn, fail = (_threshold(data.get(k), f"{where}: {k}") for k in ("warn", "fail"))
-    if warn is None and fail is None:
-        raise ValueError(f"{where}: a condition needs a warn or a fail threshold")
+    warn, fail, info = (_threshold(data.get(k), f"{where}: {k}") for k in ("warn", "fail", "info"))
+    if warn is None and fail is None and info is None:
+        raise ValueError(f"{where}: a condition needs a warn, fail or info threshold")
+    if info is not None and (warn is not None or fail is not None):
+        raise ValueError(f"{where}: an info (efficiency) threshold stands alone, without warn or fail")
     if warn is not None and fail is not None:
         if (kind == "below" and fail > warn) or (kind == "above" and fail < warn):
             raise ValueError(f"{where}: the fail threshold {fail} is milder than the warn threshold {warn}")
     clauses = data.get("clauses") or []
     if not isinstance(clauses, list) or not all(isinstance(c, str) for c in clauses):
         raise ValueError(f"{where}: clauses must be a list of strings")
-    return Condition(condition=kind, metric=metric, warn=warn, fail=fail, reduce=reduce,
-                     variant=data.get("variant"), finding=str(data.get("finding") or ""),
+    variant = data.get("variant")
+    if variant is not None and not isinstance(variant, str):
+        raise ValueError(f"{where}: variant must be a string such as 'mask@0.10'")
+    return Condition(condition=kind, metric=metric, warn=warn, fail=fail, info=info, reduce=reduce,
+                     variant=variant, finding=str(data.get("finding") or ""),
                      clauses=tuple(clauses), rationale=" ".join(str(data.get("rationale") or "").split()),
                      title=str(data.get("title") or ""))
 
@@ -175,6 +198,6 @@ def _threshold(value: Any, where: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{where} must be a number, not {value!r}")
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{where} must be finite")
+    if value != value or value in (float("inf"), float("-inf")) or abs(value) > 1e12:
+        raise ValueError(f"{where} must be a finite number of sensible size, not {value!r}")
     return float(value)

@@ -105,19 +105,92 @@ def stored_content(db: sqlite_utils.Database, audit_id: str, evaluation_id: int 
     }
 
 
+def previous_audit_id(db: sqlite_utils.Database, audit_id: str) -> str | None:
+    """The latest completed audit of the same model name that started before this one."""
+    audit = audit_row(db, audit_id)
+    row = db.execute(
+        "SELECT id FROM audits WHERE name = ? AND status = 'completed' AND id != ? AND "
+        "(started_at < ? OR (started_at = ? AND id < ?)) ORDER BY started_at DESC, id DESC LIMIT 1",
+        [audit["name"], audit["id"], audit["started_at"], audit["started_at"], audit["id"]]).fetchone()
+    return row[0] if row else None
+
+
+def check_statuses(db: sqlite_utils.Database, audit_id: str) -> list[dict[str, str]]:
+    """[{id, status}] under the latest evaluation, as `show --json` lists the checks."""
+    evaluation = latest_evaluation(db, audit_id)
+    findings = findings_of(db, evaluation["id"]) if evaluation else []
+    return [{"id": r["check_id"], "status": _check_status(r["outcome"], r["check_id"], findings)}
+            for r in db["check_results"].rows_where("audit_id = ?", [audit_id], order_by="position")]
+
+
+def ratings_of(db: sqlite_utils.Database, audit_id: str, previous: str | None) -> dict[str, Any]:
+    from auditor.ratings import rate, with_trend
+
+    before = rate(check_statuses(db, previous)) if previous else None
+    return with_trend(rate(check_statuses(db, audit_id)), before)
+
+
+def events_of(db: sqlite_utils.Database, audit_id: str) -> list[dict[str, Any]]:
+    return [{"id": r["id"], "at": r["at"], "actor": r["actor"], "kind": r["kind"],
+             "detail": _load(r["detail_json"], {})}
+            for r in db["events"].rows_where("audit_id = ?", [audit_id], order_by="id")]
+
+
+def signoffs_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latest sign-off per role (earlier ones stay in the event log)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event["kind"] == "signed":
+            d = event["detail"]
+            latest[d.get("role", "")] = {"role": d.get("role"), "name": d.get("name"),
+                                         "decision": d.get("decision"), "at": event["at"],
+                                         "evaluation_id": d.get("evaluation_id"),
+                                         "fingerprint": d.get("fingerprint")}
+    order = {"preparer": 0, "reviewer": 1, "approver": 2}
+    return sorted(latest.values(), key=lambda s: order.get(s["role"] or "", 9))
+
+
+def evaluations_of(db: sqlite_utils.Database, audit_id: str) -> list[dict[str, Any]]:
+    return [{k: r[k] for k in ("id", "template_name", "template_version", "template_sha256", "verdict",
+                               "reason", "created_at", "fingerprint")}
+            for r in db["evaluations"].rows_where("audit_id = ?", [audit_id], order_by="id")]
+
+
+def template_conditions(template_text: str | None) -> list[dict[str, Any]]:
+    """The pre-declared thresholds of the template an evaluation applied, read from its stored text."""
+    if not template_text:
+        return []
+    from auditor.safe_yaml import load_yaml
+
+    try:
+        data = load_yaml(template_text)
+    except Exception:  # stored text predates a rule change; the report still renders
+        return []
+    rows = []
+    for check in (data or {}).get("checks") or []:
+        for cond in check.get("conditions") or []:
+            rows.append({"check_id": check.get("id"), **{k: cond.get(k) for k in (
+                "metric", "condition", "reduce", "variant", "warn", "fail", "info", "finding")},
+                "rationale": " ".join(str(cond.get("rationale") or "").split()),
+                "clauses": list(cond.get("clauses") or [])})
+    return rows
+
+
 def audit_json(db: sqlite_utils.Database, audit_id: str) -> dict[str, Any]:
     """The object `auditor show --json` prints (ARCHITECTURE.md, CLI contract)."""
     audit = audit_row(db, audit_id)
     evaluation = latest_evaluation(db, audit["id"])
     findings = findings_of(db, evaluation["id"]) if evaluation else []
     results = list(db["check_results"].rows_where("audit_id = ?", [audit["id"]], order_by="position"))
+    previous = previous_audit_id(db, audit["id"])
+    events = events_of(db, audit["id"])
     metrics = metric_rows.from_rows(list(db["metrics"].rows_where("audit_id = ?", [audit["id"]])))
     probe_detail = _load(db["probe_sets"].get(audit["probe_set_id"])["detail_json"], {})
     meta = _load(audit["meta_json"], {})
     return {
         "audit_id": audit["id"],
         "status": audit["status"],
-        "verdict": audit["verdict"],
+        "verdict": evaluation["verdict"] if evaluation else audit["verdict"],   # a re-evaluation can change it
         "model": _model(db, audit),
         "probes": probe_detail,
         "environment": _load(audit["environment_json"], {}),
@@ -131,15 +204,27 @@ def audit_json(db: sqlite_utils.Database, audit_id: str) -> dict[str, Any]:
                     "summary": r["summary"], "metrics": metrics.get(r["check_id"], {}),
                     "duration_s": r["duration_s"]} for r in results],
         "findings": [{k: f[k] for k in ("check_id", "severity", "title", "detail", "meaning", "clauses", "action",
-                                        "owner", "due")} for f in findings],
+                                        "owner", "due", "id", "title_ja", "action_ja", "key", "metric", "value",
+                                        "layer", "condition")} for f in findings],
         "evaluation_id": evaluation["id"] if evaluation else None,
         "fingerprint": evaluation["fingerprint"] if evaluation else None,
+        "ratings": ratings_of(db, audit["id"], previous),
+        "previous_audit_id": previous,
+        "evaluation": None if evaluation is None else {
+            k: evaluation[k] for k in ("id", "template_name", "template_version", "template_sha256", "verdict",
+                                       "reason", "created_at")},
+        "evaluations": evaluations_of(db, audit["id"]),
+        "template_conditions": template_conditions(evaluation["template_text"] if evaluation else None),
+        "signoffs": signoffs_of(events),
+        "events": events,
     }
 
 
 def list_audits(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     rows = db.execute("""
-        SELECT a.id, a.status, a.verdict, a.name, a.model_version, a.template_name, a.started_at,
+        SELECT a.id, a.status,
+               COALESCE((SELECT e.verdict FROM evaluations e WHERE e.audit_id = a.id ORDER BY e.id DESC LIMIT 1),
+                        a.verdict), a.name, a.model_version, a.template_name, a.started_at,
                a.finished_at, m.sha256, m.format, m.architecture
         FROM audits a JOIN models m ON m.id = a.model_id ORDER BY a.started_at DESC, a.id DESC""").fetchall()
     keys = ("audit_id", "status", "verdict", "name", "version", "template", "started_at", "finished_at",
