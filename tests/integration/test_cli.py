@@ -248,3 +248,24 @@ def test_demo_writes_where_the_results_are(tmp_path):
 def test_reference_must_exist(tmp_path, tiny_bert):
     _assert_refused(run_cli("audit", str(tiny_bert), "--reference", str(tmp_path / "nope.onnx"),
                             db=tmp_path / "r.db"), "--reference")
+
+
+def test_sigterm_cancels_a_running_audit_and_records_it(tiny_bert, tmp_path):
+    """The GUI stops its worker with SIGTERM: the audit must end as `cancelled`, exit 3."""
+    import signal
+
+    from tests.conftest import AUDITOR
+
+    db = tmp_path / "cancel.db"
+    proc = subprocess.Popen([AUDITOR, "audit", str(tiny_bert), "--db", str(db), "--progress", "jsonl"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        event = json.loads(line)
+        if event.get("event") == "progress" and event["fraction"] >= 0.05:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    assert "cancelled" in err and "Traceback" not in err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status FROM audits").fetchall() == [("cancelled",)]
