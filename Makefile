@@ -44,12 +44,12 @@ demo: setup
 	$(VENV)/bin/auditor demo
 
 test: setup
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check auditor gui reports tests bench installer
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check auditor gui reports tests bench installer
 
 gui: setup

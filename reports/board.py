@@ -1,0 +1,174 @@
+"""The board summary: exactly one A4 page (content shrinks to fit rather than spill onto a second page)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reportlab.lib import colors
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Frame,
+    KeepInFrame,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from reports import fonts
+from reports.data import ReportData, dimension_of, opportunities, top_risks
+from reports.figures import river
+from reports.layout import (
+    CELL_FONT,
+    CONTENT_W,
+    LIGHT,
+    MARGIN,
+    PAGE_H,
+    PAGE_W,
+    TREND,
+    esc,
+    fmt,
+    footer_drawer,
+    mark,
+    numbered_canvas,
+    styles,
+    table,
+)
+
+
+def _header(data: ReportData, t: dict[str, Any], st: dict) -> Table:
+    a, m = data.audit, data.model
+    meta = a.get("meta") or {}
+    date = (a.get("finished_at") or a.get("started_at") or "")[:10]
+    left = [Paragraph(esc(t["board_title"]), st["title"]),
+            Paragraph(f"<b>{esc(t['model'])}:</b> {esc(m.get('name'))} &nbsp; <b>{esc(t['version'])}:</b> "
+                      f"{esc(m.get('version') or '—')} &nbsp; <b>{esc(t['date'])}:</b> {esc(date)}", st["body"]),
+            Paragraph(f"<b>{esc(t['decision_requested'])}:</b> "
+                      f"{esc(meta.get('decision_requested') or t['not_recorded'])}", st["body"])]
+    verdict = a.get("verdict") if not data.incomplete else (a.get("verdict") or "not_assessed")
+    right = [Paragraph(esc(t["overall"]), st["cellb"]), Spacer(1, 4),
+             Paragraph(mark(verdict, t["verdict"], size=16), st["title"])]
+    tb = Table([[left, right]], colWidths=[CONTENT_W - 150, 150])
+    tb.setStyle(TableStyle([CELL_FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOX", (1, 0), (1, 0), 1.2, colors.black),
+                            ("BACKGROUND", (1, 0), (1, 0), LIGHT.get(verdict or "", colors.white)),
+                            ("LEFTPADDING", (0, 0), (0, 0), 0)]))
+    return tb
+
+
+def _tiles(data: ReportData, t: dict[str, Any], st: dict) -> Table:
+    cells, shades = [], []
+    for i, (dim, info) in enumerate(data.ratings.items()):
+        rating, trend = info.get("rating"), info.get("trend")
+        cells.append([Paragraph(f"<b>{esc(t['dimensions'].get(dim, dim))}</b>", st["cell"]),
+                      Paragraph(esc(t["dimension_hint"].get(dim, "")), st["cell"]),
+                      Paragraph(mark(rating, t["verdict"], size=11), st["body"]),
+                      Paragraph(f'<font name="{fonts.SANS}">{TREND.get(trend, "·")}</font> '
+                                f'{esc(t["trend"].get(trend, ""))}', st["cell"])])
+        shades.append(("BACKGROUND", (i % 3, i // 3), (i % 3, i // 3), LIGHT.get(rating or "", colors.white)))
+    rows = [cells[i:i + 3] + [""] * (3 - len(cells[i:i + 3])) for i in range(0, len(cells), 3)]
+    tb = Table(rows, colWidths=[CONTENT_W / 3] * 3)
+    tb.setStyle(TableStyle([CELL_FONT, ("GRID", (0, 0), (-1, -1), 0.8, colors.white), ("BOX", (0, 0), (-1, -1), 0.5,
+                            colors.grey), ("INNERGRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                            ("VALIGN", (0, 0), (-1, -1), "TOP"), *shades]))
+    return tb
+
+
+def _risks(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    risks = top_risks(data)
+    out = [Paragraph(esc(t["risks_title"]), st["h2"])]
+    if not risks:
+        out.append(Paragraph(esc(t["no_risks"]), st["body"]))
+        return out
+    ja = data.lang == "ja"
+    rows = [["", t["risk"], t["impact_h"], t["owner"]]]
+    for f in risks:
+        title = (f.get("title_ja") if ja else None) or f.get("title")
+        meaning = (f.get("meaning") or {}).get(data.lang) or f.get("detail") or ""
+        owner = f.get("owner") or t["owners"].get(dimension_of(f.get("check_id", "")), t["owners"]["other"])
+        rows.append([mark(f.get("severity"), t["verdict"]), f"<b>{esc(title)}</b><br/>{esc(meaning)}",
+                     esc(t["impact"].get(f.get("severity"), "")), esc(owner)])
+    out.append(table(rows, [62, CONTENT_W - 62 - 140 - 110, 140, 110], st))
+    return out
+
+
+def _efficiency(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    out = [Paragraph(esc(t["efficiency_title"]), st["h2"])]
+    items = opportunities(data)
+    if not items:
+        return out + [Paragraph(esc(t["no_efficiency"]), st["cell"])]
+    for f in items[:2]:
+        if f.get("derived") == "heads":
+            text = (f"{f['heads']} / {f['total'] or '?'} heads: &lt; 1% importance; ≈ {f['share']:.0%} attention "
+                    f"compute" if data.lang != "ja" else
+                    f"{f['heads']} / {f['total'] or '?'} 個のヘッドの重要度が1%未満。アテンション計算の約 {f['share']:.0%} を削減できる可能性。")
+        else:
+            title = (f.get("title_ja") if data.lang == "ja" else None) or f.get("title")
+            text = f"<b>{esc(title)}</b>: {esc((f.get('meaning') or {}).get(data.lang) or f.get('detail'))}"
+        out.append(Paragraph(text, st["cell"]))
+    return out
+
+
+def _decision(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    box = f'<font name="{fonts.SANS}">☐</font>'
+    opts = " &nbsp; ".join(f"{box} {esc(o)}" for o in t["decision_options"])
+    open_n = sum(1 for f in data.findings if f.get("severity") in ("warn", "fail", "error") and not f.get("owner"))
+    out = [Paragraph(esc(t["decision_title"]), st["h2"]), Paragraph(opts, st["body"]),
+           Paragraph(esc(t["open_actions"].format(n=open_n) if open_n else t["no_open_actions"]), st["cell"])]
+    for s in (data.audit.get("signoffs") or [])[:3]:
+        out.append(Paragraph(f"{esc(s.get('role'))}: {esc(s.get('name'))}, {esc(s.get('decision') or '')} "
+                             f"({esc((s.get('at') or '')[:10])})", st["cell"]))
+    out.append(Spacer(1, 8))
+    out.append(Paragraph(f"{esc(t['signed'])}: ____________________ &nbsp; {esc(t['name_date'])}: "
+                         "______________", st["cell"]))
+    return out
+
+
+def story(data: ReportData, t: dict[str, Any]) -> list:
+    st = styles(data.lang)
+    meta = data.audit.get("meta") or {}
+    parts: list = [_header(data, t, st), Spacer(1, 6)]
+    if data.incomplete or data.missing_checks:
+        status = t["status"].get(data.audit.get("status"), data.audit.get("status"))
+        detail = data.audit.get("error") or ""
+        if data.missing_checks:
+            detail = (detail + " " + t["missing_checks"].format(checks=", ".join(data.missing_checks))).strip()
+        text = (t["incomplete_banner"].format(status=status, detail=detail) if data.incomplete
+                else t["missing_checks"].format(checks=", ".join(data.missing_checks)))
+        banner = Table([[Paragraph(esc(text), st["body"])]], colWidths=[CONTENT_W])
+        edge, fill = ((colors.Color(0.7, 0.1, 0.1), colors.Color(1, 0.93, 0.9)) if data.incomplete
+                      else (colors.Color(0.55, 0.55, 0.55), colors.Color(0.95, 0.95, 0.95)))
+        banner.setStyle(TableStyle([CELL_FONT, ("BOX", (0, 0), (-1, -1), 1, edge), ("BACKGROUND", (0, 0), (-1, -1), fill)]))
+        parts += [banner, Spacer(1, 4)]
+    purpose = meta.get("purpose") or t["not_recorded"]
+    users = meta.get("users")
+    parts.append(Paragraph(f"<b>{esc(t['purpose'])}:</b> {esc(purpose)}" + (f" ({esc(users)})" if users else ""),
+                           st["body"]))
+    parts += [Paragraph(esc(t["dimensions_title"]), st["h2"]), _tiles(data, t, st)]
+    parts += [Paragraph(esc(t["river_title"]), st["h2"]), river(data, t, CONTENT_W, 150),
+              Paragraph(esc(t["river_note"]), st["caption"])]
+    parts += _risks(data, t, st)
+    eff, dec = _efficiency(data, t, st), _decision(data, t, st)
+    two = Table([[eff, dec]], colWidths=[CONTENT_W / 2 - 4, CONTENT_W / 2 + 4])
+    two.setStyle(TableStyle([CELL_FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOX", (1, 0), (1, 0), 0.8, colors.black),
+                             ("BOX", (0, 0), (0, 0), 0.5, colors.grey)]))
+    parts += [Spacer(1, 4), two, Spacer(1, 4),
+              Paragraph(esc(t["evidence_line"]).format(fp=f'<font name="{fonts.MONO}">{data.fingerprint}</font>'),
+                        st["small"]),
+              Paragraph(esc(f"{t['control']['audit_id']}: {data.audit.get('audit_id')}  ·  "
+                            f"{t['control']['template']}: {(data.audit.get('template') or {}).get('name')} "
+                            f"v{(data.audit.get('template') or {}).get('version')}  ·  "
+                            f"{t['model']} SHA-256: {fmt(data.model.get('sha256'))}"), st["small"])]
+    return [KeepInFrame(CONTENT_W, PAGE_H - 2 * MARGIN - 10, parts, mode="shrink")]
+
+
+def build(data: ReportData, t: dict[str, Any], out: Path, meta: dict[str, str]) -> None:
+    fonts.register_fonts()
+    doc = BaseDocTemplate(str(out), pagesize=(PAGE_W, PAGE_H), leftMargin=MARGIN, rightMargin=MARGIN,
+                          topMargin=MARGIN, bottomMargin=MARGIN, initialFontName=fonts.body_font(data.lang),
+                          title=meta["title"], author=meta["author"], subject=meta["subject"],
+                          creator=meta["creator"], lang=data.lang)
+    frame = Frame(MARGIN, MARGIN, CONTENT_W, PAGE_H - 2 * MARGIN, id="board", leftPadding=0, rightPadding=0,
+                  topPadding=0, bottomPadding=0)
+    doc.addPageTemplates([PageTemplate(id="board", frames=[frame])])
+    doc.build(story(data, t), canvasmaker=numbered_canvas(footer_drawer(t, data)))

@@ -1,0 +1,292 @@
+"""The full report for regulators: sections 0 to 13 of REPORTS.md."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Frame,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+)
+
+from reports import fonts
+from reports.data import ReportData, top_risks
+from reports.figures import river
+from reports.layout import (
+    CONTENT_W,
+    MARGIN,
+    PAGE_H,
+    PAGE_W,
+    esc,
+    fmt,
+    footer_drawer,
+    kv_table,
+    mark,
+    numbered_canvas,
+    styles,
+    table,
+)
+from reports.results import results_story
+from reports.strings import check_text
+
+
+def _h(t: dict[str, Any], i: int, st: dict) -> Paragraph:
+    return Paragraph(esc(t["sections"][i]), st["h1"])
+
+
+def _control(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    a, c = data.audit, t["control"]
+    tpl = a.get("template") or {}
+    ev = a.get("evaluation") or {}
+    env = a.get("environment") or {}
+    pairs = [(c["report_id"], esc(data.report_id)), (c["classification"], esc(t["classification"])),
+             (c["tool"], esc((env.get("versions") or {}).get("auditor", "?"))),
+             (c["audit_id"], esc(a.get("audit_id"))),
+             (c["status"], esc(t["status"].get(a.get("status"), a.get("status")))),
+             (c["template"], esc(f"{tpl.get('name')} ({tpl.get('version')})")),
+             (c["template_sha"], f'<font name="{fonts.MONO}">{esc(tpl.get("sha256"))}</font>'),
+             (c["evaluation"], esc(f"#{a.get('evaluation_id')} {ev.get('reason') or ''} {ev.get('created_at') or ''}")),
+             (c["fingerprint"], f'<font name="{fonts.MONO}">{esc(data.fingerprint)}</font>'),
+             (c["generated"], esc(data.generated_at)),
+             (c["preparer"], esc((a.get("meta") or {}).get("preparer") or "—")),
+             (c["language"], esc(t["language_name"]))]
+    out = [Paragraph(esc(t["full_title"]), st["title"]),
+           Paragraph(esc(f"{data.model.get('name')} {data.model.get('version') or ''}"), st["h2"]),
+           _h(t, 0, st), kv_table(pairs, st, key_w=170)]
+    if data.stored_fingerprint and data.stored_fingerprint != data.fingerprint:
+        out.append(Paragraph(esc(t["fingerprint_mismatch"].format(stored=data.stored_fingerprint)), st["body"]))
+    return out
+
+
+def _executive(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    checks = data.checks
+    count = {s: sum(1 for ch in checks if ch.get("status") == s) for s in ("pass", "warn", "fail")}
+    verdict = mark(data.audit.get("verdict") or "none", t["verdict"])
+    intro = t["exec_intro"].format(verdict="§V§", n_checks=len(checks), n_pass=count["pass"], n_warn=count["warn"],
+                                   n_fail=count["fail"], n_other=len(checks) - sum(count.values()))
+    out = [_h(t, 1, st), Paragraph(esc(intro).replace("§V§", verdict), st["body"])]
+    if data.incomplete or data.missing_checks:
+        status = t["status"].get(data.audit.get("status"), data.audit.get("status"))
+        detail = " ".join(filter(None, [data.audit.get("error"), t["missing_checks"].format(
+            checks=", ".join(data.missing_checks)) if data.missing_checks else ""]))
+        out.append(Paragraph("<b>" + esc(t["incomplete_banner"].format(status=status, detail=detail)) + "</b>"
+                             if data.incomplete else esc(detail), st["body"]))
+    dims = [[t["dimensions"].get(d, d), mark(i.get("rating"), t["verdict"]), esc(t["trend"].get(i.get("trend"), ""))]
+            for d, i in data.ratings.items()]
+    out.append(table([[t["dimension_h"], t["results"]["verdict"], t["trend_h"]]] + dims, [200, 120, CONTENT_W - 320], st))
+    risks = top_risks(data, 10)
+    out.append(Paragraph(esc(t["exec_findings"] if risks else t["exec_none"]), st["h2"]))
+    for f in risks:
+        title = (f.get("title_ja") if data.lang == "ja" else None) or f.get("title")
+        out.append(Paragraph(f"{mark(f.get('severity'), t['verdict'])} <b>{esc(title)}</b>: {esc(f.get('detail'))}",
+                             st["body"]))
+    out += [Spacer(1, 4), Paragraph(f"<b>{esc(t['river_title'])}</b>", st["body"]), river(data, t, CONTENT_W),
+            Paragraph(esc(t["river_note"]), st["caption"])]
+    return out
+
+
+def _identity(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    m, i = data.model, t["identity"]
+    mono = f'<font name="{fonts.MONO}">%s</font>'
+    pairs = [(i["name"], esc(m.get("name"))), (i["version"], esc(m.get("version") or "—")),
+             (i["format"], esc(m.get("format"))), (i["architecture"], esc(m.get("architecture"))),
+             (i["parameters"], fmt(m.get("parameters"))), (i["layers"], fmt(m.get("layers"))),
+             (i["heads"], fmt(m.get("heads"))), (i["hidden"], fmt(m.get("hidden_size"))),
+             (i["dtype"], esc(m.get("dtype"))),
+             (i["pooling"], esc(f"{m.get('pooling') or '—'} ({m.get('pooling_source') or ''})")),
+             (i["manifest"], mono % esc(m.get("sha256")))]
+    notes = (data.audit.get("environment") or {}).get("input_notes") or []
+    if notes:
+        pairs.append((i["provenance"], esc("; ".join(map(str, notes)))))
+    out = [_h(t, 2, st), kv_table(pairs, st, key_w=170), Spacer(1, 6)]
+    files = m.get("files") or []
+    if files:
+        rows = [[i["path"], i["size"], i["sha"]]] + [[esc(f.get("path")), fmt(f.get("size")), esc(f.get("sha256"))]
+                                                     for f in files]
+        out += [Paragraph(esc(i["files"]), st["h2"]), table(rows, [150, 62, CONTENT_W - 212], st, mono_cols=(2,))]
+    return out
+
+
+def _purpose(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    meta = data.audit.get("meta") or {}
+    pairs = [(label, esc(meta.get(key) or t["not_recorded"])) for key, label in t["purpose_fields"].items()]
+    return [_h(t, 3, st), kv_table(pairs, st, key_w=150)]
+
+
+def _scope(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    p, pt = data.audit.get("probes") or {}, t["probes"]
+    pairs = [(pt["spec"], esc(p.get("spec"))), (pt["count"], fmt(p.get("count"))), (pt["kind"], esc(p.get("kind"))),
+             (pt["labels"], esc(", ".join(map(str, p.get("label_names") or [])) or "—")),
+             (pt["sha"], f'<font name="{fonts.MONO}">{esc(p.get("sha256"))}</font>')]
+    rows = [[t["check_h"], t["why_h"], t["status_h"]]]
+    for ch in data.checks:
+        ct = check_text(t, ch["id"])
+        rows.append([f"<b>{esc(ct['title'])}</b><br/>{esc(ch['id'])}", esc(ct["why"]), mark(ch.get("status"),
+                                                                                           t["verdict"])])
+    return [_h(t, 4, st), Paragraph(esc(t["scope_intro"]), st["body"]), kv_table(pairs, st, key_w=150),
+            Paragraph(esc(pt["content_note"]), st["small"]), Spacer(1, 6),
+            table(rows, [150, CONTENT_W - 230, 80], st)]
+
+
+def _thresholds(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    out = [_h(t, 5, st), Paragraph(esc(t["thresholds_intro"]), st["body"])]
+    if not data.conditions:
+        return out + [Paragraph(esc(t["no_conditions"]), st["body"])]
+    th = t["th"]
+    rows = [[th["check"], th["metric"], th["rule"], th["warn"], th["fail"], th["rationale"]]]
+    for c in data.conditions:
+        rule = t["rule"].get(c.get("condition") or "", c.get("condition") or "")
+        rows.append([esc(c.get("check_id")), esc(c.get("metric")) + (f"<br/>({esc(c['reduce'])})" if c.get("reduce")
+                                                                     else ""),
+                     esc(rule), fmt(c.get("warn")), fmt(c.get("fail")), esc(" ".join(str(c.get("rationale") or
+                                                                                       "").split()))])
+    return out + [table(rows, [104, 104, 62, 36, 36, CONTENT_W - 342], st)]
+
+
+def _register(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    r = t["reg"]
+    rows = [[r["sev"], r["finding"], r["action"], r["owner"], r["due"]]]
+    for f in data.findings:
+        ja = data.lang == "ja"
+        title = (f.get("title_ja") if ja else None) or f.get("title")
+        action = (f.get("action_ja") if ja else None) or f.get("action")
+        rows.append([mark(f.get("severity"), t["verdict"]), f"<b>{esc(title)}</b> ({esc(f.get('check_id'))})<br/>"
+                     f"{esc(f.get('detail'))}", esc(action), esc(f.get("owner") or r["blank"]),
+                     esc(f.get("due") or r["blank"])])
+    return [_h(t, 7, st), table(rows, [55, 190, CONTENT_W - 355, 60, 50], st)]
+
+
+def _limitations(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    p = data.audit.get("probes") or {}
+    probes = f"{p.get('spec')}, {p.get('count')}"
+    out = [_h(t, 8, st)]
+    out += [Paragraph("• " + esc(line.format(probes=probes)), st["body"]) for line in t["limitations"]]
+    lim = data.evidence.get("bottleneck.information_plane", {}).get("limitations")
+    if lim:
+        out.append(Paragraph(esc(lim), st["small"]))
+    return out
+
+
+def _security(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    s = t["security"]
+    ev = data.evidence.get("artifact.integrity", {})
+    m = data.metrics("artifact.integrity")
+    pairs = [(s["custom_code"], esc(ev.get("custom_code", "—"))), (s["custom_ops"], fmt(m.get("custom_operator_count"))),
+             (s["external"], fmt(m.get("external_data_files")))]
+    out = [_h(t, 9, st), Paragraph(esc(s["intro"]), st["body"]), kv_table(pairs, st, key_w=200),
+           Paragraph(esc(s["sha"]), st["body"])]
+    parity = data.check("artifact.parity")
+    if parity is None or parity.get("status") == "skipped":
+        out.append(Paragraph(esc(s["parity_skipped"]), st["body"]))
+    else:
+        out.append(Paragraph(f"{mark(parity.get('status'), t['verdict'])} {esc(parity.get('summary'))}", st["body"]))
+    return out
+
+
+def _change(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    c, cmp_ = t["change"], data.comparison
+    out = [_h(t, 10, st)]
+    if not cmp_:
+        prev = data.audit.get("previous_audit_id")
+        return out + [Paragraph(esc(c["intro"].format(prev=prev) if prev else c["none"]), st["body"])]
+    s = cmp_.get("summary") or {}
+    v = cmp_.get("verdict") or {}
+    out += [Paragraph(esc(c["intro"].format(prev=cmp_.get("a"))), st["body"]),
+            Paragraph(esc(c["summary"].format(improved=s.get("improved", 0), worse=s.get("worse", 0),
+                                              unchanged=s.get("unchanged", 0))) + " " +
+                      esc(c["verdicts"].format(a=v.get("a"), b=v.get("b"))), st["body"])]
+    changed = [m for m in cmp_.get("metrics") or [] if m.get("direction") != "unchanged"][:60]
+    if changed:
+        rows = [[c["metric"], c["a"], c["b"], c["delta"], c["direction"]]]
+        for m in changed:
+            where = "".join(f" {k}={m[k]}" for k in ("layer", "variant") if m.get(k) is not None)
+            rows.append([esc(f"{m.get('check_id')} {m.get('name')}{where}"), fmt(m.get("a")), fmt(m.get("b")),
+                         fmt(m.get("delta")), esc(c["directions"].get(m.get("direction"), m.get("direction")))])
+        out.append(table(rows, [CONTENT_W - 290, 70, 70, 70, 80], st))
+    return out
+
+
+def _repro(data: ReportData, t: dict[str, Any], st: dict, db: str | None) -> list:
+    a, r = data.audit, t["repro"]
+    env = a.get("environment") or {}
+    versions = env.get("versions") or {}
+    pairs = [(r["os"], esc(env.get("os"))), (r["python"], esc(versions.get("python"))),
+             (r["device"], esc(env.get("device"))), (r["seed"], esc(env.get("seed"))),
+             (r["batch"], esc(env.get("batch_size"))),
+             (r["template_sha"], f'<font name="{fonts.MONO}">{esc((a.get("template") or {}).get("sha256"))}</font>'),
+             (r["started"], esc(a.get("started_at"))), (r["finished"], esc(a.get("finished_at") or "—")),
+             (r["audit_id"], esc(a.get("audit_id"))), (r["evaluation_id"], esc(a.get("evaluation_id"))),
+             (r["versions"], esc(", ".join(f"{k} {v}" for k, v in sorted(versions.items())))),
+             (r["timings"], esc(json.dumps(env.get("timings") or {})))]
+    out = [_h(t, 11, st), kv_table(pairs, st, key_w=150)]
+    events = data.audit.get("events") or []
+    if events:
+        e = t["ev"]
+        rows = [[e["at"], e["actor"], e["kind"], e["detail"]]]
+        rows += [[esc(x.get("at")), esc(x.get("actor")), esc(x.get("kind")),
+                  esc(_detail(x.get("detail")))] for x in events[-30:]]
+        out += [CondPageBreak(120), Paragraph(esc(t["events_title"]), st["h2"]), table(rows, [95, 70, 60, CONTENT_W - 225], st)]
+    return out
+
+
+def _detail(detail: Any) -> str:
+    """An event's detail in one short line: hashes cut to 16 hex digits."""
+    if not isinstance(detail, dict):
+        return json.dumps(detail, ensure_ascii=False)[:160]
+    parts = []
+    for k, v in detail.items():
+        text = str(v)
+        if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+            text = text[:16] + "…"
+        parts.append(f"{k}: {text[:60]}")
+    return "; ".join(parts)
+
+
+def _frameworks(t: dict[str, Any], st: dict) -> list:
+    f = t["fw"]
+    rows = [[f["framework"], f["requirement"], f["where"]]] + [[esc(a), esc(b), esc(c)] for a, b, c in t["frameworks"]]
+    return [_h(t, 12, st), Paragraph(esc(t["frameworks_intro"]), st["body"]),
+            table(rows, [140, CONTENT_W - 250, 110], st)]
+
+
+def _signoff(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    s = t["signoff"]
+    signed = {x.get("role"): x for x in data.audit.get("signoffs") or []}
+    rows = [[s["role"], s["name"], s["decision"], s["date"]]]
+    for role, label in s["roles"].items():
+        x = signed.get(role) or {}
+        rows.append([esc(label), esc(x.get("name") or "\u00a0" * 4), esc(x.get("decision") or ""),
+                     esc((x.get("at") or "")[:19])])
+    tb = table(rows, [90, 170, 150, CONTENT_W - 410], st)
+    tb.setStyle([("TOPPADDING", (0, 1), (-1, -1), 12),
+                 ("BOTTOMPADDING", (0, 1), (-1, -1), 12)])
+    return [_h(t, 13, st), Paragraph(esc(t["signoff_intro"]), st["body"]), tb]
+
+
+def story(data: ReportData, t: dict[str, Any], db: str | None = None) -> list:
+    st = styles(data.lang)
+    parts: list = []
+    parts += _control(data, t, st) + _executive(data, t, st) + [PageBreak()]
+    parts += _identity(data, t, st) + _purpose(data, t, st) + _scope(data, t, st) + _thresholds(data, t, st)
+    parts += [PageBreak(), _h(t, 6, st)] + results_story(data, t, st)
+    parts += [PageBreak()] + _register(data, t, st) + _limitations(data, t, st) + _security(data, t, st)
+    parts += _change(data, t, st) + _repro(data, t, st, db) + _frameworks(t, st) + _signoff(data, t, st)
+    return parts
+
+
+def build(data: ReportData, t: dict[str, Any], out: Path, meta: dict[str, str], db: str | None = None) -> None:
+    fonts.register_fonts()
+    doc = BaseDocTemplate(str(out), pagesize=(PAGE_W, PAGE_H), leftMargin=MARGIN, rightMargin=MARGIN,
+                          topMargin=MARGIN, bottomMargin=MARGIN, initialFontName=fonts.body_font(data.lang),
+                          title=meta["title"], author=meta["author"], subject=meta["subject"],
+                          creator=meta["creator"], lang=data.lang)
+    frame = Frame(MARGIN, MARGIN, CONTENT_W, PAGE_H - 2 * MARGIN, id="body", leftPadding=0, rightPadding=0,
+                  topPadding=0, bottomPadding=0)
+    doc.addPageTemplates([PageTemplate(id="body", frames=[frame])])
+    doc.build(story(data, t, db), canvasmaker=numbered_canvas(footer_drawer(t, data)))

@@ -1,0 +1,157 @@
+"""Page furniture shared by both documents: styles, verdict marks, tables, the numbered footer."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph, Table, TableStyle
+
+from reports import fonts
+
+PAGE_W, PAGE_H = A4
+MARGIN = 36
+CONTENT_W = PAGE_W - 2 * MARGIN
+
+SYMBOL = {"pass": "✔", "warn": "▲", "fail": "✖", "error": "⚠", "info": "ℹ", "skipped": "–", "not_assessed": "○",
+          "none": "○"}
+COLOUR = {"pass": "#1b7a2f", "warn": "#a86200", "fail": "#b3161b", "error": "#6a1b9a", "info": "#1f4e79",
+          "skipped": "#555555", "not_assessed": "#555555", "none": "#555555"}
+TREND = {"better": "↑", "worse": "↓", "same": "→", None: "·"}
+LIGHT = {"pass": colors.Color(0.88, 0.95, 0.89), "warn": colors.Color(1, 0.93, 0.8),
+         "fail": colors.Color(0.98, 0.86, 0.86)}
+HEADER_BG = colors.Color(0.9, 0.92, 0.95)
+# tables set a cell font even when every cell is a Paragraph; reportlab's default is Helvetica (not embedded)
+CELL_FONT = ("FONTNAME", (0, 0), (-1, -1), fonts.SANS)
+
+
+def styles(lang: str) -> dict[str, ParagraphStyle]:
+    """Paragraph styles for a language; Japanese wraps between any two characters (wordWrap CJK)."""
+    fonts.register_fonts()
+    body, bold = fonts.body_font(lang), fonts.bold_font(lang)
+    wrap = "CJK" if lang == "ja" else None
+    base = ParagraphStyle("body", fontName=body, fontSize=9, leading=12.5, wordWrap=wrap, spaceAfter=4)
+    return {
+        "body": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=10, spaceAfter=2),
+        "cell": ParagraphStyle("cell", parent=base, fontSize=7.5, leading=9.5, spaceAfter=0),
+        "cellb": ParagraphStyle("cellb", parent=base, fontName=bold, fontSize=7.5, leading=9.5, spaceAfter=0),
+        "mono": ParagraphStyle("mono", parent=base, fontName=fonts.MONO, fontSize=7, leading=9, spaceAfter=0,
+                               wordWrap="CJK"),
+        "title": ParagraphStyle("title", parent=base, fontName=bold, fontSize=17, leading=21, spaceAfter=6),
+        "h1": ParagraphStyle("h1", parent=base, fontName=bold, fontSize=13, leading=16, spaceBefore=10,
+                             spaceAfter=6, textColor=colors.Color(0.1, 0.2, 0.4), keepWithNext=1),
+        "h2": ParagraphStyle("h2", parent=base, fontName=bold, fontSize=10.5, leading=13, spaceBefore=8,
+                             spaceAfter=4, keepWithNext=1),
+        "caption": ParagraphStyle("caption", parent=base, fontSize=7.5, leading=9.5, textColor=colors.Color(
+            0.25, 0.25, 0.25), spaceAfter=6),
+    }
+
+
+def esc(value: Any) -> str:
+    return escape("" if value is None else str(value))
+
+
+def mark(status: str | None, words: dict[str, str], size: float | None = None) -> str:
+    """Verdict as symbol + word + colour (paragraph markup); the symbol uses DejaVu Sans, which has it."""
+    key = status or "none"
+    sz = f' size="{size}"' if size else ""
+    return (f'<font name="{fonts.SANS}" color="{COLOUR.get(key, "#000000")}"{sz}>{SYMBOL.get(key, "?")}</font>'
+            f' <font color="{COLOUR.get(key, "#000000")}"{sz}>{esc(words.get(key, key))}</font>')
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """Numbers for people: 3 significant digits, integers with separators, None as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e12):
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) >= 1e-3 else f"{value:.2e}"
+    return str(value)
+
+
+def table(rows: Sequence[Sequence[Any]], widths: Sequence[float], st: dict[str, ParagraphStyle],
+          header: bool = True, mono_cols: Sequence[int] = (), extra: Sequence[tuple] = ()) -> Table:
+    """A wrapped table: every cell becomes a Paragraph so nothing runs past its column."""
+    data = []
+    for r, row in enumerate(rows):
+        cells = []
+        for c, cell in enumerate(row):
+            if not isinstance(cell, str):
+                cells.append(cell)
+                continue
+            style = st["cellb"] if header and r == 0 else st["mono"] if c in mono_cols else st["cell"]
+            cells.append(Paragraph(cell, style))
+        data.append(cells)
+    scale = min(1.0, CONTENT_W / sum(widths))
+    t = Table(data, colWidths=[w * scale for w in widths], repeatRows=1 if header else 0)
+    commands: list[tuple] = [
+        CELL_FONT,
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.Color(0.7, 0.7, 0.7)),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]
+    if header:
+        commands.append(("BACKGROUND", (0, 0), (-1, 0), HEADER_BG))
+    t.setStyle(TableStyle(commands + list(extra)))
+    return t
+
+
+def kv_table(pairs: Sequence[tuple[str, str]], st: dict[str, ParagraphStyle], key_w: float = 150,
+             mono_values: bool = False) -> Table:
+    rows = [[f"<b>{esc(k)}</b>", v] for k, v in pairs]
+    return table(rows, [key_w, CONTENT_W - key_w], st, header=False, mono_cols=(1,) if mono_values else ())
+
+
+def numbered_canvas(footer: Callable[[Canvas, int, int], None]) -> type[Canvas]:
+    """A canvas class that draws `footer(canvas, page, pages)` on every page once the page count is known."""
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._saved: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+            self._saved.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._saved)
+            for number, state in enumerate(self._saved, start=1):
+                self.__dict__.update(state)
+                footer(self, number, total)
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
+def footer_drawer(t: dict[str, Any], data: Any) -> Callable[[Canvas, int, int], None]:
+    """The line every page carries: report ID, model and version, page X of Y, classification, short fingerprint."""
+    font = fonts.body_font(data.lang)
+    model = data.model
+
+    def draw(canvas: Canvas, page: int, pages: int) -> None:
+        text = t["footer"].format(rid=data.report_id, model=model.get("name") or "?", version=model.get("version")
+                                  or "", page=page, pages=pages, classification=t["classification"],
+                                  fp16=data.fingerprint[:16])
+        canvas.saveState()
+        canvas.setStrokeColor(colors.Color(0.6, 0.6, 0.6))
+        canvas.setLineWidth(0.4)
+        canvas.line(MARGIN, 26, PAGE_W - MARGIN, 26)
+        canvas.setFont(font, 7)
+        canvas.setFillColor(colors.Color(0.25, 0.25, 0.25))
+        canvas.drawCentredString(PAGE_W / 2, 16, text)
+        canvas.setFont(fonts.bold_font(data.lang), 7)
+        canvas.drawRightString(PAGE_W - MARGIN, PAGE_H - 20, t["classification"])
+        canvas.restoreState()
+
+    return draw

@@ -1,0 +1,214 @@
+"""English text blocks for the reports."""
+from __future__ import annotations
+
+TEXT: dict = {
+    "classification": "Confidential",
+    "footer": "Report {rid}  ·  {model} {version}  ·  Page {page} of {pages}  ·  {classification}  ·  "
+              "Fingerprint {fp16}",
+    "verdict": {"pass": "Pass", "warn": "Warn", "fail": "Fail", "error": "Error", "info": "Info",
+                "skipped": "Skipped", "not_assessed": "Not assessed", "none": "No verdict"},
+    "status": {"completed": "completed", "running": "still running (incomplete)", "failed": "failed",
+               "cancelled": "cancelled"},
+    "dimensions": {"flow": "Information flow", "retention": "Information retention", "robustness": "Robustness",
+                   "trainability": "Trainability", "transparency": "Transparency", "integrity": "Artifact integrity"},
+    "dimension_hint": {"flow": "how information moves through the layers",
+                       "retention": "what each layer keeps about the task (bottleneck)",
+                       "robustness": "whether small input changes stay small",
+                       "trainability": "whether the model can still learn and be corrected",
+                       "transparency": "whether attention and the audit figures are meaningful",
+                       "integrity": "files, hashes and format of the model artifact"},
+    "trend": {"better": "better than last audit", "worse": "worse than last audit", "same": "same as last audit",
+              None: "first audit of this model"},
+    "owners": {"flow": "Model development team", "retention": "Model development team",
+               "robustness": "Model validation team", "trainability": "Model development team",
+               "transparency": "Model validation team", "integrity": "Model owner / IT security",
+               "other": "Model owner"},
+    "impact": {"fail": "High: a pre-declared limit is breached", "warn": "Medium: near a pre-declared limit",
+               "error": "Unknown: the check could not run"},
+    # board
+    "board_title": "Model audit: board summary",
+    "model": "Model", "version": "Version", "date": "Date", "decision_requested": "Decision requested",
+    "overall": "Overall rating", "dimension_h": "Dimension", "trend_h": "Trend", "purpose": "What the model is for",
+    "not_recorded": "not recorded in the audit", "dimensions_title": "Ratings by dimension",
+    "river_title": "The information river: how much of the input's information each layer still carries",
+    "river_legend": ("information carried", "task information", "marked loss", "idle layer"),
+    "river_axis": "layer (0 = embeddings)",
+    "river_note": "Width = share of the input's information still carried (KDE estimate, relative to layer 0); "
+                  "the dark core = information about the task labels. Estimates, not exact values: see the full "
+                  "report, section 8.",
+    "risks_title": "Top risks", "risk": "Risk", "impact_h": "Impact", "owner": "Suggested owner",
+    "no_risks": "No check breached or came near a pre-declared limit.",
+    "efficiency_title": "Efficiency opportunity", "no_efficiency": "None found in this audit.",
+    "decision_title": "Decision",
+    "decision_options": ("Approve", "Approve with conditions", "Reject"),
+    "open_actions": "Open actions: {n} finding(s) at warn or fail need an owner and a due date.",
+    "no_open_actions": "Open actions: none.",
+    "signed": "Signed", "name_date": "Name and date",
+    "incomplete_banner": "INCOMPLETE AUDIT ({status}): {detail}",
+    "missing_checks": "Not assessed: {checks}.",
+    "evidence_line": "Audit fingerprint (SHA-256): {fp}",
+    # full report
+    "full_title": "Model audit report",
+    "sections": ["0. Control block", "1. Executive summary", "2. Model identity", "3. Intended purpose and users",
+                 "4. Scope and method", "5. Pre-declared thresholds", "6. Results by check", "7. Findings register",
+                 "8. Limitations", "9. Robustness and security notes", "10. Change since the previous audit",
+                 "11. Reproducibility appendix", "12. Mapping to frameworks", "13. Sign-off"],
+    "control": {"report_id": "Report ID", "classification": "Classification", "tool": "Tool version",
+                "audit_id": "Audit ID", "status": "Audit status", "template": "Template (version)",
+                "template_sha": "Template SHA-256", "evaluation": "Evaluation", "fingerprint":
+                "Audit fingerprint (SHA-256)", "generated": "Report generated", "preparer": "Preparer",
+                "language": "Language"},
+    "fingerprint_mismatch": "Warning: the fingerprint stored with the audit ({stored}) does not match the stored rows "
+                            "as read now; the rows changed after the audit was made.",
+    "exec_intro": "Overall rating: {verdict}. {n_checks} checks ran; {n_pass} passed, {n_warn} warned, {n_fail} "
+                  "failed, {n_other} could not be assessed.",
+    "exec_findings": "Findings at warn or fail:",
+    "exec_none": "No finding reached warn or fail.",
+    "identity": {"name": "Name", "version": "Version", "format": "Format", "architecture": "Architecture",
+                 "parameters": "Parameters", "layers": "Layers", "heads": "Attention heads",
+                 "hidden": "Hidden size", "dtype": "Weights dtype", "pooling": "Pooling",
+                 "manifest": "Manifest hash (model.sha256)", "files": "Files", "provenance": "Provenance notes",
+                 "path": "Path", "size": "Bytes", "sha": "SHA-256"},
+    "purpose_fields": {"purpose": "Intended purpose", "users": "Intended users", "out_of_scope": "Out-of-scope uses",
+                       "decision_requested": "Decision requested", "preparer": "Prepared by"},
+    "scope_intro": "Each check below was pre-declared in the template before the model was run. Checks read the "
+                   "model's internal states on a probe set; they are not tests of accuracy on production data.",
+    "probes": {"spec": "Probe set", "count": "Probes", "sha": "Probe-set SHA-256", "kind": "Kind",
+               "labels": "Labels", "content_note": "Probe text is not reproduced in this report; the database "
+               "keeps the probe set's hash."},
+    "check_h": "Check", "why_h": "Why it is there", "status_h": "Result",
+    "thresholds_intro": "The template fixes these limits before any model is run. A reviewer can compare them with "
+                        "the organisation's risk appetite.",
+    "th": {"check": "Check", "metric": "Metric", "rule": "Rule", "warn": "Warn", "fail": "Fail",
+           "rationale": "Rationale"},
+    "rule": {"below": "warn/fail if below", "above": "warn/fail if above"},
+    "no_conditions": "No conditions recorded for this audit's template.",
+    "results": {"summary": "Summary", "verdict": "Verdict", "meaning": "Meaning", "figures": "Figures against "
+                "thresholds", "metric": "Metric", "value": "Measured", "threshold": "Threshold",
+                "baseline": "Baseline comparison", "all_metrics": "All stored figures", "duration": "Run time",
+                "skipped": "This check was skipped: {why}", "error": "This check did not run to completion: {why}",
+                "missing": "This check was not run in this audit.", "where": "where"},
+    "reg": {"sev": "Severity", "finding": "Finding", "action": "Recommended action", "owner": "Owner", "due": "Due",
+            "blank": "—"},
+    "limitations": [
+        "These checks look inside the model on a probe set. They are not tests of accuracy, fairness or calibration "
+        "on production data, and passing them does not show that the model's decisions are correct or fair.",
+        "Mutual-information figures depend on the estimator and its noise or bandwidth (a deterministic network's "
+        "mutual information is not well defined). Findings therefore rest on trends and on the agreement of "
+        "several estimators, not on a single number.",
+        "Results hold for the probe set used ({probes}); inputs unlike the probes may behave differently. The "
+        "probe set's size and hash are recorded in section 4.",
+        "The continuous-flow (PDE) picture is a surrogate fitted on held-out probes; its figures are shown beside "
+        "trivial baselines and explain only part of each layer's change.",
+        "Head importance and gradients use a loss defined for the audit (e.g. a probe head fitted on the final "
+        "layer where the model has no head of its own); they describe that loss, not every possible use.",
+    ],
+    "security": {"intro": "Artifact integrity and parity:", "sha": "The manifest hash above identifies the exact "
+                 "files audited; compare it with the deployed artifact before relying on this report.",
+                 "parity_skipped": "Parity with a deployed export was not checked in this audit (no reference "
+                 "model was given).", "custom_code": "Custom code in the model folder",
+                 "external": "External data files", "custom_ops": "Custom operators"},
+    "change": {"none": "No previous completed audit of this model is stored; this is the first.",
+               "intro": "Compared with audit {prev} of the same model:",
+               "summary": "{improved} figure(s) improved, {worse} got worse, {unchanged} unchanged.",
+               "metric": "Figure", "a": "Previous", "b": "This audit", "delta": "Change", "direction": "Direction",
+               "verdicts": "Verdict: {a} → {b}",
+               "directions": {"improved": "improved", "worse": "worse", "unchanged": "unchanged",
+                              "changed": "changed"}},
+    "repro": {"os": "Operating system", "python": "Python", "device": "Device", "seed": "Seed",
+              "batch": "Batch size", "template_sha": "Template SHA-256", "started": "Started", "finished": "Finished",
+              "audit_id": "Audit record ID", "evaluation_id": "Evaluation record ID", "db": "Database",
+              "versions": "Library versions", "timings": "Timings (s)"},
+    "frameworks_intro": "Where the evidence in this report supports each framework requirement. The mapping shows "
+                        "coverage, not compliance: the accountable officer decides whether the evidence suffices.",
+    "fw": {"framework": "Framework and clause", "requirement": "What it asks (paraphrased)",
+           "where": "Where this report answers it"},
+    "frameworks": [
+        ("EU AI Act, Annex IV 2(b)", "Design specifications: the general logic of the system and its algorithms.",
+         "2, 6 (flow and attention checks)"),
+        ("EU AI Act, Annex IV 2(g)", "Validation and testing procedures and data; metrics for accuracy and "
+         "robustness; test logs and reports dated and signed by the responsible persons.", "4, 5, 6, 11, 13"),
+        ("NIST AI RMF, MEASURE 2.1", "Test sets, metrics and details of the tools used during testing are "
+         "documented.", "4, 11"),
+        ("NIST AI RMF, MEASURE 2.5", "The system is shown to be valid and reliable; limits of generalisation are "
+         "documented.", "6, 8"),
+        ("NIST AI RMF, MEASURE 2.7", "Security and resilience are evaluated and documented.", "6 (perturbation), 9"),
+        ("NIST AI RMF, MEASURE 2.9", "The model is explained, validated and documented; outputs are interpreted in "
+         "context.", "6, 8"),
+        ("ISO/IEC 42001, Annex A A.6.2.4", "Verification and validation measures for the AI system are defined and "
+         "documented, with criteria for their use.", "5, 6"),
+        ("ISO/IEC 42001, Annex A A.6.2.7", "Technical documentation is provided to interested parties, such as "
+         "supervisory authorities, in an appropriate form.", "whole report"),
+        ("SR 11-7, validation: conceptual soundness", "Evaluation of the model's design and construction, with "
+         "developmental evidence.", "4, 6 (including the sanity check)"),
+        ("SR 11-7, validation: ongoing monitoring", "Process verification and benchmarking over time.", "10"),
+        ("SR 11-7, validation: outcomes analysis", "Comparison of model outputs with actual outcomes "
+         "(back-testing).", "not covered: see 8"),
+    ],
+    "signoff_intro": "Each role signs with the tool (`auditor sign`) or by hand below. Blank lines are not yet signed.",
+    "signoff": {"role": "Role", "name": "Name", "decision": "Decision", "date": "Date",
+                "roles": {"preparer": "Preparer", "reviewer": "Reviewer", "approver": "Approver"}},
+    "events_title": "Audit history (append-only event log)",
+    "ev": {"at": "When", "actor": "Who", "kind": "What", "detail": "Detail"},
+    "generic_check_why": "A check added to the template; its stored figures are listed below.",
+    "generic_check_meaning": "See the check's documentation for what its figures mean.",
+    "axis": {"layer": "layer (0 = embeddings)", "step": "block (layer step)", "head": "head", "ratio": "ratio",
+             "cos": "cosine similarity", "bits": "bits", "norm": "gradient norm", "share": "share",
+             "accuracy": "held-out accuracy", "rate": "share of changed predictions", "delta": "relative change",
+             "entropy": "normalised entropy", "importance": "importance", "rank": "effective rank (dims)",
+             "value": "value", "ixt": "I(X;T) bits", "ity": "I(T;Y) bits"},
+    "series": {"update_ratio": "update ratio", "consecutive_cos": "cosine to previous layer",
+               "norm_growth": "norm vs layer 0", "effective_rank": "effective rank",
+               "token_similarity": "token similarity", "rank_collapse_residual": "rank-collapse residual",
+               "pde_cos": "flow model", "identity_cos": "baseline: no change", "pointwise_cos": "baseline: no mixing",
+               "kernel_attention_cos": "drift-diffusion kernel", "uniform_attention_cos": "baseline: uniform",
+               "share_diffusion": "diffusion", "share_attention": "attention", "share_reaction": "reaction",
+               "probe_accuracy": "linear probe", "chance": "baseline: chance", "mi_ty_kde": "I(T;Y) KDE",
+               "mi_ty_kde_shuffled": "baseline: shuffled labels", "kde": "KDE", "renyi": "Rényi",
+               "grad_norm_hidden": "gradient at layer output", "amplification": "amplification",
+               "entropy": "attention entropy", "head_importance": "head importance"},
+    "chart_titles": {
+        "flow.representation": ["How much each block changes the stream", "Signal strength and diversity"],
+        "flow.smoothing": ["Do tokens become indistinguishable?"],
+        "flow.pde": ["Flow model against its baselines (held-out)", "Where the change comes from",
+                     "Attention as drift-diffusion, against uniform attention"],
+        "bottleneck.information_plane": ["Information plane (layers numbered)", "Task information against baselines"],
+        "perturbation.sensitivity": ["Growth of a small push, by noise size", "Changed predictions by perturbation"],
+        "gradients.flow": ["Learning signal by layer (log scale)"],
+        "attention.structure": ["Head importance (darker = more important)", "Attention entropy per head"],
+        "sanity.randomization": ["Change on a randomised copy (higher = the figure reflects learning)"],
+    },
+    "checks": {
+        "artifact.integrity": {"title": "Artifact integrity", "why": "Identifies exactly which files were audited "
+                               "and flags custom code, custom operators and external data.",
+                               "meaning": "The audited files are identified by hash and contain nothing unusual."},
+        "artifact.parity": {"title": "Parity with another format", "why": "Shows whether an exported model (e.g. "
+                            "ONNX) behaves like the original.", "meaning": "The deployed export gives the same "
+                            "outputs as the audited model."},
+        "flow.representation": {"title": "Information flow through the layers", "why": "Finds blocks that do "
+                                "almost nothing, and signal growth that makes the model fragile.",
+                                "meaning": "How much each block changes the information it passes on."},
+        "flow.smoothing": {"title": "Over-smoothing and rank collapse", "why": "Detects words becoming "
+                           "indistinguishable, which loses detail (information lost to diffusion).",
+                           "meaning": "Whether the model keeps the words of an input apart."},
+        "flow.pde": {"title": "Continuous-flow (PDE) picture", "why": "Tests how well a diffusion-attention-reaction "
+                     "flow explains each layer, always beside trivial baselines.",
+                     "meaning": "How much of each layer's change a simple physical flow explains."},
+        "bottleneck.information_plane": {"title": "Information bottleneck", "why": "Measures what each layer keeps "
+                                         "about the input and about the task.",
+                                         "meaning": "Whether task information survives to the last layer."},
+        "perturbation.sensitivity": {"title": "Perturbation sensitivity", "why": "Checks that small changes to the "
+                                     "input do not grow into large changes of the output.",
+                                     "meaning": "Whether a small push stays small."},
+        "gradients.flow": {"title": "Gradient flow", "why": "Checks that a learning signal reaches every layer, so "
+                           "the model can be fine-tuned and corrected.",
+                           "meaning": "Whether the model can still learn and be corrected."},
+        "attention.structure": {"title": "Attention structure and head importance", "why": "Shows who looks at "
+                                "whom, and which attention heads matter (redundant heads cost compute).",
+                                "meaning": "Which parts of the attention do the work."},
+        "sanity.randomization": {"title": "Sanity check (randomised weights)", "why": "Confirms the audit measures "
+                                 "what the model learned, not just its architecture.",
+                                 "meaning": "Whether the audit's figures depend on the trained weights."},
+    },
+    "language_name": "English",
+}

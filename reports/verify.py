@@ -1,0 +1,85 @@
+"""`auditor verify-report`: does the PDF's embedded evidence match its printed fingerprint, and the database?"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reports import evidence
+
+
+@dataclass
+class Verification:
+    ok: bool = True
+    lines: list[str] = field(default_factory=list)
+
+    def check(self, passed: bool, good: str, bad: str) -> None:
+        self.lines.append(("OK        " if passed else "MISMATCH  ") + (good if passed else bad))
+        self.ok = self.ok and passed
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def verify(pdf: Path, db: str | None = None) -> Verification:
+    """Without a database: the evidence hashes to the printed fingerprint. With one: the rows still match too."""
+    ev = evidence.read(Path(pdf))
+    fp = ev.info["fingerprint"]
+    result = Verification()
+    result.lines.append(f"Report    {ev.info.get('report_id', '?')} ({ev.info.get('kind', '?')}, "
+                        f"{ev.info.get('lang', '?')}) for audit {ev.info.get('audit_id', '?')}")
+    digest = hashlib.sha256(ev.attachment).hexdigest()
+    result.check(digest == fp, f"embedded evidence hashes to the fingerprint {fp[:16]}…",
+                 f"embedded evidence hashes to {digest[:16]}…, the PDF states {fp[:16]}…")
+    text = [_compact(t) for t in ev.pages_text]
+    result.check(any(fp in t for t in text), "the full fingerprint is printed in the report",
+                 "the full fingerprint in the metadata is not printed in the report")
+    short_ok = all(fp[:16] in t for t in text)
+    result.check(short_ok, f"every page ({len(text)}) carries the short fingerprint {fp[:16]}",
+                 "some pages do not carry the short fingerprint")
+    if db is None:
+        result.lines.append("(no database given: the stored rows were not compared)")
+        return result
+    from auditor import api
+    from auditor.store.fingerprint import fingerprint_of
+    from reports.data import evidence_content
+
+    audit_id = ev.info.get("audit_id")
+    if not audit_id:
+        from auditor.errors import BadInput
+
+        raise BadInput(f"{Path(pdf).name} does not name its audit")
+    audit = api.show_audit(audit_id, db)
+    now = fingerprint_of(evidence_content(audit_id, db, audit))
+    result.check(now == fp, "the stored rows still hash to the printed fingerprint",
+                 f"the stored rows changed since the report was made (they now hash to {now[:16]}…)")
+    stored = audit.get("fingerprint")
+    if stored:
+        result.check(stored == now, "the fingerprint recorded with the audit matches its rows",
+                     f"the fingerprint recorded with the audit ({stored[:16]}…) does not match its rows")
+    result.check(ev.sha256 in _reported_hashes(audit_id, db),
+                 f"this file (SHA-256 {ev.sha256[:16]}…) is recorded in the audit's history",
+                 f"this file's SHA-256 ({ev.sha256[:16]}…) is not recorded in the audit's history: it was changed "
+                 "after it was made, or made from another database")
+    return result
+
+
+def _reported_hashes(audit_id: str, db: str | None) -> set[str]:
+    import json
+
+    from auditor.store import open_db
+
+    rows = open_db(db)["events"].rows_where("audit_id = ? AND kind = ?", [audit_id, "reported"])
+    out = set()
+    for row in rows:
+        try:
+            out.add(json.loads(row["detail_json"] or "{}").get("pdf_sha256"))
+        except ValueError:
+            continue
+    return out
