@@ -11,15 +11,19 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: setup system-packages demo test lint gui bench clean
 
-# The tests read PDFs with poppler (pdffonts, pdftotext, pdftoppm); screenshots use Xvfb.
+# The tests read PDFs with poppler (pdffonts, pdftotext, pdftoppm); screenshots run Qt's xcb
+# platform under Xvfb, which needs the xcb libraries below.
+SYSTEM_PACKAGES := poppler-utils xvfb libxcb-icccm4 libxcb-cursor0 libxcb-keysyms1 libxcb-image0 \
+  libxcb-render-util0 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-xkb1
 system-packages:
-	@if ! command -v pdffonts >/dev/null 2>&1 || ! command -v Xvfb >/dev/null 2>&1; then \
+	@if ! command -v pdffonts >/dev/null 2>&1 || ! command -v Xvfb >/dev/null 2>&1 || \
+	    ! ldconfig -p 2>/dev/null | grep -q libxcb-cursor; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "setup: installing poppler-utils and xvfb"; \
-	    (apt-get install -y -qq poppler-utils xvfb >/dev/null 2>&1 || \
-	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq poppler-utils xvfb >/dev/null)); \
+	    echo "setup: installing $(SYSTEM_PACKAGES)"; \
+	    (apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)); \
 	  else \
-	    echo "setup: please install poppler-utils and xvfb (the PDF tests need pdffonts)"; \
+	    echo "setup: please install $(SYSTEM_PACKAGES) (the PDF tests need pdffonts)"; \
 	  fi; \
 	fi
 

@@ -1,83 +1,44 @@
-"""auditor-gui: the desktop client's first page, the audit library.
+"""auditor-gui: the desktop client. Starts fast: no torch, transformers, onnxruntime or reportlab at start.
 
-The GUI never imports torch, transformers or onnxruntime: it reads the database through
-auditor.api (which imports none of them) and will run audits in a worker process.
+Audits run in a worker process (`python -m auditor.cli audit ... --progress jsonl`); results are read
+from the database through auditor.api.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QApplication,
-    QHeaderView,
-    QLabel,
-    QMainWindow,
-    QPlainTextEdit,
-    QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QApplication
 
-from auditor import api
-from auditor.cli import format_audit
-
-COLUMNS = ("Audit ID", "Model", "Version", "Started (UTC)", "Template", "Status", "Verdict")
-VERDICT_WORDS = {"pass": "✓ pass", "warn": "! warn", "fail": "✗ fail"}
+from gui import qtfix
+from gui.main_window import MainWindow
+from gui.settings import Settings
+from gui.theme import apply_language_font
 
 
-class LibraryWindow(QMainWindow):
-    """Every stored audit; selecting one shows its summary."""
-
-    def __init__(self, db: str | None = None) -> None:
-        super().__init__()
-        self.db = db
-        self.setWindowTitle("Transformer auditor — audit library")
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.itemSelectionChanged.connect(self._show_selected)
-        self.detail = QPlainTextEdit(readOnly=True)
-        self.status = QLabel()
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.table)
-        splitter.addWidget(self.detail)
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.addWidget(self.status)
-        layout.addWidget(splitter)
-        self.setCentralWidget(body)
-        self.resize(1200, 720)
-        self.refresh()
-
-    def refresh(self) -> None:
-        audits = api.list_audits(self.db)
-        self.table.setRowCount(len(audits))
-        for row, audit in enumerate(audits):
-            values = (audit["audit_id"], audit["name"], audit["version"], audit["started_at"], audit["template"],
-                      audit["status"], VERDICT_WORDS.get(audit["verdict"] or "", "–"))
-            for col, value in enumerate(values):
-                self.table.setItem(row, col, QTableWidgetItem(str(value or "")))
-        self.status.setText(f"{len(audits)} audit(s) in {api.db_path(self.db)}" if audits else
-                            "No audits yet: run `auditor audit MODEL` or `auditor demo`.")
-
-    def _show_selected(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return
-        audit_id = self.table.item(rows[0].row(), 0).text()
-        self.detail.setPlainText(format_audit(api.show_audit(audit_id, self.db), self.db))
+def create_window(db: str | None = None, settings: Settings | None = None) -> MainWindow:
+    """The main window with the shipped fonts applied for the saved language (a QApplication must exist)."""
+    qtfix.apply()
+    settings = settings or Settings()
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        apply_language_font(app, settings.language)
+    return MainWindow(db, settings)
 
 
-def main() -> int:
-    app = QApplication.instance() or QApplication(sys.argv)
-    window = LibraryWindow()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="auditor-gui", description="The desktop client of the auditor.")
+    parser.add_argument("--db", metavar="PATH", help="database file (default: the last one used, or the user data folder)")
+    parser.add_argument("--settings", metavar="FILE.ini", help="read and write settings in this file")
+    args, qt_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    app.setApplicationName("auditor-gui")
+    window = create_window(args.db, Settings(args.settings) if args.settings else None)
     window.show()
-    return app.exec()
+    code = app.exec()
+    window.deleteLater()      # widgets go before the interpreter finalizes
+    app.processEvents()
+    return code
 
 
 if __name__ == "__main__":

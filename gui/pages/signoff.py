@@ -1,0 +1,210 @@
+"""Sign-off (preparer, reviewer, approver) and finding owners/due dates, recorded as events by the engine."""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QDate
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from auditor import api
+from gui.pages.findings import finding_text
+from gui.state import AppState
+from gui.strings import verdict_word
+from gui.theme import colour
+
+ROLES = ("preparer", "reviewer", "approver")
+DECISIONS = (("approve", "s.dec.approve"), ("approve with conditions", "s.dec.conditions"), ("reject", "s.dec.reject"))
+
+
+class SignOffPage(QWidget):
+    def __init__(self, state: AppState) -> None:
+        super().__init__()
+        self.state = state
+        self.data: dict[str, Any] | None = None
+        self.audit = QLabel(wordWrap=True)
+        self.role, self.decision = QComboBox(), QComboBox()
+        self.name = QLineEdit(state.settings.get("signer", ""))
+        self.sign_button = QPushButton(clicked=self.sign)
+        self.message = QLabel(wordWrap=True)
+        self.signoffs = QTableWidget(0, 4)
+        self.history = QTableWidget(0, 4)
+        self.findings = QTableWidget(0, 5)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.signoffs, "")
+        self.tabs.addTab(self.history, "")
+        for table in (self.signoffs, self.history, self.findings):
+            table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+            table.verticalHeader().setVisible(False)
+            table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            table.horizontalHeader().setStretchLastSection(True)
+        self.findings.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.findings.horizontalHeader().setStretchLastSection(False)
+        for column, width in ((3, 180), (4, 110)):
+            self.findings.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            self.findings.setColumnWidth(column, width)
+        self.signoffs.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.signoffs.horizontalHeader().setStretchLastSection(False)
+        self.findings.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.findings.itemSelectionChanged.connect(self._finding_selected)
+        self.owner = QLineEdit()
+        self.due = QDateEdit(calendarPopup=True)
+        self.due.setDisplayFormat("yyyy-MM-dd")
+        self.due.setDate(QDate.currentDate().addDays(30))
+        self.save_button = QPushButton(clicked=self.assign)
+
+        self.sign_box, self.assign_box = QGroupBox(), QGroupBox()
+        self.sign_form = QFormLayout()
+        for w in (self.role, self.name, self.decision):
+            self.sign_form.addRow(QLabel(), w)
+        sign_row = QHBoxLayout()
+        sign_row.addLayout(self.sign_form, 1)
+        sign_row.addWidget(self.tabs, 2)
+        sign_layout = QVBoxLayout(self.sign_box)
+        sign_layout.addLayout(sign_row)
+        sign_layout.addWidget(self.sign_button)
+        self.owner_label, self.due_label = QLabel(), QLabel()
+        assign_row = QHBoxLayout()
+        for w in (self.owner_label, self.owner, self.due_label, self.due, self.save_button):
+            assign_row.addWidget(w)
+        assign_layout = QVBoxLayout(self.assign_box)
+        assign_layout.addWidget(self.findings, 1)
+        assign_layout.addLayout(assign_row)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.audit)
+        layout.addWidget(self.sign_box)
+        layout.addWidget(self.assign_box, 1)
+        layout.addWidget(self.message)
+        state.audit_opened.connect(lambda _a: self.reload())
+        state.language_changed.connect(lambda _l: self.retranslate())
+        state.db_changed.connect(lambda _d: self.reload())
+        self.retranslate()
+        self.reload()
+
+    def retranslate(self) -> None:
+        t = self.state.tr
+        self.sign_box.setTitle(t("s.signoffs"))
+        self.assign_box.setTitle(t("s.assign"))
+        for row, key in enumerate(("s.role", "s.name", "s.decision")):
+            self.sign_form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget().setText(t(key))
+        for combo, items in ((self.role, [(r, f"s.role.{r}") for r in ROLES]), (self.decision, DECISIONS)):
+            current = combo.currentIndex()
+            combo.clear()
+            for value, key in items:
+                combo.addItem(t(key), value)
+            combo.setCurrentIndex(max(0, current))
+        self.sign_button.setText(t("s.sign"))
+        self.owner_label.setText(t("s.owner"))
+        self.due_label.setText(t("s.due"))
+        self.save_button.setText(t("s.save"))
+        self.signoffs.setHorizontalHeaderLabels([t("s.role"), t("s.signer"), t("s.decision"), t("s.when")])
+        self.history.setHorizontalHeaderLabels([t("s.when"), t("s.actor"), t("s.event"), t("s.detail")])
+        self.tabs.setTabText(0, t("s.signoffs"))
+        self.tabs.setTabText(1, t("s.history"))
+        self.findings.setHorizontalHeaderLabels(["", t("cmp.check"), t("s.finding"), t("s.owner"), t("s.due")])
+        self._render()
+
+    def reload(self) -> None:
+        audit_id = self.state.audit_id
+        self.data = api.show_audit(audit_id, self.state.db) if audit_id else None
+        self._render()
+
+    def _render(self) -> None:
+        t, lang, data = self.state.tr, self.state.lang, self.data
+        enabled = data is not None
+        self.sign_box.setEnabled(enabled)
+        self.assign_box.setEnabled(enabled)
+        if data is None:
+            self.audit.setText(t("f.none"))
+            self.signoffs.setRowCount(0)
+            self.findings.setRowCount(0)
+            return
+        model = data.get("model") or {}
+        self.audit.setText(f"<b>{t('s.audit')}:</b> {data['audit_id']} · {model.get('name') or ''} "
+                           f"{model.get('version') or ''} · {verdict_word(data.get('verdict'), lang)}")
+        signoffs = data.get("signoffs") or []
+        self.signoffs.setRowCount(len(signoffs))
+        for r, s in enumerate(signoffs):
+            for c, v in enumerate((t(f"s.role.{s.get('role')}"), s.get("name"), s.get("decision"), s.get("at"))):
+                self.signoffs.setItem(r, c, QTableWidgetItem(str(v or "")))
+        events = list(reversed(data.get("events") or []))
+        self.history.setRowCount(len(events))
+        for r, e in enumerate(events):
+            detail = ", ".join(f"{k}: {v}" for k, v in (e.get("detail") or {}).items() if not isinstance(v, dict))
+            for c, v in enumerate((e.get("at"), e.get("actor"), e.get("kind"), detail)):
+                self.history.setItem(r, c, QTableWidgetItem(str(v or "").replace("T", " ") if c == 0 else str(v or "")))
+        findings = [f for f in data.get("findings") or [] if f.get("severity") != "pass"] or data.get("findings") or []
+        self._findings = findings
+        self.findings.setRowCount(len(findings))
+        for r, f in enumerate(findings):
+            values = (verdict_word(f.get("severity"), lang), f.get("check_id"), finding_text(f, "title", lang),
+                      f.get("owner"), f.get("due"))
+            for c, v in enumerate(values):
+                item = QTableWidgetItem(str(v or ""))
+                if c == 0:
+                    item.setForeground(colour(f.get("severity")))
+                self.findings.setItem(r, c, item)
+
+    def _finding_selected(self) -> None:
+        rows = self.findings.selectionModel().selectedRows()
+        if rows:
+            f = self._findings[rows[0].row()]
+            self.owner.setText(f.get("owner") or "")
+            if f.get("due"):
+                self.due.setDate(QDate.fromString(str(f["due"])[:10], "yyyy-MM-dd"))
+
+    def sign(self) -> None:
+        name = self.name.text().strip()
+        if not name:
+            self.message.setText(self.state.tr("s.need_name"))
+            return
+        role, decision = self.role.currentData(), self.decision.currentData()
+        sign_audit = getattr(api, "sign_audit", None)
+        if sign_audit is None:
+            self.message.setText(self.state.tr("s.unavailable"))
+            return
+        try:
+            sign_audit(self.data["audit_id"], role, name, decision=decision, db=self.state.db)
+        except Exception as exc:  # a refused sign-off (e.g. the audit did not complete) is a dialog
+            QMessageBox.warning(self, self.state.tr("err.action"), str(exc))
+            return
+        self.state.settings.set("signer", name)
+        self.message.setText(self.state.tr("s.signed", role=self.role.currentText(), name=name))
+        self.reload()
+
+    def assign(self) -> None:
+        rows = self.findings.selectionModel().selectedRows()
+        assign = getattr(api, "assign_finding", None)
+        if not rows or self.data is None:
+            return
+        if assign is None:
+            self.message.setText(self.state.tr("s.unavailable"))
+            return
+        f = self._findings[rows[0].row()]
+        try:
+            assign(self.data["audit_id"], f.get("id"), owner=self.owner.text().strip() or None,
+                   due=self.due.date().toString("yyyy-MM-dd"), actor=self.name.text().strip() or None,
+                   db=self.state.db)
+        except Exception as exc:
+            QMessageBox.warning(self, self.state.tr("err.action"), str(exc))
+            return
+        self.message.setText(self.state.tr("s.saved"))
+        row = rows[0].row()
+        self.reload()
+        self.findings.selectRow(row)

@@ -1,0 +1,40 @@
+"""Shared state of the window: database, language, the open audit; pages listen to its signals."""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from gui.settings import Settings
+from gui.strings import tr
+
+
+class AppState(QObject):
+    language_changed = Signal(str)
+    db_changed = Signal(str)
+    audit_opened = Signal(str)
+    audits_changed = Signal()
+
+    def __init__(self, settings: Settings, db: str | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.db: str | None = db or settings.db or None
+        self.lang = settings.language
+        self.audit_id = ""
+
+    def tr(self, key: str, **fields: object) -> str:
+        return tr(key, self.lang, **fields)
+
+    def set_language(self, lang: str) -> None:
+        if lang != self.lang:
+            self.lang = lang
+            self.settings.language = lang
+            self.language_changed.emit(lang)
+
+    def set_db(self, db: str) -> None:
+        self.db = db or None
+        self.settings.db = db
+        self.audit_id = ""
+        self.db_changed.emit(db)
+
+    def open_audit(self, audit_id: str) -> None:
+        self.audit_id = audit_id
+        self.audit_opened.emit(audit_id)

@@ -1,0 +1,55 @@
+"""Colours, verdict styling and the shipped fonts (the Japanese font comes from the app, never the system)."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from PySide6.QtGui import QColor, QFont, QFontDatabase
+from PySide6.QtWidgets import QApplication
+
+
+def _font_dir() -> Path:
+    """reports/fonts, found without importing the reports package (reportlab stays unloaded)."""
+    spec = importlib.util.find_spec("reports")
+    if spec and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0]) / "fonts"
+    return Path(__file__).resolve().parents[1] / "reports" / "fonts"
+
+
+COLOURS = {"pass": "#2e7d32", "warn": "#b26a00", "fail": "#c62828", "error": "#6a1b9a", "info": "#455a64",
+           "skipped": "#757575", "not_assessed": "#757575", None: "#757575"}
+BACKGROUNDS = {"pass": "#e8f5e9", "warn": "#fff3e0", "fail": "#ffebee", "error": "#f3e5f5", "info": "#eceff1",
+               "skipped": "#f5f5f5", "not_assessed": "#f5f5f5", None: "#f5f5f5"}
+_families: dict[str, str] = {}
+
+
+def colour(status: str | None) -> QColor:
+    return QColor(COLOURS.get(status, COLOURS[None]))
+
+
+def load_fonts() -> dict[str, str]:
+    """Registers DejaVu Sans and IPAexGothic from reports/fonts; returns {'latin': family, 'ja': family}."""
+    if _families:
+        return _families
+    for key, name in (("latin", "DejaVuSans.ttf"), ("ja", "ipaexg.ttf")):
+        font_id = QFontDatabase.addApplicationFont(str(_font_dir() / name))
+        families = QFontDatabase.applicationFontFamilies(font_id) if font_id >= 0 else []
+        if families:
+            _families[key] = families[0]
+    return _families
+
+
+def apply_language_font(app: QApplication, lang: str) -> QFont:
+    """Japanese text in the shipped IPAexGothic; Latin text in DejaVu Sans with IPAexGothic as fallback."""
+    fams = load_fonts()
+    order = [fams.get("ja"), fams.get("latin")] if lang == "ja" else [fams.get("latin"), fams.get("ja")]
+    font = QFont(app.font())
+    font.setFamilies([f for f in order if f])
+    font.setPointSize(10)
+    app.setFont(font)
+    return font
+
+
+def badge_style(status: str | None) -> str:
+    return (f"background:{BACKGROUNDS.get(status, BACKGROUNDS[None])};color:{COLOURS.get(status, COLOURS[None])};"
+            f"border:1px solid {COLOURS.get(status, COLOURS[None])};border-radius:4px;padding:4px 8px;")

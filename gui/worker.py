@@ -1,0 +1,220 @@
+"""Audits run in a worker process (the `auditor` CLI); background threads for short blocking work.
+
+The worker speaks JSON lines on stderr ({"event": "progress", ...}, {"event": "finished", ...}) and
+one `auditor: ...` line on failure with exit code 2 (bad input) or 3 (failed or cancelled). A crash
+of the worker (out of memory killer, native fault) ends only that process; the window keeps running.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from PySide6.QtCore import (
+    QObject,
+    QProcess,
+    QProcessEnvironment,
+    QRunnable,
+    QThreadPool,
+    QTimer,
+    Signal,
+    Slot,
+)
+
+META_KEYS = ("purpose", "users", "out_of_scope", "preparer", "decision_requested")
+
+
+@dataclass
+class AuditJob:
+    model: str
+    probes: str = "builtin:text"
+    template: str | None = None
+    db: str | None = None
+    limit: int | None = None
+    device: str = "auto"
+    name: str = ""
+    version: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def arguments(self, meta_file: Path | None) -> list[str]:
+        args = ["-m", "auditor.cli", "audit", self.model, "--probes", self.probes, "--progress", "jsonl", "--json",
+                "--device", self.device]
+        for flag, value in (("--template", self.template), ("--db", self.db), ("--name", self.name),
+                            ("--model-version", self.version), ("--meta", str(meta_file) if meta_file else None)):
+            if value:
+                args += [flag, value]
+        if self.limit:
+            args += ["--limit", str(self.limit)]
+        return args
+
+
+@dataclass
+class WorkerError:
+    """What went wrong, sorted into the kinds the user sees: pickle, bad_input, oom, failed, crash, start."""
+
+    kind: str
+    message: str
+    exit_code: int | None = None
+
+
+def classify(exit_code: int | None, crashed: bool, message: str) -> WorkerError:
+    low = message.lower()
+    if crashed or exit_code is None or exit_code < 0 or exit_code > 3 or exit_code == 1 and not message:
+        if "memory" in low:
+            return WorkerError("oom", message, exit_code)
+        return WorkerError("crash", message or f"exit code {exit_code}", exit_code)
+    if "pickle" in low:
+        return WorkerError("pickle", message, exit_code)
+    if "out of memory" in low or "memoryerror" in low:
+        return WorkerError("oom", message, exit_code)
+    if exit_code == 2:
+        return WorkerError("bad_input", message, exit_code)
+    return WorkerError("failed", message, exit_code)
+
+
+class AuditWorker(QObject):
+    """Runs one audit at a time in a QProcess and turns its output into signals."""
+
+    progress = Signal(float, str)
+    finished = Signal(str)            # audit ID
+    failed = Signal(object)           # WorkerError
+    cancelled = Signal()
+
+    def __init__(self, parent: QObject | None = None, python: str | None = None) -> None:
+        super().__init__(parent)
+        self.python = python or sys.executable
+        self.process: QProcess | None = None
+        self._buffer = b""
+        self._error_line = ""
+        self._audit_id = ""
+        self._cancelling = False
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
+
+    def start(self, job: AuditJob) -> None:
+        if self.running():
+            raise RuntimeError("an audit is already running")
+        self._buffer, self._error_line, self._audit_id, self._cancelling = b"", "", "", False
+        self._tmp = tempfile.TemporaryDirectory(prefix="auditor-gui-")
+        meta = {k: v for k, v in job.meta.items() if k in META_KEYS and v}
+        meta_file = None
+        if meta:
+            meta_file = Path(self._tmp.name) / "meta.yaml"
+            meta_file.write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+        proc = QProcess(self)
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert("PYTHONUNBUFFERED", "1")
+        env.insert("HF_HUB_OFFLINE", "1")
+        env.insert("TRANSFORMERS_OFFLINE", "1")
+        proc.setProcessEnvironment(env)
+        proc.readyReadStandardError.connect(self._read_stderr)
+        proc.finished.connect(self._finished)
+        proc.errorOccurred.connect(self._error)
+        self.process = proc
+        proc.start(self.python, job.arguments(meta_file))
+
+    def cancel(self) -> None:
+        """SIGTERM (the CLI records the audit as cancelled); a hard kill if it has not ended in 5 s."""
+        if not self.running():
+            return
+        self._cancelling = True
+        assert self.process is not None
+        self.process.terminate()
+        proc = self.process
+        QTimer.singleShot(5000, lambda: proc.state() != QProcess.ProcessState.NotRunning and proc.kill())
+
+    @Slot()
+    def _read_stderr(self) -> None:
+        assert self.process is not None
+        self._buffer += bytes(self.process.readAllStandardError().data())
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for raw in lines:
+            self._line(raw.decode("utf-8", "replace").strip())
+
+    def _line(self, line: str) -> None:
+        if line.startswith("{"):
+            try:
+                event = json.loads(line)
+            except ValueError:
+                return
+            if event.get("event") == "progress":
+                self.progress.emit(float(event.get("fraction") or 0.0), str(event.get("message") or ""))
+            elif event.get("event") == "finished":
+                self._audit_id = str(event.get("audit_id") or "")
+        elif line.startswith("auditor:"):
+            self._error_line = line.removeprefix("auditor:").strip()
+        elif "MemoryError" in line or "out of memory" in line.lower():
+            self._error_line = self._error_line or line
+
+    @Slot(int, QProcess.ExitStatus)
+    def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        self._read_stderr()
+        if self._buffer:
+            self._line(self._buffer.decode("utf-8", "replace").strip())
+            self._buffer = b""
+        crashed = status == QProcess.ExitStatus.CrashExit
+        self._cleanup()
+        if code in (0, 1) and not crashed and self._audit_id:   # 1: --fail-on matched, still completed
+            self.finished.emit(self._audit_id)                  # (also when cancel came too late)
+        elif self._cancelling:
+            self.cancelled.emit()
+        else:
+            self.failed.emit(classify(None if crashed else code, crashed, self._error_line))
+
+    @Slot(QProcess.ProcessError)
+    def _error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            message = self.process.errorString() if self.process else ""
+            self._cleanup()
+            self.failed.emit(WorkerError("start", message))
+
+    def _cleanup(self) -> None:
+        if self.process is not None:
+            self.process.deleteLater()
+            self.process = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+class _Signals(QObject):
+    done = Signal(object)
+    error = Signal(str)
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable[[], Any], signals: _Signals) -> None:
+        super().__init__()
+        self.fn, self.signals = fn, signals
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except Exception as exc:  # shown to the user as a dialog, never a crash of the window
+            self.signals.error.emit(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+        else:
+            self.signals.done.emit(result)
+
+
+_keep: set[_Signals] = set()
+
+
+def in_background(fn: Callable[[], Any], done: Callable[[Any], None],
+                  error: Callable[[str], None] | None = None) -> _Signals:
+    """Runs `fn` on a pool thread; `done(result)` or `error(message)` is called on the UI thread."""
+    signals = _Signals()
+    _keep.add(signals)
+    signals.done.connect(done)
+    if error is not None:
+        signals.error.connect(error)
+    signals.done.connect(lambda _r: _keep.discard(signals))
+    signals.error.connect(lambda _m: _keep.discard(signals))
+    QThreadPool.globalInstance().start(_Task(fn, signals))
+    return signals

@@ -1,0 +1,121 @@
+"""Findings dashboard, language switch, compare, sign-off and assignment, PDF export: real widgets offscreen."""
+import importlib.util
+
+import pytest
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import QApplication
+
+from auditor import api
+from gui.widgets.charts import HeatMap, LineChart
+
+
+def _open(window, audit_id):
+    window.state.open_audit(audit_id)
+    assert window.stack.currentWidget() is window.findings
+    return window.findings
+
+
+def test_findings_dashboard_shows_verdict_tiles_charts_and_thresholds(make_window, two_audits):
+    window = make_window(two_audits["db"])
+    page = _open(window, two_audits["ids"][1])
+    data = api.show_audit(two_audits["ids"][1], two_audits["db"])
+    assert page.verdict.property("status") == data["verdict"]
+    assert "tiny-bert" in page.title.text()
+    assert {t.property("rating") for t in page.tiles.values()} <= {"pass", "warn", "fail", "not_assessed"}
+    assert page.tiles["flow"].trend.text().strip()          # trend against version 1
+    assert page.checks.count() == len(data["checks"])
+    for check_id, kind in (("flow.representation", LineChart), ("attention.structure", HeatMap)):
+        if any(c["id"] == check_id for c in data["checks"]):
+            page.select_check(check_id)
+            assert page.detail.findChildren(kind), check_id
+    thresholded = next(f for f in data["findings"] if (f.get("condition") or {}).get("warn") is not None)
+    page.select_check(thresholded["check_id"])
+    text = " ".join(label.text() for label in page.detail.findChildren(type(page.title)))
+    assert thresholded["title"] in text and thresholded["detail"] in text
+    assert thresholded["meaning"]["en"] in text
+
+
+def test_language_switch_uses_the_shipped_japanese_font(make_window, two_audits):
+    window = make_window(two_audits["db"])
+    page = _open(window, two_audits["ids"][0])
+    window.language.setCurrentIndex(window.language.findData("ja"))
+    assert window.state.lang == "ja"
+    assert window.nav.item(2).text() == "所見" and page.tiles["flow"].name.text() == "<b>情報の流れ</b>"
+    family = QApplication.instance().font().families()[0]
+    shipped = {f for i in range(200) for f in QFontDatabase.applicationFontFamilies(i)}
+    assert family == "IPAexGothic" and family in shipped
+    data = page.data
+    finding = next(f for f in data["findings"] if f["check_id"] == data["checks"][page.checks.currentRow()]["id"])
+    text = " ".join(label.text() for label in page.detail.findChildren(type(page.title)))
+    assert finding["meaning"]["ja"] in text
+    if finding.get("title_ja"):
+        assert finding["title_ja"] in text
+    window.set_language("en")
+    assert window.nav.item(2).text() == "Findings" and QApplication.instance().font().families()[0] == "DejaVu Sans"
+
+
+def test_compare_two_audits(make_window, two_audits):
+    window = make_window(two_audits["db"])
+    window.show_page("compare")
+    page = window.compare
+    a, b = two_audits["ids"]
+    page.set_pair(a, b)
+    page.run_button.click()
+    assert page.result["a"] == a and page.result["b"] == b
+    assert page.metrics.rowCount() == len(page.result["metrics"]) > 0
+    assert page.findings.rowCount() == len(page.result["findings"]) > 0
+    assert a in page.summary.text() and "improved" in page.summary.text()
+    page.set_pair(a, a)
+    page.run()
+    assert page.summary.text() == window.state.tr("cmp.need_two")
+
+
+def test_sign_off_and_assign_a_finding(make_window, two_audits):
+    window = make_window(two_audits["db"])
+    audit_id = two_audits["ids"][0]
+    window.state.open_audit(audit_id)
+    window.show_page("signoff")
+    page = window.signoff
+    page.sign_button.click()
+    assert page.message.text() == window.state.tr("s.need_name")
+    page.role.setCurrentIndex(page.role.findData("reviewer"))
+    page.name.setText("R. Reviewer")
+    page.decision.setCurrentIndex(page.decision.findData("approve with conditions"))
+    page.sign_button.click()
+    assert page.signoffs.rowCount() >= 1
+    signed = api.show_audit(audit_id, two_audits["db"])["signoffs"]
+    assert any(s["role"] == "reviewer" and s["name"] == "R. Reviewer" for s in signed)
+    assert window.state.settings.get("signer") == "R. Reviewer"
+    kinds = [page.history.item(r, 2).text() for r in range(page.history.rowCount())]
+    assert "signed" in kinds or any("sign" in k for k in kinds), kinds
+    page.findings.selectRow(0)
+    page.owner.setText("Model owner team")
+    page.save_button.click()
+    assert page.message.text() == window.state.tr("s.saved"), page.message.text()
+    owners = [f["owner"] for f in api.show_audit(audit_id, two_audits["db"])["findings"]]
+    assert "Model owner team" in owners
+    assert page.findings.item(0, 3).text() == "Model owner team"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("reports.commands") is None, reason="reports.commands not built yet")
+def test_export_board_pdf_with_preview_then_save(make_window, qtbot, two_audits, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window(two_audits["db"])
+    window.state.open_audit(two_audits["ids"][1])
+    window.show_page("export")
+    page = window.export
+    assert not page.save_button.isEnabled()
+    page.kind.setCurrentIndex(page.kind.findData("board"))
+    page.lang.setCurrentIndex(page.lang.findData("ja"))
+    page.preview_button.click()
+    qtbot.waitUntil(lambda: not page.building, timeout=120000)
+    assert page.preview_path is not None, page.status.text()
+    assert page.document.pageCount() == 1 and page.save_button.isEnabled()
+    target = tmp_path / "out" / "board"
+    target.parent.mkdir()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "PDF (*.pdf)"))
+    page.save_button.click()
+    saved = target.with_suffix(".pdf")
+    assert saved.read_bytes() == page.preview_path.read_bytes() and saved.read_bytes().startswith(b"%PDF")
+    assert window.state.settings.folder("reports") == str(saved.parent)
