@@ -16,9 +16,9 @@ import numpy as np
 
 from auditor.checks.base import AuditContext, Check, CheckResult
 from auditor.checks.registry import register
-from auditor.estimators.attention_kernel import KernelFit
+from auditor.estimators.attention_kernel import KernelFit, add_fit_layers
 from auditor.estimators.laplacian import laplacian
-from auditor.estimators.pde import StepFit, pca_basis
+from auditor.estimators.pde import Scatter, StepFit, pca_basis, pca_basis_of_scatter
 from auditor.models.base import Capability
 from auditor.trace import TraceBatch
 
@@ -42,10 +42,65 @@ def _sinks(batch: TraceBatch) -> np.ndarray:
     return sinks
 
 
-def _seq_cos_sum(a: np.ndarray, b: np.ndarray, seq: np.ndarray, counts: np.ndarray) -> float:
-    """Sum over sequences of the mean token-wise cosine; a, b are valid tokens [n, d], seq their sequence."""
-    cos = (a * b).sum(axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), _EPS)
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-token dot products over the last axis: [..., d] x [..., d] -> [...]."""
+    return np.einsum("...d,...d->...", a, b)
+
+
+def _seq_cos_sum(dot: np.ndarray, a2: np.ndarray, b2: np.ndarray, seq: np.ndarray, counts: np.ndarray) -> float:
+    """Sum over sequences of the mean token-wise cosine, from per-token a.b, |a|^2 and |b|^2 of the valid tokens."""
+    cos = dot.astype(np.float64) / np.maximum(np.sqrt(a2.astype(np.float64) * b2), _EPS)
     return float((np.bincount(seq, weights=cos, minlength=len(counts)) / counts).sum())
+
+
+class _BatchFlow:
+    """One batch's layer states in float32 and the token-axis operators of flow.pde, shared by all steps."""
+
+    def __init__(self, batch: TraceBatch) -> None:
+        self.batch = batch
+        self.valid = batch.mask.astype(bool)
+        self.sinks = _sinks(batch)
+        self._weights = self.valid.astype(np.float32).reshape(1, -1)
+        self._abar: dict[int, np.ndarray] = {}
+        self._lap_weights: np.ndarray | None = None
+
+    def hidden(self, layer: int) -> np.ndarray:
+        return self.batch.hidden[layer].astype(np.float32, copy=False)
+
+    @staticmethod
+    def project(h: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """h Q for [B, T, d] states: one matrix product over all tokens -> [B, T, k]."""
+        return (h.reshape(-1, h.shape[-1]) @ q).reshape(h.shape[:-1] + (q.shape[1],))
+
+    def laplacian(self, h: np.ndarray) -> np.ndarray:
+        return laplacian(h, self.valid, self.batch.grid, self.batch.prefix_tokens)
+
+    def transport(self, step: int, hq: np.ndarray) -> np.ndarray | None:
+        """(Abar H - H) Q = Abar (HQ) - HQ with Abar the head-averaged attention of the block; None without attention."""
+        if self.batch.attentions is None:
+            return None
+        if step not in self._abar:
+            self._abar[step] = self.batch.attentions[step].mean(axis=1, dtype=np.float32)   # [B, T, T]
+        out = np.matmul(self._abar[step], hq)
+        out -= hq
+        return out
+
+    def token_sum(self, x: np.ndarray) -> np.ndarray:
+        """Sum over the valid tokens [d], in float64."""
+        return (self._weights @ x.reshape(-1, x.shape[-1]))[0].astype(np.float64)
+
+    def masked_sum(self, per_token: np.ndarray) -> float:
+        return float(per_token[self.valid].sum(dtype=np.float64))
+
+    def laplacian_sum(self, h: np.ndarray) -> np.ndarray:
+        """Sum of Lap(h) over the valid tokens = sum_t c_t h_t with c = Lap(valid) (Lap is symmetric): 0 for a
+        chain or a full grid, computed rather than assumed."""
+        if self._lap_weights is None:
+            c = self.laplacian(self.valid.astype(np.float32)[:, :, None])[:, :, 0]
+            self._lap_weights = c.reshape(1, -1) if np.any(c) else np.zeros((1, 0), np.float32)
+        if not self._lap_weights.size:
+            return np.zeros(h.shape[-1])
+        return (self._lap_weights @ h.reshape(-1, h.shape[-1]))[0].astype(np.float64)
 
 
 class ScoreStats:
@@ -123,28 +178,36 @@ class PDEStats:
             self.causal = bool(np.triu(a.max(axis=(0, 1)), k=1).max() < 1e-6)
             self.kernels = [KernelFit(heads=a.shape[1], causal=self.causal, seed=self.seed)
                             for _ in first.attentions]
+        # each step's basis comes from the tokens of both its boundaries; a boundary's scatter serves two steps
+        boundaries = [np.concatenate([b.hidden[layer][b.mask.astype(bool)] for b in kept])
+                      for layer in range(len(first.hidden))]
+        d = boundaries[0].shape[1]
+        scatters = [Scatter.of(tokens) for tokens in boundaries] if 2 * len(boundaries[0]) >= d else None
         for step in range(len(first.hidden) - 1):
-            tokens = np.concatenate([np.concatenate([b.hidden[step][b.mask], b.hidden[step + 1][b.mask]])
-                                     for b in kept])
-            self.steps.append(StepFit(pca_basis(tokens, self.basis_size), self.with_attention, self.ridge))
-
-    def _step_inputs(self, batch: TraceBatch, step: int, h: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        lap = laplacian(h, batch.mask.astype(bool), batch.grid, batch.prefix_tokens)
-        if not self.with_attention or batch.attentions is None:
-            return lap, None
-        abar = batch.attentions[step].mean(axis=1, dtype=np.float32)         # [B, T, T] head average
-        return lap, np.matmul(abar, h) - h
+            basis = pca_basis_of_scatter(scatters[step] + scatters[step + 1], self.basis_size) if scatters else \
+                pca_basis(np.concatenate([boundaries[step], boundaries[step + 1]]), self.basis_size)
+            self.steps.append(StepFit(basis, self.with_attention, self.ridge))
 
     def _feed(self, batch: TraceBatch) -> None:
-        mask = batch.mask.astype(bool)
-        sinks = _sinks(batch)
+        """Fit-split batch -> each step's sufficient statistics, in the PCA basis where the maths allows.
+
+        Lap and Abar act along the token axis and the basis along the feature axis, so
+        Lap(H)Q = Lap(HQ) and (Abar H - H)Q = Abar(HQ) - HQ: the token mixing runs on k numbers per token.
+        """
+        flow = _BatchFlow(batch)
         for step, fit in enumerate(self.steps):
-            h = batch.hidden[step].astype(np.float32, copy=False)
-            lap, att = self._step_inputs(batch, step, h)
-            y = batch.hidden[step + 1][mask] - h[mask]
-            fit.add(h[mask], lap[mask], None if att is None else att[mask], y)
-            if self.kernels is not None:
-                self.kernels[step].add_fit(batch.attentions[step], mask, sinks)
+            h, h_next = flow.hidden(step), flow.hidden(step + 1)
+            q = fit.basis(h.dtype)
+            hq, nq = flow.project(h, q), flow.project(h_next, q)
+            lap = flow.laplacian(h)
+            y = h_next - h
+            rows = flow.valid
+            aq = flow.transport(step, hq)
+            fit.add_projected(hq[rows], None if aq is None else aq[rows], (nq - hq)[rows],
+                              flow.laplacian(hq)[rows], flow.token_sum(y), flow.laplacian_sum(h),
+                              flow.masked_sum(_rowdot(y, lap)), flow.masked_sum(_rowdot(lap, lap)))
+        if self.kernels is not None:
+            add_fit_layers(self.kernels, batch.attentions, flow.valid, flow.sinks)
 
     def _finish_fit(self) -> None:
         if self.solved:
@@ -165,45 +228,61 @@ class PDEStats:
     # -- scoring -------------------------------------------------------------------------------
     def _score(self, batch: TraceBatch) -> None:
         """Held-out figures, computed on the valid tokens only (flattened: padding costs nothing)."""
-        mask = batch.mask.astype(bool)
+        flow = _BatchFlow(batch)
+        mask = flow.valid
         if not self.scores:
             self.scores = [ScoreStats(batch.hidden[0].shape[2]) for _ in self.steps]
             self.rollout_sum = np.zeros(len(self.steps) + 1)
         seq = np.repeat(np.arange(batch.size), mask.sum(axis=1))          # sequence of each valid token
         counts = np.maximum(mask.sum(axis=1), 1)
-        rolled_full = batch.hidden[0].astype(np.float64) * mask[:, :, None]
+        tokens = [flow.hidden(0)[mask]]
+        norms = [_rowdot(tokens[0], tokens[0])]
+        rolled_full = flow.hidden(0) * mask[:, :, None]
+        rolled = tokens[0]
         self.rollout_sum[0] += batch.size
-        sinks = _sinks(batch)
         for step, fit in enumerate(self.steps):
             stats = self.scores[step]
-            h_full = batch.hidden[step].astype(np.float64)
-            lap, att = self._step_inputs(batch, step, h_full)
-            h, h_next = h_full[mask], batch.hidden[step + 1].astype(np.float64)[mask]
+            h_full = flow.hidden(step)
+            q = fit.basis(h_full.dtype)
+            hq_full = flow.project(h_full, q)
+            lap = flow.laplacian(h_full)[mask]
+            aq = flow.transport(step, hq_full)
+            hq = hq_full[mask]
+            h = tokens[step]
+            h_next = flow.hidden(step + 1)[mask]
+            tokens.append(h_next)
+            norms.append(_rowdot(h_next, h_next))
+            h_norm, n_norm = norms[step], norms[step + 1]
             y = h_next - h
-            pred = fit.predict(h, lap[mask], None if att is None else att[mask])
-            point = fit.pointwise(h)
+            pred = fit.predict_projected(hq, lap, None if aq is None else aq[mask])
             stats.sequences += batch.size
-            stats.cos["pde"] += _seq_cos_sum(h + pred.change, h_next, seq, counts)
-            stats.cos["identity"] += _seq_cos_sum(h, h_next, seq, counts)
-            stats.cos["pointwise"] += _seq_cos_sum(h + point, h_next, seq, counts)
-            stats.sse["pde"] += float(((y - pred.change) ** 2).sum())
-            stats.sse["pointwise"] += float(((y - point) ** 2).sum())
-            stats.yy += float((y * y).sum())
-            stats.y_sum += y.sum(axis=0)
+            z = h + pred.change
+            stats.cos["pde"] += _seq_cos_sum(_rowdot(z, h_next), _rowdot(z, z), n_norm, seq, counts)
+            stats.cos["identity"] += _seq_cos_sum(_rowdot(h, h_next), h_norm, n_norm, seq, counts)
+            z = h_next - z                                                   # y - predicted change
+            stats.sse["pde"] += float(_rowdot(z, z).sum(dtype=np.float64))
+            z = h + fit.pointwise_projected(hq)
+            stats.cos["pointwise"] += _seq_cos_sum(_rowdot(z, h_next), _rowdot(z, z), n_norm, seq, counts)
+            z = h_next - z
+            stats.sse["pointwise"] += float(_rowdot(z, z).sum(dtype=np.float64))
+            stats.yy += float(_rowdot(y, y).sum(dtype=np.float64))
+            stats.y_sum += y.sum(axis=0, dtype=np.float64)
             stats.tokens += len(y)
             for name, value in pred.energy.items():
                 stats.energy[name] += value or 0.0
             # free-running rollout: the fitted flow from the embeddings, with the real attention weights
-            r_lap, r_att = self._step_inputs(batch, step, rolled_full)
-            rolled = rolled_full[mask] + fit.predict(rolled_full[mask], r_lap[mask],
-                                                     None if r_att is None else r_att[mask]).change
+            rq_full = flow.project(rolled_full, q)
+            r_aq = flow.transport(step, rq_full)
+            rolled = rolled + fit.predict_projected(rq_full[mask], flow.laplacian(rolled_full)[mask],
+                                                    None if r_aq is None else r_aq[mask], energy=False).change
             rolled_full = np.zeros_like(rolled_full)
             rolled_full[mask] = rolled
-            self.rollout_sum[step + 1] += _seq_cos_sum(rolled, h_next, seq, counts)
+            self.rollout_sum[step + 1] += _seq_cos_sum(_rowdot(rolled, h_next), _rowdot(rolled, rolled), n_norm,
+                                                       seq, counts)
             if self.kernels is not None:
-                self.kernels[step].add_score(batch.attentions[step], mask, sinks)
+                self.kernels[step].add_score(batch.attentions[step], mask, flow.sinks)
                 if len(self.examples) <= step:
-                    self.examples.append(self._example(batch, step, mask, sinks))
+                    self.examples.append(self._example(batch, step, mask, flow.sinks))
 
     def _example(self, batch: TraceBatch, step: int, mask: np.ndarray, sinks: np.ndarray) -> dict[str, Any]:
         """One held-out attention row beside its fitted kernel, for the report's chart."""

@@ -11,11 +11,9 @@ import numpy as np
 
 from auditor.checks.base import AuditContext, Check, CheckResult
 from auditor.checks.registry import register
-from auditor.estimators.smoothing import dirichlet_energy, rank_collapse_residual, token_similarity
+from auditor.estimators.smoothing import figures
 from auditor.models.base import Capability
 from auditor.trace import TraceBatch
-
-FIGURES = {"token_similarity": token_similarity, "rank_collapse_residual": rank_collapse_residual}
 
 
 def content_tokens(batch: TraceBatch) -> np.ndarray:
@@ -43,10 +41,8 @@ class SmoothingStats:
         layers = len(batch.hidden)
         for layer, hidden in enumerate(batch.hidden):
             x = hidden.astype(np.float32, copy=False)
-            for name, figure in FIGURES.items():
-                self._add(name, layer, layers, figure(x, content))
-            self._add("dirichlet_energy", layer, layers,
-                      dirichlet_energy(x, content, batch.grid, batch.prefix_tokens))
+            for name, values in figures(x, content, batch.grid, batch.prefix_tokens).items():
+                self._add(name, layer, layers, values)
 
     def means(self, name: str) -> list[float | None]:
         return [s / c if c else None for s, c in zip(self.sums[name], self.counts[name], strict=True)]

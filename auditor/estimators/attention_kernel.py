@@ -18,8 +18,8 @@ import numpy as np
 OFFSETS = np.arange(-6, 7, dtype=np.float64)               # v: drift, in tokens
 WIDTHS = np.array([0.5, 1.0, 2.0, 4.0, 8.0, 16.0])          # s: spread, in tokens
 SINK_WEIGHTS = np.array([0.0, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 1.0])
-_CHUNK = 16
 _EPS = 1e-12
+_NEGLIGIBLE = 1e-30     # a normalised kernel weight below this adds nothing a float can hold beside the row's peak
 
 
 def candidates() -> list[tuple[float, float]]:
@@ -55,30 +55,6 @@ def sink_rows(sup: np.ndarray, sinks: np.ndarray) -> np.ndarray:
     return np.where(total > 0, s / np.maximum(total, 1), 0.0).astype(np.float32)
 
 
-def _cosine_sums(a: np.ndarray, g: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """sum over rows of cos(a, (1-w) g + w s), for every head, candidate and sink weight.
-
-    a [R,H,T] attention rows, g [R,C,T] candidate kernel rows, s [R,T] sink rows -> [H, C, W].
-    The cosine's numerator is linear in w and the kernel norm does not depend on the head, so it
-    all reduces to small matrix products (no [R,H,C,W] array).
-    """
-    ag = np.matmul(a, g.transpose(0, 2, 1))                                   # [R, H, C]
-    gg = (g * g).sum(axis=2)                                                   # [R, C]
-    gs = np.matmul(g, s[:, :, None])[:, :, 0]                                  # [R, C]
-    as_ = np.matmul(a, s[:, :, None])[:, :, 0]                                 # [R, H]
-    ss = (s * s).sum(axis=1)                                                   # [R]
-    # no reachable sink: the sink weight means nothing, so every w is the plain Gaussian
-    w = np.where(ss[:, None] > 0, SINK_WEIGHTS[None, :], 0.0)                  # [R, W]
-    knorm2 = ((1 - w) ** 2)[:, None, :] * gg[:, :, None] + (2 * w * (1 - w))[:, None, :] * gs[:, :, None] \
-        + (w ** 2 * ss[:, None])[:, None, :]                                   # [R, C, W]
-    inv_k = 1.0 / np.maximum(np.sqrt(np.maximum(knorm2, 0.0)), _EPS)
-    weight = 1.0 / np.maximum(np.sqrt((a * a).sum(axis=2)), _EPS)              # [R, H] = 1 / |a|
-    # sum_r ag*weight*(1-w)*inv_k  +  sum_r as*weight*w*inv_k
-    x1 = np.einsum("rhc,rcw->hcw", ag * weight[:, :, None], (1 - w)[:, None, :] * inv_k, optimize=True)
-    x2 = np.einsum("rh,rcw->hcw", as_ * weight, w[:, None, :] * inv_k, optimize=True)
-    return x1 + x2
-
-
 def _select_rows(mask: np.ndarray, per_sequence: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(sequence, query) pairs: up to `per_sequence` seeded random valid queries of each sequence."""
     seqs, queries = [], []
@@ -88,6 +64,87 @@ def _select_rows(mask: np.ndarray, per_sequence: int, rng: np.random.Generator) 
         seqs.append(np.full(len(pick), b))
         queries.append(pick)
     return np.concatenate(seqs), np.concatenate(queries)
+
+
+def _offset_table(cands: list[tuple[float, float]], tokens: int) -> np.ndarray:
+    """Unnormalised kernels by key offset: [2T - 1, C], row o + T - 1 for the offset j - i = o."""
+    offsets = np.arange(-(tokens - 1), tokens, dtype=np.float64)
+    out = np.empty((len(offsets), len(cands)), dtype=np.float32)
+    for c, (v, s) in enumerate(cands):
+        out[:, c] = 1.0 if np.isinf(s) else np.exp(-((offsets - v) ** 2) / (2.0 * s * s))
+    return out
+
+
+def _row_support(mask: np.ndarray, seq: np.ndarray, query: np.ndarray, causal: bool) -> np.ndarray:
+    """support(mask, causal)[seq, query] without building the [B, T, T] array: [R, T]."""
+    sup = mask[seq] & mask[seq, query][:, None]
+    if causal:
+        sup = sup & (np.arange(mask.shape[1])[None, :] <= query[:, None])
+    return sup
+
+
+_ROW_BUDGET = 1 << 22          # floats in one [R, T, C] block of candidate kernels (16 MiB)
+
+
+def add_fit_layers(fits: list[KernelFit], attns: list[np.ndarray], mask: np.ndarray, sinks: np.ndarray) -> None:
+    """`KernelFit.add_fit` for several layers of one batch at once (the same rows, one set of kernels).
+
+    Every layer's KernelFit draws the same seeded rows (same seed, same batches), so the rows are drawn
+    once and the attention rows of all layers and heads go through the same small matrix products.
+    """
+    first = fits[0]
+    assert all(f.seed == first.seed and f.rows_per_sequence == first.rows_per_sequence and f.causal == first.causal
+               and f.cands == first.cands for f in fits), "layers must share the row sample"
+    mask = mask.astype(bool)
+    rng = first._generator()
+    for f in fits[1:]:          # keep each layer's generator in step, as if it had drawn the rows itself
+        f._rng = rng
+    seq, query = _select_rows(mask, first.rows_per_sequence, rng)
+    tokens = mask.shape[1]
+    sup = _row_support(mask, seq, query, first.causal)                                  # [R, T]
+    a = np.concatenate([attn[seq, :, query].astype(np.float32, copy=False) for attn in attns], axis=1)
+    a *= sup[:, None]                                                                     # [R, L*H, T]
+    s = sink_rows(sup, sinks[seq])                                                       # [R, T]
+    table = first._table(tokens)
+    index = np.arange(tokens)[None, :] - query[:, None] + tokens - 1                      # [R, T]
+    total = np.zeros((a.shape[1], len(first.cands), len(SINK_WEIGHTS)))
+    step = max(1, min(len(first.cands), _ROW_BUDGET // max(sup.size, 1)))
+    for start in range(0, len(first.cands), step):
+        e = table[index, start:start + step] * sup[:, :, None]                           # [R, T, C]
+        e /= np.maximum(e.sum(axis=1, keepdims=True), _EPS)
+        e[e < _NEGLIGIBLE] = 0.0        # subnormal floats make the products below several times slower
+        total[:, start:start + step] = _cosine_sums(a, e, s)
+    heads = first.heads
+    for layer, fit in enumerate(fits):
+        part = total[layer * heads:(layer + 1) * heads]
+        fit.fit_sum = part.copy() if fit.fit_sum is None else fit.fit_sum + part
+        fit.fit_rows += len(seq)
+
+
+def _cosine_sums(a: np.ndarray, gt: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """sum over rows of cos(a, (1-w) g + w s), for every head, candidate and sink weight.
+
+    a [R,H,T] attention rows, gt [R,T,C] candidate kernel rows (key-major), s [R,T] sink rows -> [H, C, W].
+    The cosine's numerator is linear in w and the kernel norm does not depend on the head, so it
+    all reduces to small matrix products (no [R,H,C,W] array).
+    """
+    weight = 1.0 / np.maximum(np.sqrt(np.einsum("rht,rht->rh", a, a)), _EPS)  # [R, H] = 1 / |a|
+    ag = np.matmul(a, gt)                                                     # [R, H, C]
+    ag *= weight[:, :, None]
+    gg = np.einsum("rtc,rtc->rc", gt, gt)                                     # [R, C]
+    gs = np.matmul(s[:, None, :], gt)[:, 0]                                   # [R, C]
+    as_ = np.matmul(a, s[:, :, None])[:, :, 0] * weight                       # [R, H]
+    ss = (s * s).sum(axis=1)                                                  # [R]
+    # no reachable sink: the sink weight means nothing, so every w is the plain Gaussian
+    w = np.where(ss[:, None] > 0, SINK_WEIGHTS[None, :], 0.0).astype(np.float32)   # [R, W]
+    knorm2 = ((1 - w) ** 2)[:, None, :] * gg[:, :, None] + (2 * w * (1 - w))[:, None, :] * gs[:, :, None] \
+        + (w ** 2 * ss[:, None])[:, None, :]                                  # [R, C, W]
+    inv_k = 1.0 / np.maximum(np.sqrt(np.maximum(knorm2, 0.0)), np.float32(_EPS))
+    # sum_r ag*weight*(1-w)*inv_k  +  sum_r as*weight*w*inv_k, batched over candidates (float32 within a
+    # batch, float64 across batches)
+    x1 = np.matmul(ag.transpose(2, 1, 0), ((1 - w)[:, None, :] * inv_k).transpose(1, 0, 2))   # [C, H, W]
+    x2 = (as_.T @ (w[:, None, :] * inv_k).reshape(len(w), -1)).reshape(a.shape[1], *inv_k.shape[1:])
+    return x1.transpose(1, 0, 2) + x2
 
 
 @dataclass
@@ -106,23 +163,21 @@ class KernelFit:
     score_uniform_sum: np.ndarray | None = None              # [H]
     score_rows: int = 0
 
-    def add_fit(self, attn: np.ndarray, mask: np.ndarray, sinks: np.ndarray) -> None:
-        """attn [B, H, T, T] probabilities of fit-split sequences (a seeded sample of their rows)."""
+    def _generator(self) -> np.random.Generator:
         if not hasattr(self, "_rng"):
             self._rng = np.random.default_rng([self.seed, 4242])
-        seq, query = _select_rows(mask.astype(bool), self.rows_per_sequence, self._rng)
-        sup = support(mask, self.causal)[seq, query]                                   # [R, T]
-        a = attn[seq, :, query].astype(np.float32) * sup[:, None]                      # [R, H, T]
-        s = sink_rows(sup, sinks[seq])                                                 # [R, T]
-        offsets = _offsets(query, mask.shape[1])
-        total = np.zeros((self.heads, len(self.cands), len(SINK_WEIGHTS)))
-        for start in range(0, len(self.cands), _CHUNK):
-            chunk = self.cands[start:start + _CHUNK]
-            e = _gaussian_rows(chunk, offsets) * sup[:, None]                          # [R, C, T]
-            g = e / np.maximum(e.sum(axis=2, keepdims=True), _EPS)
-            total[:, start:start + len(chunk)] = _cosine_sums(a, g, s)
-        self.fit_sum = total if self.fit_sum is None else self.fit_sum + total
-        self.fit_rows += len(seq)
+        return self._rng
+
+    def _table(self, tokens: int) -> np.ndarray:
+        """The candidates' unnormalised kernels by key offset for sequences of `tokens` tokens (cached)."""
+        tables = self.__dict__.setdefault("_tables", {})
+        if tokens not in tables:
+            tables[tokens] = _offset_table(self.cands, tokens)
+        return tables[tokens]
+
+    def add_fit(self, attn: np.ndarray, mask: np.ndarray, sinks: np.ndarray) -> None:
+        """attn [B, H, T, T] probabilities of fit-split sequences (a seeded sample of their rows)."""
+        add_fit_layers([self], [attn], mask, sinks)
 
     def solve(self) -> None:
         assert self.fit_sum is not None and self.fit_rows, "no fit rows"
@@ -147,16 +202,56 @@ class KernelFit:
             out[:, h] = np.where(has_sink, (1 - w) * g + w * s, g)
         return out
 
+    def _head_kernels(self, tokens: int) -> np.ndarray:
+        """The chosen heads' unnormalised Gaussians [H, T, T] in float64 (cached per length).
+
+        float64: a row's peak over its support can be as small as exp(-6^2 / (2 * 0.5^2)) ~ 5e-32, whose
+        square a float32 cannot hold.
+        """
+        assert self.choice is not None, "solve() first"
+        cache = self.__dict__.setdefault("_head_tables", {})
+        if tokens not in cache:
+            offsets = _offsets(np.arange(tokens), tokens).astype(np.float64)
+            cache[tokens] = np.stack([np.ones_like(offsets) if np.isinf(width) else
+                                      np.exp(-((offsets - v) ** 2) / (2.0 * width * width))
+                                      for v, width, _ in self.choice])
+        return cache[tokens]
+
     def add_score(self, attn: np.ndarray, mask: np.ndarray, sinks: np.ndarray) -> None:
-        sup = support(mask, self.causal)
-        a = attn.astype(np.float32) * sup[:, None]
-        kern = self.kernels(mask, sinks)
-        uniform = sup / np.maximum(sup.sum(axis=2, keepdims=True), 1)
+        """Held-out rows: the cosine of each valid attention row with its fitted kernel and with uniform attention.
+
+        The same figures as comparing `a` with `kernels()` row by row, from a few contractions: with
+        g = e / Z (e the Gaussian on the row's support) and k = (1 - w) g + w s,
+        a.k = (1 - w) a.e / Z + w a.s and |k|^2 = (1 - w)^2 e.e / Z^2 + 2 w (1 - w) e.s / Z + w^2 s.s.
+        """
+        assert self.choice is not None, "solve() first"
+        mask = mask.astype(bool)
+        tokens = mask.shape[1]
+        sup = support(mask, self.causal)                                               # [B, T, T]
+        a = attn.astype(np.float32) * sup[:, None]                                     # [B, H, T, T]
+        e = self._head_kernels(tokens)                                                 # [H, T, T]
+        s = sink_rows(sup, sinks[:, None, :])                                          # [B, T, T]
+        # row contractions over keys j, batched over queries i: [T, B, T] @ [T, T, H] -> [T, B, H]
+        by_query = sup.astype(np.float64).transpose(1, 0, 2)
+        z = np.matmul(by_query, e.transpose(1, 2, 0)).transpose(1, 2, 0)               # [B, H, T]
+        ee = np.matmul(by_query, (e * e).transpose(1, 2, 0)).transpose(1, 2, 0)
+        es = np.matmul(s.astype(np.float64).transpose(1, 0, 2), e.transpose(1, 2, 0)).transpose(1, 2, 0)
+        ae = np.einsum("bhij,hij->bhi", a.astype(np.float64), e)
+        ss = (s * s).sum(axis=2)[:, None, :]                                           # [B, 1, T]
+        as_ = np.einsum("bhij,bij->bhi", a, s)
+        aa = np.einsum("bhij,bhij->bhi", a, a)
+        asum = a.sum(axis=3)
+        w = np.array([c[2] for c in self.choice], dtype=np.float64)[None, :, None]     # [1, H, 1]
+        w = np.where(ss > 0, w, 0.0)                                                   # no reachable sink: plain g
+        zc = np.maximum(z, _EPS)
+        dot = (1 - w) * ae / zc + w * as_
+        knorm2 = (1 - w) ** 2 * ee / zc ** 2 + 2 * w * (1 - w) * es / zc + w ** 2 * ss
+        an = np.sqrt(aa)
+        cos_k = dot / np.maximum(an * np.sqrt(np.maximum(knorm2, 0.0)), _EPS)
+        count = sup.sum(axis=2)[:, None, :]                                            # [B, 1, T]
+        inv = 1.0 / np.maximum(count, 1)
+        cos_u = asum * inv / np.maximum(an * np.sqrt(count * inv * inv), _EPS)
         rows = mask.astype(np.float64)[:, None, :]
-        an = np.sqrt((a * a).sum(axis=3))
-        cos_k = (a * kern).sum(axis=3) / np.maximum(an * np.sqrt((kern * kern).sum(axis=3)), _EPS)
-        cos_u = (a * uniform[:, None]).sum(axis=3) / np.maximum(
-            an * np.sqrt((uniform * uniform).sum(axis=2))[:, None], _EPS)
         ks = (cos_k * rows).sum(axis=(0, 2))
         us = (cos_u * rows).sum(axis=(0, 2))
         self.score_kernel_sum = ks if self.score_kernel_sum is None else self.score_kernel_sum + ks

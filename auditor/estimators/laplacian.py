@@ -11,10 +11,12 @@ import numpy as np
 def chain_laplacian(h: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Lap(h) [B, T, d] along the token axis; zero on padding."""
     m = mask.astype(h.dtype)
-    lap = np.zeros_like(h)
     pair = (m[:, 1:] * m[:, :-1])[:, :, None]          # both ends of each edge valid
-    diff = (h[:, 1:] - h[:, :-1]) * pair                # x_{i+1} - x_i on valid edges
-    lap[:, :-1] += diff                                 # token i gains (x_{i+1} - x_i)
+    diff = np.subtract(h[:, 1:], h[:, :-1])             # x_{i+1} - x_i ...
+    diff *= pair                                        # ... on valid edges
+    lap = np.empty_like(h)
+    lap[:, :-1] = diff                                  # token i gains (x_{i+1} - x_i)
+    lap[:, -1] = 0
     lap[:, 1:] -= diff                                  # token i+1 gains (x_i - x_{i+1})
     return lap
 
@@ -51,3 +53,22 @@ def neighbour_pairs_energy(x: np.ndarray, content: np.ndarray, grid: tuple[int, 
     vertical = (((p[:, 1:] - p[:, :-1]) ** 2).sum(axis=3) * (c[:, 1:] & c[:, :-1])).sum(axis=(1, 2))
     horizontal = (((p[:, :, 1:] - p[:, :, :-1]) ** 2).sum(axis=3) * (c[:, :, 1:] & c[:, :, :-1])).sum(axis=(1, 2))
     return vertical + horizontal
+
+
+def neighbour_pairs_energy_from_norms(x: np.ndarray, norms: np.ndarray, content: np.ndarray,
+                                      grid: tuple[int, int] | None, prefix: int) -> np.ndarray:
+    """`neighbour_pairs_energy` from the token norms |x_i|^2 [B, T] and one pass of neighbour dot products:
+    ||x_a - x_b||^2 = |x_a|^2 + |x_b|^2 - 2 x_a.x_b (per pair in x's precision, summed in float64)."""
+    def pairs(a: np.ndarray, b: np.ndarray, na: np.ndarray, nb: np.ndarray, both: np.ndarray) -> np.ndarray:
+        energy = na + nb - 2 * np.einsum("...d,...d->...", a, b)
+        return np.where(both, energy, 0).reshape(energy.shape[0], -1).sum(axis=1, dtype=np.float64)
+
+    if grid is None:
+        return pairs(x[:, 1:], x[:, :-1], norms[:, 1:], norms[:, :-1], content[:, 1:] & content[:, :-1])
+    rows, cols = grid
+    span = slice(prefix, prefix + rows * cols)
+    p = x[:, span].reshape(x.shape[0], rows, cols, x.shape[2])
+    r = norms[:, span].reshape(x.shape[0], rows, cols)
+    c = content[:, span].reshape(x.shape[0], rows, cols)
+    return pairs(p[:, 1:], p[:, :-1], r[:, 1:], r[:, :-1], c[:, 1:] & c[:, :-1]) + \
+        pairs(p[:, :, 1:], p[:, :, :-1], r[:, :, 1:], r[:, :, :-1], c[:, :, 1:] & c[:, :, :-1])

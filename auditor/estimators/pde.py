@@ -38,6 +38,39 @@ def pca_basis(tokens: np.ndarray, k: int) -> np.ndarray:
 
 
 @dataclass
+class Scatter:
+    """Token count, mean [d] and centred scatter matrix [d, d] of one set of token states.
+
+    The mean in float64; the products of the centred tokens in float32 (centred first, so nothing cancels),
+    returned in float64 for the combination and the eigendecomposition.
+    """
+
+    n: int
+    mean: np.ndarray
+    matrix: np.ndarray
+
+    @classmethod
+    def of(cls, tokens: np.ndarray) -> Scatter:
+        mean = tokens.mean(axis=0, dtype=np.float64)
+        x = (tokens - mean).astype(np.float32)
+        return cls(len(x), mean, (x.T @ x).astype(np.float64))
+
+    def __add__(self, other: Scatter) -> Scatter:
+        """The scatter of both sets together (Chan et al.'s pairwise update: no cancellation)."""
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        return Scatter(n, self.mean + delta * (other.n / n),
+                       self.matrix + other.matrix + np.outer(delta, delta) * (self.n * other.n / n))
+
+
+def pca_basis_of_scatter(scatter: Scatter, k: int) -> np.ndarray:
+    """`pca_basis` of the tokens a Scatter summarises (used when there are at least d tokens)."""
+    k = max(1, min(k, scatter.matrix.shape[0], max(scatter.n - 1, 1)))
+    _, vectors = np.linalg.eigh(scatter.matrix)
+    return vectors[:, ::-1][:, :k].copy()
+
+
+@dataclass
 class Prediction:
     """The predicted change of some tokens and the squared norm of each term's contribution.
 
@@ -77,29 +110,49 @@ class StepFit:
         self.g_pointwise: np.ndarray | None = None
         self.bias_perp_pointwise = np.zeros(d)
 
-    def _features(self, h: np.ndarray, att: np.ndarray | None, q: np.ndarray | None = None) -> np.ndarray:
-        q = self.q if q is None else q
-        parts = ([att @ q] if self.with_attention else []) + [h @ q, np.ones(h.shape[:-1] + (1,), dtype=h.dtype)]
-        return np.concatenate(parts, axis=-1)
+    def basis(self, dtype: np.dtype) -> np.ndarray:
+        """Q in the given precision (cached): projections run in the inputs' precision."""
+        cache = self.__dict__.setdefault("_basis", {})
+        key = np.dtype(dtype)
+        if key not in cache:
+            cache[key] = np.ascontiguousarray(self.q.astype(key))
+        return cache[key]
 
     def add(self, h: np.ndarray, lap: np.ndarray, att: np.ndarray | None, y: np.ndarray) -> None:
-        """Fit-split tokens [n, d]."""
-        # projections in the inputs' precision, sums of products in float64 (they grow with n)
-        q = self.q.astype(h.dtype, copy=False)
-        f = self._features(h, att, q).astype(np.float64)
-        u, lq = (y @ q).astype(np.float64), (lap @ q).astype(np.float64)
-        self.s_ff += f.T @ f
-        self.s_fu += f.T @ u
-        self.s_fl += f.T @ lq
-        self.uu += float((u * u).sum())
-        self.ul += float((u * lq).sum())
-        self.ll += float((lq * lq).sum())
-        y_perp, l_perp = y - u @ self.q.T, lap - lq @ self.q.T      # float64 from here
-        self.perp_y += y_perp.sum(axis=0)
-        self.perp_l += l_perp.sum(axis=0)
-        self.perp_yl += float((y_perp * l_perp).sum())
-        self.perp_ll += float((l_perp * l_perp).sum())
-        self.n += h.shape[0]
+        """Fit-split tokens [n, d] (the full-d form of `add_projected`)."""
+        q = self.basis(h.dtype)
+        hq = h @ q
+        aq = att @ q if self.with_attention and att is not None else None
+        self.add_projected(hq, aq, y @ q, lap @ q, y.sum(axis=0, dtype=np.float64),
+                           lap.sum(axis=0, dtype=np.float64), float(np.einsum("nd,nd->", y, lap, dtype=np.float64)),
+                           float(np.einsum("nd,nd->", lap, lap, dtype=np.float64)))
+
+    def add_projected(self, hq: np.ndarray, aq: np.ndarray | None, u: np.ndarray, lq: np.ndarray, y_sum: np.ndarray,
+                      lap_sum: np.ndarray, y_lap: float, lap_lap: float) -> None:
+        """Fit-split tokens given in the basis: hq = hQ, aq = (Abar h - h)Q, u = yQ, lq = Lap(h)Q [n, k], and
+        the full-d totals the out-of-span part needs: sum y, sum Lap(h) [d], sum y.Lap(h), sum |Lap(h)|^2.
+
+        The out-of-span sums follow from the full ones because Q has orthonormal columns:
+        sum (y - uQ^T) = sum y - (sum u) Q^T and (y - uQ^T).(l - lqQ^T) = y.l - u.lq.
+        """
+        n = hq.shape[0]
+        parts = ([aq] if self.with_attention else []) + [hq, np.ones((n, 1), dtype=hq.dtype), u, lq]
+        x = np.concatenate(parts, axis=1).astype(np.float64)          # sums of products in float64
+        p = self.s_ff.shape[0]
+        f, u64, l64 = x[:, :p], x[:, p:p + self.k], x[:, p + self.k:]
+        products = f.T @ x
+        self.s_ff += products[:, :p]
+        self.s_fu += products[:, p:p + self.k]
+        self.s_fl += products[:, p + self.k:]
+        uu, ul, ll = float((u64 * u64).sum()), float((u64 * l64).sum()), float((l64 * l64).sum())
+        self.uu += uu
+        self.ul += ul
+        self.ll += ll
+        self.perp_y += y_sum - self.q @ u64.sum(axis=0)
+        self.perp_l += lap_sum - self.q @ l64.sum(axis=0)
+        self.perp_yl += y_lap - ul
+        self.perp_ll += lap_lap - ll
+        self.n += n
 
     def _regularised(self, cols: np.ndarray) -> np.ndarray:
         m = self.s_ff[np.ix_(cols, cols)].copy()
@@ -111,6 +164,7 @@ class StepFit:
         """Joint least squares in D, W, R, b (ridge on W, R): D from its 1-D profile, then the rest."""
         if self.n == 0:
             raise ValueError("no fit tokens")
+        self.__dict__.pop("_solved", None)
         cols = np.arange(self.s_ff.shape[0])
         m = self._regularised(cols)
         m_fu = np.linalg.solve(m, self.s_fu)
@@ -130,18 +184,51 @@ class StepFit:
 
     def predict(self, h: np.ndarray, lap: np.ndarray, att: np.ndarray | None) -> Prediction:
         """The surrogate's change for tokens [n, d] (or [..., d]), with per-term energies."""
+        q = self.basis(h.dtype)
+        aq = att @ q if self.with_attention and att is not None else None
+        return self.predict_projected(h @ q, lap, aq)
+
+    def predict_projected(self, hq: np.ndarray, lap: np.ndarray, aq: np.ndarray | None, *,
+                          energy: bool = True) -> Prediction:
+        """`predict` from hq = hQ and aq = (Abar h - h)Q; the change comes in the precision of lap."""
         assert self.g is not None, "solve() first"
-        k = self.k
+        k, dtype = self.k, lap.dtype
         offset = k if self.with_attention else 0
-        reaction_q = (h @ self.q) @ self.g[offset:offset + k] + self.g[-1]
-        attention_q = (att @ self.q) @ self.g[:k] if self.with_attention and att is not None else None
+        g = self._cast("g", dtype)
+        reaction_q = hq @ g[offset:offset + k] + g[-1]
+        attention_q = aq @ g[:k] if self.with_attention and aq is not None else None
         in_span = reaction_q if attention_q is None else reaction_q + attention_q
-        tokens = int(np.prod(h.shape[:-1]))
-        energy = {"diffusion": float(self.diffusion ** 2 * (lap * lap).sum()),
-                  "attention": None if attention_q is None else float((attention_q * attention_q).sum()),
-                  "reaction": float((reaction_q * reaction_q).sum() + tokens * (self.bias_perp @ self.bias_perp))}
-        return Prediction(change=self.diffusion * lap + in_span @ self.q.T + self.bias_perp, energy=energy)
+        change = in_span @ self.basis(dtype).T
+        change += self.diffusion * lap
+        change += self._cast("bias_perp", dtype)
+        terms: dict[str, float | None] = {}
+        if energy:
+            tokens = int(np.prod(hq.shape[:-1]))
+            terms = {"diffusion": float(self.diffusion ** 2 * _square_sum(lap)),
+                     "attention": None if attention_q is None else _square_sum(attention_q),
+                     "reaction": _square_sum(reaction_q) + tokens * float(self.bias_perp @ self.bias_perp)}
+        return Prediction(change=change, energy=terms)
 
     def pointwise(self, h: np.ndarray) -> np.ndarray:
+        return self.pointwise_projected(h @ self.basis(h.dtype))
+
+    def pointwise_projected(self, hq: np.ndarray) -> np.ndarray:
         assert self.g_pointwise is not None, "solve() first"
-        return ((h @ self.q) @ self.g_pointwise[:-1] + self.g_pointwise[-1]) @ self.q.T + self.bias_perp_pointwise
+        g = self._cast("g_pointwise", hq.dtype)
+        out = (hq @ g[:-1] + g[-1]) @ self.basis(hq.dtype).T
+        out += self._cast("bias_perp_pointwise", hq.dtype)
+        return out
+
+    def _cast(self, name: str, dtype: np.dtype) -> np.ndarray:
+        """A solved array in the inputs' precision (cached; solve() fills the arrays once)."""
+        cache = self.__dict__.setdefault("_solved", {})
+        key = (name, np.dtype(dtype))
+        if key not in cache:
+            cache[key] = getattr(self, name).astype(dtype)
+        return cache[key]
+
+
+def _square_sum(x: np.ndarray) -> float:
+    """sum of squares, per row in the array's precision and over rows in float64."""
+    rows = x.reshape(-1, x.shape[-1])
+    return float(np.einsum("nd,nd->n", rows, rows).sum(dtype=np.float64))

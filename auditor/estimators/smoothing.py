@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from auditor.estimators.laplacian import neighbour_pairs_energy
+from auditor.estimators.laplacian import neighbour_pairs_energy, neighbour_pairs_energy_from_norms
 
 _EPS = 1e-12
 
@@ -41,3 +41,27 @@ def dirichlet_energy(x: np.ndarray, content: np.ndarray, grid: tuple[int, int] |
     energy = neighbour_pairs_energy(x, content, grid, prefix)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where((content.sum(axis=1) >= 2) & (norm2 > _EPS), energy / norm2, np.nan)
+
+
+def figures(x: np.ndarray, content: np.ndarray, grid: tuple[int, int] | None = None,
+            prefix: int = 0) -> dict[str, np.ndarray]:
+    """The three figures above for one batch at once, from shared per-token work (what the accumulator uses).
+
+    Per token: |x_i|^2 and the neighbour dot products in x's precision; per sequence: the sum of unit
+    vectors and of vectors (one small matrix product each), combined in float64:
+    ||X - 1 mean^T||_F^2 = sum |x_i|^2 - |sum x_i|^2 / n and ||x_a - x_b||^2 = |x_a|^2 + |x_b|^2 - 2 x_a.x_b.
+    """
+    c = content.astype(bool)
+    w = c.astype(x.dtype)
+    n = c.sum(axis=1).astype(np.float64)
+    norms = np.einsum("btd,btd->bt", x, x)                                         # |x_i|^2
+    norm2 = (norms * w).sum(axis=1, dtype=np.float64)
+    unit_sum = np.matmul((w / np.maximum(np.sqrt(norms), _EPS))[:, None, :], x)[:, 0].astype(np.float64)
+    token_sum = np.matmul(w[:, None, :], x)[:, 0].astype(np.float64)
+    resid2 = np.maximum(norm2 - (token_sum ** 2).sum(axis=1) / np.maximum(n, 1), 0.0)
+    energy = neighbour_pairs_energy_from_norms(x, norms, c, grid, prefix)
+    enough = n >= 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"token_similarity": np.where(enough, ((unit_sum ** 2).sum(axis=1) - n) / (n * (n - 1)), np.nan),
+                "rank_collapse_residual": np.where(enough & (np.sqrt(norm2) > _EPS), np.sqrt(resid2 / norm2), np.nan),
+                "dirichlet_energy": np.where(enough & (norm2 > _EPS), energy / norm2, np.nan)}

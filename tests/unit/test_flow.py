@@ -151,3 +151,101 @@ def test_attention_kernel_recovers_a_drift_head_and_beats_uniform():
     assert result.metrics["kernel_attention_cos"][0] > 0.999 > 0.9 > result.metrics["uniform_attention_cos"][0]
     example = result.evidence["attention_examples"][0]
     assert len(example["attention"]) == len(example["kernel"])
+
+
+def test_batched_smoothing_figures_match_their_definitions():
+    """The accumulator's one-pass figures agree with the per-figure definitions (chain and patch grid)."""
+    from auditor.estimators.smoothing import figures
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(5, 10, 7)).astype(np.float32) + 2.0    # an offset: the one-pass sums must not cancel
+    content = _ragged_mask(5, 10, rng)
+    content[0, 1:] = False                                      # a sequence with one content token: NaN
+    for grid, prefix in ((None, 0), ((3, 3), 1)):
+        fast = figures(x, content, grid, prefix)
+        assert fast["token_similarity"] == pytest.approx(token_similarity(x, content), rel=1e-5, nan_ok=True)
+        assert fast["rank_collapse_residual"] == pytest.approx(rank_collapse_residual(x, content), rel=1e-5,
+                                                               nan_ok=True)
+        assert fast["dirichlet_energy"] == pytest.approx(dirichlet_energy(x, content, grid, prefix), rel=1e-4,
+                                                         nan_ok=True)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_kernel_scores_match_explicit_kernel_rows(causal):
+    """add_score's contractions give the cosines of the rows kernels() builds, sharp far-drift kernels included."""
+    from auditor.estimators.attention_kernel import KernelFit, support
+
+    rng = np.random.default_rng(7)
+    b, heads, t = 6, 4, 9
+    mask = _ragged_mask(b, t, rng)
+    sinks = np.zeros_like(mask)
+    sinks[:, 0] = True
+    sinks[:3, 0] = False                                       # some sequences have no sink at all
+    attn = rng.random(size=(b, heads, t, t)).astype(np.float32)
+    attn /= attn.sum(axis=-1, keepdims=True)
+    fit = KernelFit(heads=heads, causal=causal)
+    fit.choice = [(6.0, 0.5, 0.35), (-1.0, 1.0, 0.0), (0.0, float("inf"), 0.8), (-6.0, 0.5, 1.0)]
+    fit.add_score(attn, mask, sinks)
+    sup = support(mask, causal)
+    a = attn * sup[:, None]
+    kern = fit.kernels(mask, sinks)
+    cos = (a * kern).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(kern, axis=-1), 1e-12)
+    assert fit.score_kernel_sum == pytest.approx((cos * mask[:, None]).sum(axis=(0, 2)), rel=1e-5)
+    uniform = sup / np.maximum(sup.sum(-1, keepdims=True), 1)
+    cos_u = (a * uniform[:, None]).sum(-1) / np.maximum(
+        np.linalg.norm(a, axis=-1) * np.linalg.norm(uniform, axis=-1)[:, None], 1e-12)
+    assert fit.score_uniform_sum == pytest.approx((cos_u * mask[:, None]).sum(axis=(0, 2)), rel=1e-5)
+
+
+def test_kernel_fit_of_several_layers_at_once_matches_one_layer_at_a_time():
+    from auditor.estimators.attention_kernel import KernelFit, add_fit_layers
+
+    rng = np.random.default_rng(8)
+    b, heads, t = 8, 3, 11
+    mask = _ragged_mask(b, t, rng)
+    sinks = np.zeros_like(mask)
+    sinks[:, 0] = True
+    attns = [rng.random(size=(b, heads, t, t)).astype(np.float32) for _ in range(3)]
+    attns = [a / a.sum(axis=-1, keepdims=True) for a in attns]
+    together = [KernelFit(heads=heads, causal=False) for _ in attns]
+    alone = [KernelFit(heads=heads, causal=False) for _ in attns]
+    for _ in range(2):                                          # two batches: the row sample stays in step
+        add_fit_layers(together, attns, mask, sinks)
+        for fit, attn in zip(alone, attns, strict=True):
+            fit.add_fit(attn, mask, sinks)
+    for x, y in zip(together, alone, strict=True):
+        assert x.fit_rows == y.fit_rows
+        assert np.allclose(x.fit_sum, y.fit_sum, rtol=1e-5, atol=1e-6)
+
+
+def test_projected_step_statistics_match_the_full_dimensional_ones():
+    """flow.pde feeds StepFit in the PCA basis (Lap and Abar commute with it): the fit is the same."""
+    from auditor.checks.pde import _BatchFlow, _rowdot
+    from auditor.estimators.pde import StepFit, pca_basis
+
+    rng = np.random.default_rng(9)
+    n, heads, t, d = 12, 2, 8, 10
+    mask = _ragged_mask(n, t, rng)
+    h0 = rng.normal(size=(n, t, d)).astype(np.float32)
+    h1 = (h0 + 0.3 * rng.normal(size=h0.shape)).astype(np.float32)
+    logits = rng.normal(size=(n, heads, t, t))
+    attn = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype(np.float32)
+    batch = TraceBatch(index=np.arange(n), mask=mask, hidden=[h0, h1], attentions=[attn])
+    basis = pca_basis(np.concatenate([h0[mask], h1[mask]]), 4)
+    full, projected = StepFit(basis, True), StepFit(basis, True)
+    flow = _BatchFlow(batch)
+    lap = flow.laplacian(h0)
+    att = np.matmul(attn.mean(axis=1), h0) - h0
+    full.add(h0[mask].astype(np.float64), lap[mask].astype(np.float64), att[mask].astype(np.float64),
+             (h1 - h0)[mask].astype(np.float64))
+    q = projected.basis(np.float32)
+    hq, nq = flow.project(h0, q), flow.project(h1, q)
+    y = h1 - h0
+    projected.add_projected(hq[mask], flow.transport(0, hq)[mask], (nq - hq)[mask], flow.laplacian(hq)[mask],
+                            flow.token_sum(y), flow.laplacian_sum(h0), flow.masked_sum(_rowdot(y, lap)),
+                            flow.masked_sum(_rowdot(lap, lap)))
+    full.solve()
+    projected.solve()
+    assert projected.diffusion == pytest.approx(full.diffusion, rel=1e-4)
+    assert np.allclose(projected.g, full.g, rtol=1e-3, atol=1e-5)
+    assert np.allclose(projected.bias_perp, full.bias_perp, atol=1e-5)
