@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("auditor: interrupted\n")
         return 3
+    except BrokenPipeError:  # stdout piped into `head` and closed early: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # never a traceback for users; AUDITOR_DEBUG=1 shows it to developers
         if os.environ.get("AUDITOR_DEBUG"):
             raise

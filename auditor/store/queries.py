@@ -176,6 +176,14 @@ def template_conditions(template_text: str | None) -> list[dict[str, Any]]:
     return rows
 
 
+def _current_template(audit: dict[str, Any], evaluation: dict[str, Any] | None) -> dict[str, Any]:
+    if evaluation is None or evaluation["template_sha256"] == audit["template_sha256"]:
+        return {"name": audit["template_name"], "version": audit["template_version"],
+                "sha256": audit["template_sha256"], "source": audit["template_source"]}
+    return {"name": evaluation["template_name"], "version": evaluation["template_version"],
+            "sha256": evaluation["template_sha256"], "source": f"re-evaluation {evaluation['id']}"}
+
+
 def audit_json(db: sqlite_utils.Database, audit_id: str) -> dict[str, Any]:
     """The object `auditor show --json` prints (ARCHITECTURE.md, CLI contract)."""
     audit = audit_row(db, audit_id)
@@ -195,8 +203,10 @@ def audit_json(db: sqlite_utils.Database, audit_id: str) -> dict[str, Any]:
         "probes": probe_detail,
         "environment": _load(audit["environment_json"], {}),
         "meta": {**{k: meta.get(k) for k in META_KEYS}, **meta},
-        "template": {"name": audit["template_name"], "version": audit["template_version"],
-                     "sha256": audit["template_sha256"], "source": audit["template_source"]},
+        # the template of the evaluation shown (a re-evaluation changes it); the audit's own is kept too
+        "template": _current_template(audit, evaluation),
+        "audit_template": {"name": audit["template_name"], "version": audit["template_version"],
+                           "sha256": audit["template_sha256"], "source": audit["template_source"]},
         "started_at": audit["started_at"],
         "finished_at": audit["finished_at"],
         "error": audit["error"],
@@ -224,7 +234,9 @@ def list_audits(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     rows = db.execute("""
         SELECT a.id, a.status,
                COALESCE((SELECT e.verdict FROM evaluations e WHERE e.audit_id = a.id ORDER BY e.id DESC LIMIT 1),
-                        a.verdict), a.name, a.model_version, a.template_name, a.started_at,
+                        a.verdict), a.name, a.model_version,
+               COALESCE((SELECT e.template_name FROM evaluations e WHERE e.audit_id = a.id ORDER BY e.id DESC
+                         LIMIT 1), a.template_name), a.started_at,
                a.finished_at, m.sha256, m.format, m.architecture
         FROM audits a JOIN models m ON m.id = a.model_id ORDER BY a.started_at DESC, a.id DESC""").fetchall()
     keys = ("audit_id", "status", "verdict", "name", "version", "template", "started_at", "finished_at",
