@@ -127,8 +127,18 @@ class AuditWorker(QObject):
         self._cancelling = True
         assert self.process is not None
         self.process.terminate()
+        # a timer owned by the process dies with it, so it never touches a deleted QProcess
+        hard_stop = QTimer(self.process)
+        hard_stop.setSingleShot(True)
+        hard_stop.timeout.connect(self._kill_if_running)
+        self.process.finished.connect(hard_stop.stop)
+        hard_stop.start(5000)
+
+    @Slot()
+    def _kill_if_running(self) -> None:
         proc = self.process
-        QTimer.singleShot(5000, lambda: proc.state() != QProcess.ProcessState.NotRunning and proc.kill())
+        if proc is not None and proc.state() != QProcess.ProcessState.NotRunning:
+            proc.kill()
 
     @Slot()
     def _read_stderr(self) -> None:
