@@ -56,10 +56,21 @@ def verify(pdf: Path, db: str | None = None) -> Verification:
 
         raise BadInput(f"{Path(pdf).name} does not name its audit")
     audit = api.show_audit(audit_id, db)
-    now = fingerprint_of(evidence_content(audit_id, db, audit))
+    evaluation_id = _evaluation_of(ev.attachment)
+    if evaluation_id is None:
+        now = fingerprint_of(evidence_content(audit_id, db, audit))
+        stored = audit.get("fingerprint")
+    else:
+        # the evaluation the report was made from: a later re-evaluation adds rows, it changes none
+        now = fingerprint_of(api.audit_evidence(audit_id, db, evaluation_id=evaluation_id))
+        stored = next((e.get("fingerprint") for e in audit.get("evaluations") or [] if e.get("id") == evaluation_id),
+                      None)
+        latest = (audit.get("evaluation") or {}).get("id")
+        if latest is not None and latest != evaluation_id:
+            result.lines.append(f"NOTE      the audit has a newer evaluation ({latest}, verdict {audit.get('verdict')}) "
+                                f"than the one this report shows ({evaluation_id})")
     result.check(now == fp, "the stored rows still hash to the printed fingerprint",
                  f"the stored rows changed since the report was made (they now hash to {now[:16]}…)")
-    stored = audit.get("fingerprint")
     if stored:
         result.check(stored == now, "the fingerprint recorded with the audit matches its rows",
                      f"the fingerprint recorded with the audit ({stored[:16]}…) does not match its rows")
@@ -68,6 +79,17 @@ def verify(pdf: Path, db: str | None = None) -> Verification:
                  f"this file's SHA-256 ({ev.sha256[:16]}…) is not recorded in the audit's history: it was changed "
                  "after it was made, or made from another database")
     return result
+
+
+def _evaluation_of(attachment: bytes) -> int | None:
+    import json
+
+    try:
+        evaluation = json.loads(attachment.decode("utf-8")).get("evaluation") or {}
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    value = evaluation.get("id")
+    return value if isinstance(value, int) else None
 
 
 def _reported_hashes(audit_id: str, db: str | None) -> set[str]:

@@ -132,6 +132,16 @@ def test_verify_fails_after_a_stored_figure_changes(pdfs, audit, tmp_path, capsy
     assert cmd_verify_report(Namespace(pdf=str(pdfs[("board", "en")]), db=None)) == 0
 
 
+def test_a_later_reevaluation_does_not_invalidate_an_earlier_report(pdfs, audit, tmp_path, capsys):
+    from auditor import api
+
+    db = copy_db(Path(audit["db"]), tmp_path / "reevaluated.db")
+    api.reevaluate(audit["id"], "eu-ai-act-high-risk", str(db))
+    assert cmd_verify_report(Namespace(pdf=str(pdfs[("full", "en")]), db=str(db))) == 0
+    out = capsys.readouterr().out
+    assert "newer evaluation" in out and "everything matches" in out
+
+
 def test_verify_without_database_detects_swapped_evidence(pdfs, tmp_path):
     from pypdf import PdfReader, PdfWriter
 
