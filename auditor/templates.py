@@ -38,9 +38,14 @@ class Template:
     sha256: str                # of the template file's bytes
     source: str                # "builtin:standard" or the path it was read from
     text: str                  # the file as read, stored with the audit for reproducibility
+    description_ja: str = ""
+
+    def describe(self, lang: str = "en") -> str:
+        return self.description_ja if lang == "ja" and self.description_ja else self.description
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "description": self.description,
+                "description_ja": self.description_ja,
                 "checks": [c.id for c in self.checks], "source": self.source, "sha256": self.sha256}
 
 
@@ -81,7 +86,7 @@ def load_template(name_or_path: str | None) -> Template:
 def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Template:
     if not isinstance(data, dict):
         raise ValueError("the file must be a mapping with name, version and checks")
-    unknown = set(data) - {"name", "version", "description", "checks"}
+    unknown = set(data) - {"name", "version", "description", "description_ja", "checks"}
     if unknown:
         raise ValueError(f"unknown top-level key(s) {', '.join(sorted(unknown))}")
     for key in ("name", "version"):
@@ -122,4 +127,5 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
         specs.append(CheckSpec(check_id, dict(params), tuple(conditions)))
     return Template(name=str(data["name"]), version=str(data["version"]),
                     description=" ".join(str(data.get("description") or "").split()),
-                    checks=tuple(specs), sha256=digest, source=source, text=text)
+                    checks=tuple(specs), sha256=digest, source=source, text=text,
+                    description_ja="".join(str(data.get("description_ja") or "").split()))

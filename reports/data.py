@@ -106,7 +106,8 @@ def _fallback_conditions(data: dict[str, Any]) -> list[dict[str, Any]]:
     for check in data.get("checks") or []:
         for cond in (check or {}).get("conditions") or []:
             out.append({"check_id": check.get("id"), **{k: cond.get(k) for k in (
-                "metric", "condition", "reduce", "variant", "warn", "fail", "rationale", "clauses", "finding")}})
+                "metric", "condition", "reduce", "variant", "warn", "fail", "info", "rationale", "rationale_ja", "clauses",
+                "finding")}})
     return out
 
 

@@ -141,12 +141,25 @@ def _thresholds(data: ReportData, t: dict[str, Any], st: dict) -> list:
     th = t["th"]
     rows = [[th["check"], th["metric"], th["rule"], th["warn"], th["fail"], th["rationale"]]]
     for c in data.conditions:
-        rule = t["rule"].get(c.get("condition") or "", c.get("condition") or "")
+        kind = ("info_" if c.get("info") is not None else "") + (c.get("condition") or "")
+        rule = t["rule"].get(kind, c.get("condition") or "")
         rows.append([esc(c.get("check_id")), esc(c.get("metric")) + (f"<br/>({esc(c['reduce'])})" if c.get("reduce")
                                                                      else ""),
-                     esc(rule), fmt(c.get("warn")), fmt(c.get("fail")), esc(" ".join(str(c.get("rationale") or
-                                                                                       "").split()))])
+                     esc(rule), _warn_cell(c), fmt(c.get("fail")), esc(_rationale(c, data.lang))])
     return out + [table(rows, [104, 104, 62, 36, 36, CONTENT_W - 342], st)]
+
+
+def _warn_cell(c: dict[str, Any]) -> str:
+    """The warn threshold, or an efficiency-opportunity (info) threshold marked as such."""
+    if c.get("info") is not None:
+        return f"({fmt(c.get('info'))}) i"
+    return fmt(c.get("warn"))
+
+
+def _rationale(c: dict[str, Any], lang: str) -> str:
+    if lang == "ja" and c.get("rationale_ja"):
+        return str(c["rationale_ja"])
+    return " ".join(str(c.get("rationale") or "").split())
 
 
 def _register(data: ReportData, t: dict[str, Any], st: dict) -> list:

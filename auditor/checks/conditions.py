@@ -99,6 +99,7 @@ class Condition:
     finding: str = ""                # key into the catalogue of meanings
     clauses: tuple[str, ...] = ()
     rationale: str = ""
+    rationale_ja: str = ""
     title: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -160,7 +161,7 @@ class Condition:
 
 def parse_condition(data: Mapping[str, Any], where: str) -> Condition:
     """A Condition from template data; ValueError naming `where` and the problem."""
-    known = {"condition", "metric", "warn", "fail", "info", "reduce", "variant", "finding", "clauses", "rationale", "title"}
+    known = {"condition", "metric", "warn", "fail", "info", "reduce", "variant", "finding", "clauses", "rationale", "rationale_ja", "title"}
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -190,6 +191,7 @@ def parse_condition(data: Mapping[str, Any], where: str) -> Condition:
     return Condition(condition=kind, metric=metric, warn=warn, fail=fail, info=info, reduce=reduce,
                      variant=variant, finding=str(data.get("finding") or ""),
                      clauses=tuple(clauses), rationale=" ".join(str(data.get("rationale") or "").split()),
+                     rationale_ja="".join(str(data.get("rationale_ja") or "").split()),
                      title=str(data.get("title") or ""))
 
 

@@ -172,6 +172,8 @@ def template_conditions(template_text: str | None) -> list[dict[str, Any]]:
             rows.append({"check_id": check.get("id"), **{k: cond.get(k) for k in (
                 "metric", "condition", "reduce", "variant", "warn", "fail", "info", "finding")},
                 "rationale": " ".join(str(cond.get("rationale") or "").split()),
+                # Japanese has no spaces between words: folded YAML lines join without one
+                "rationale_ja": "".join(str(cond.get("rationale_ja") or "").split()),
                 "clauses": list(cond.get("clauses") or [])})
     return rows
 

@@ -164,7 +164,7 @@ class NewAuditPage(QWidget):
         i = self.template.currentIndex()
         if 0 <= i < len(self._templates):
             tpl = self._templates[i]
-            self.template_text.setText(f"{tpl.description}\n" + self.state.tr("new.checks", n=len(tpl.checks)))
+            self.template_text.setText(f"{tpl.describe(self.state.lang)}\n" + self.state.tr("new.checks", n=len(tpl.checks)))
 
     # ---- model and probes
     def _choose_folder(self) -> None:

@@ -81,7 +81,8 @@ TEXT: dict = {
                         "the organisation's risk appetite.",
     "th": {"check": "Check", "metric": "Metric", "rule": "Rule", "warn": "Warn", "fail": "Fail",
            "rationale": "Rationale"},
-    "rule": {"below": "warn/fail if below", "above": "warn/fail if above"},
+    "rule": {"below": "warn/fail if below", "above": "warn/fail if above",
+             "info_below": "efficiency note (i) if below", "info_above": "efficiency note (i) if above"},
     "no_conditions": "No conditions recorded for this audit's template.",
     "results": {"summary": "Summary", "verdict": "Verdict", "meaning": "Meaning", "figures": "Figures against "
                 "thresholds", "metric": "Metric", "value": "Measured", "threshold": "Threshold",
