@@ -193,7 +193,9 @@ class NewAuditPage(QWidget):
         self.info["format"].setText(self.state.tr("new.preview_wait"))
         self.previewer.start(path)
         if not self.meta["name"].text():
-            self.meta["name"].setPlaceholderText(Path(path).stem)
+            from auditor.api import default_model_name  # the name the worker records when left empty
+
+            self.meta["name"].setPlaceholderText(default_model_name(Path(path)))
 
     def _previewed(self, path: str, info: dict[str, Any]) -> None:
         if path != self._preview_for:

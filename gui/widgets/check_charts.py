@@ -54,8 +54,19 @@ def _thresholds(findings: list[dict[str, Any]], metrics: list[str]) -> list[tupl
     return out
 
 
+def _step_metrics(check_id: str) -> frozenset[str]:
+    """Metrics indexed by block (step l -> l+1), plotted over blocks 1..L rather than boundaries 0..L."""
+    from auditor.checks import registry
+
+    try:
+        return registry.get(check_id).step_metrics
+    except KeyError:
+        return frozenset()
+
+
 def charts_for(check: dict[str, Any], findings: list[dict[str, Any]], lang: str) -> list[QWidget]:
     metrics = check.get("metrics") or {}
+    steps = _step_metrics(check["id"])
     widgets: list[QWidget] = []
     specs = CHARTS.get(check["id"])
     if specs is None:   # any other check: one chart per per-layer list, a heat map per grid
@@ -73,7 +84,12 @@ def charts_for(check: dict[str, Any], findings: list[dict[str, Any]], lang: str)
             widgets.append(HeatMap(title, metrics[names[0]], x_label="ヘッド" if lang == "ja" else "head",
                                    y_label=x_label))
             continue
-        series = [Series(n, metrics[n]) for n in names if _is_list(metrics.get(n))]
+        if names and all(n in steps for n in names):
+            x_label = "ブロック" if lang == "ja" else "block"
+            series = [Series(n, metrics[n], list(range(1, len(metrics[n]) + 1)))
+                      for n in names if _is_list(metrics.get(n))]
+        else:
+            series = [Series(n, metrics[n]) for n in names if _is_list(metrics.get(n))]
         if series:
             widgets.append(LineChart(ChartSpec(title, series, x_label=x_label, y_label=y_label,
                                                thresholds=_thresholds(findings, names))))
