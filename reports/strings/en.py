@@ -33,7 +33,8 @@ TEXT: dict = {
     "river_title": "The information river: how much of the input's information each layer still carries",
     "river_legend": ("information carried", "task information", "marked loss", "idle layer"),
     "river_axis": "layer (0 = embeddings)",
-    "river_note": "Width = share of the input's information still carried (KDE estimate, relative to layer 0); "
+    "river_note": "Width = share of the input's information still carried (KDE estimate of I(X;T) divided by that of the input "
+                  "itself); "
                   "the dark core = information about the task labels. Estimates, not exact values: see the full "
                   "report, section 8.",
     "risks_title": "Top risks", "risk": "Risk", "impact_h": "Impact", "owner": "Suggested owner",
