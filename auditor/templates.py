@@ -18,6 +18,7 @@ from auditor.checks import registry
 from auditor.checks.conditions import Condition, parse_condition
 from auditor.errors import BadInput
 from auditor.safe_yaml import load_yaml
+from auditor.text import fold
 
 DEFAULT_TEMPLATE = "standard"
 
@@ -128,4 +129,4 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
     return Template(name=str(data["name"]), version=str(data["version"]),
                     description=" ".join(str(data.get("description") or "").split()),
                     checks=tuple(specs), sha256=digest, source=source, text=text,
-                    description_ja="".join(str(data.get("description_ja") or "").split()))
+                    description_ja=fold(data.get("description_ja")))

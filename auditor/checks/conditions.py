@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from auditor.text import fold
+
 STATUSES = ("pass", "warn", "fail", "error")
 # outcomes beside STATUSES: `info` (an info threshold was crossed), `not_applicable` (null metric)
 _RANK = {"pass": 0, "info": 0, "not_applicable": 0, "warn": 1, "error": 2, "fail": 3}
@@ -191,7 +193,7 @@ def parse_condition(data: Mapping[str, Any], where: str) -> Condition:
     return Condition(condition=kind, metric=metric, warn=warn, fail=fail, info=info, reduce=reduce,
                      variant=variant, finding=str(data.get("finding") or ""),
                      clauses=tuple(clauses), rationale=" ".join(str(data.get("rationale") or "").split()),
-                     rationale_ja="".join(str(data.get("rationale_ja") or "").split()),
+                     rationale_ja=fold(data.get("rationale_ja")),
                      title=str(data.get("title") or ""))
 
 

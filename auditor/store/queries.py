@@ -8,6 +8,7 @@ import sqlite_utils
 
 from auditor.errors import BadInput
 from auditor.store import metrics as metric_rows
+from auditor.text import fold
 
 META_KEYS = ("purpose", "users", "out_of_scope", "preparer", "decision_requested")
 
@@ -172,8 +173,7 @@ def template_conditions(template_text: str | None) -> list[dict[str, Any]]:
             rows.append({"check_id": check.get("id"), **{k: cond.get(k) for k in (
                 "metric", "condition", "reduce", "variant", "warn", "fail", "info", "finding")},
                 "rationale": " ".join(str(cond.get("rationale") or "").split()),
-                # Japanese has no spaces between words: folded YAML lines join without one
-                "rationale_ja": "".join(str(cond.get("rationale_ja") or "").split()),
+                "rationale_ja": fold(cond.get("rationale_ja")),
                 "clauses": list(cond.get("clauses") or [])})
     return rows
 

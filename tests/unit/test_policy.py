@@ -114,3 +114,12 @@ def test_trend_against_the_previous_audit():
                            {"id": "gradients.flow", "status": "pass"}]), before)
     assert (now["flow"]["trend"], now["robustness"]["trend"], now["trainability"]["trend"]) == ("better", "worse", "same")
     assert now["retention"]["trend"] is None
+
+
+def test_folded_japanese_keeps_word_spaces_between_ascii_words():
+    from auditor.text import fold
+
+    assert fold("純粋な\n  注意は Dong et al. 2021 と NIST AI RMF、ISO/IEC 42001") == \
+        "純粋な注意はDong et al. 2021とNIST AI RMF、ISO/IEC 42001"
+    assert fold("  plain   English\ntext ") == "plain English text"
+    assert fold(None) == ""
