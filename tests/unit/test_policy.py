@@ -119,7 +119,7 @@ def test_trend_against_the_previous_audit():
 def test_folded_japanese_keeps_word_spaces_between_ascii_words():
     from auditor.text import fold
 
-    assert fold("純粋な\n  注意は Dong et al. 2021 と NIST AI RMF、ISO/IEC 42001") == \
-        "純粋な注意はDong et al. 2021とNIST AI RMF、ISO/IEC 42001"
+    assert fold("純粋な\n  注意は Dong et al. 2021 と NIST AI RMF、ISO/IEC 42001、0 = すべて") == \
+        "純粋な注意は Dong et al. 2021 と NIST AI RMF、ISO/IEC 42001、0 = すべて"
     assert fold("  plain   English\ntext ") == "plain English text"
     assert fold(None) == ""
