@@ -34,6 +34,7 @@ from reports.layout import (
 )
 from reports.results import results_story
 from reports.strings import check_text
+from reports.summaries import summary
 
 
 def _h(t: dict[str, Any], i: int, st: dict) -> Paragraph:
@@ -198,7 +199,7 @@ def _security(data: ReportData, t: dict[str, Any], st: dict) -> list:
     if parity is None or parity.get("status") == "skipped":
         out.append(Paragraph(esc(s["parity_skipped"]), st["body"]))
     else:
-        out.append(Paragraph(f"{mark(parity.get('status'), t['verdict'])} {esc(parity.get('summary'))}", st["body"]))
+        out.append(Paragraph(f"{mark(parity.get('status'), t['verdict'])} {esc(summary(parity, data.lang))}", st["body"]))
     return out
 
 

@@ -9,6 +9,7 @@ from reports.data import ReportData
 from reports.figures import BASELINES, FIGURES
 from reports.layout import CELL_FONT, CONTENT_W, esc, fmt, mark, table
 from reports.strings import check_text
+from reports.summaries import reason, summary
 
 
 def _value_text(value: Any) -> str:
@@ -124,10 +125,10 @@ def check_section(data: ReportData, check_id: str, number: str, t: dict[str, Any
                          f"<b>{esc(t['results']['meaning'])}:</b> {esc(ct['meaning'])}", st["body"]))
     if status in ("skipped", "error"):
         key = "skipped" if status == "skipped" else "error"
-        why = str(check.get("summary") or "").removeprefix("skipped: ")
+        why = reason(check, data.lang)
         out.append(Paragraph("<b>" + esc(t["results"][key].format(why=why)) + "</b>", st["body"]))
     else:
-        out.append(Paragraph(f"<b>{esc(t['results']['summary'])}:</b> {esc(check.get('summary'))}", st["body"]))
+        out.append(Paragraph(f"<b>{esc(t['results']['summary'])}:</b> {esc(summary(check, data.lang))}", st["body"]))
     out += _charts(data, check_id, t, st)
     out += _figures_table(data, check_id, t, st)
     out += _baselines(data, check_id, t, st)

@@ -26,6 +26,7 @@ from gui.strings import verdict_word
 from gui.theme import BACKGROUNDS, COLOURS, colour
 from gui.widgets.check_charts import charts_for
 from gui.widgets.tiles import Badge, DimensionTile
+from reports.summaries import summary as check_summary
 
 DIMENSIONS = ("flow", "retention", "robustness", "trainability", "transparency", "integrity")
 SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "?", "skipped": "–", "info": "i"}
@@ -156,7 +157,7 @@ class FindingsPage(QWidget):
         head = QLabel(f"<span style='font-size:13pt'><b>{check['id']}</b></span> &nbsp; "
                       f"<span style='color:{COLOURS.get(check['status'], '#757575')}'><b>"
                       f"{verdict_word(check['status'], lang)}</b></span>")
-        summary = QLabel(f"<b>{t('f.summary')}:</b> {html.escape(check.get('summary') or '')}", wordWrap=True)
+        summary = QLabel(f"<b>{t('f.summary')}:</b> {html.escape(check_summary(check, lang))}", wordWrap=True)
         layout.addWidget(head)
         layout.addWidget(summary)
         for chart in charts_for(check, findings, lang):
