@@ -7,9 +7,16 @@ held-out probe (auditor.splits, runner), so the accumulator
   3. solves when the last fit probe has arrived, and
   4. scores each held-out batch as it passes and forgets it.
 Memory is bounded by the basis reservoir, never by the number of probes.
+
+Steps are independent once their bases exist, so each batch's per-step work (and the attention-kernel
+statistics, and the free-running rollout) runs as separate tasks on a small thread pool: numpy's matrix
+products and array loops release the GIL, numpy's BLAS stays at the one thread the capture pass allows,
+and every figure is summed in the same order as one thread would, so the results do not depend on it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,12 +27,11 @@ from auditor.estimators.attention_kernel import KernelFit, add_fit_layers
 from auditor.estimators.laplacian import laplacian
 from auditor.estimators.pde import Scatter, StepFit, pca_basis, pca_basis_of_scatter
 from auditor.models.base import Capability
+from auditor.parallel import run_all as _run_all
 from auditor.trace import TraceBatch
 
 _EPS = 1e-12
 _RESERVOIR_BYTES = 150e6          # token states kept to find the PCA bases, at most
-
-
 def _rows(batch: TraceBatch, keep: np.ndarray) -> TraceBatch:
     return TraceBatch(index=batch.index[keep], mask=batch.mask[keep], hidden=[h[keep] for h in batch.hidden],
                       attentions=None if batch.attentions is None else [a[keep] for a in batch.attentions],
@@ -79,11 +85,16 @@ class _BatchFlow:
         """(Abar H - H) Q = Abar (HQ) - HQ with Abar the head-averaged attention of the block; None without attention."""
         if self.batch.attentions is None:
             return None
-        if step not in self._abar:
-            self._abar[step] = self.batch.attentions[step].mean(axis=1, dtype=np.float32)   # [B, T, T]
-        out = np.matmul(self._abar[step], hq)
+        out = np.matmul(self.abar(step), hq)
         out -= hq
         return out
+
+    def abar(self, step: int) -> np.ndarray:
+        """The head-averaged attention of block `step` [B, T, T] (cached: a rollout task and a step task share it;
+        computed twice at worst, to the same numbers)."""
+        if step not in self._abar:
+            self._abar[step] = self.batch.attentions[step].mean(axis=1, dtype=np.float32)
+        return self._abar[step]
 
     def token_sum(self, x: np.ndarray) -> np.ndarray:
         """Sum over the valid tokens [d], in float64."""
@@ -95,12 +106,17 @@ class _BatchFlow:
     def laplacian_sum(self, h: np.ndarray) -> np.ndarray:
         """Sum of Lap(h) over the valid tokens = sum_t c_t h_t with c = Lap(valid) (Lap is symmetric): 0 for a
         chain or a full grid, computed rather than assumed."""
+        weights = self.lap_weights()
+        if not weights.size:
+            return np.zeros(h.shape[-1])
+        return (weights @ h.reshape(-1, h.shape[-1]))[0].astype(np.float64)
+
+    def lap_weights(self) -> np.ndarray:
+        """c = Lap(valid) as [1, B*T] ([1, 0] where it is all zero), cached."""
         if self._lap_weights is None:
             c = self.laplacian(self.valid.astype(np.float32)[:, :, None])[:, :, 0]
             self._lap_weights = c.reshape(1, -1) if np.any(c) else np.zeros((1, 0), np.float32)
-        if not self._lap_weights.size:
-            return np.zeros(h.shape[-1])
-        return (self._lap_weights @ h.reshape(-1, h.shape[-1]))[0].astype(np.float64)
+        return self._lap_weights
 
 
 class ScoreStats:
@@ -179,14 +195,25 @@ class PDEStats:
             self.kernels = [KernelFit(heads=a.shape[1], causal=self.causal, seed=self.seed)
                             for _ in first.attentions]
         # each step's basis comes from the tokens of both its boundaries; a boundary's scatter serves two steps
-        boundaries = [np.concatenate([b.hidden[layer][b.mask.astype(bool)] for b in kept])
-                      for layer in range(len(first.hidden))]
-        d = boundaries[0].shape[1]
-        scatters = [Scatter.of(tokens) for tokens in boundaries] if 2 * len(boundaries[0]) >= d else None
-        for step in range(len(first.hidden) - 1):
-            basis = pca_basis_of_scatter(scatters[step] + scatters[step + 1], self.basis_size) if scatters else \
-                pca_basis(np.concatenate([boundaries[step], boundaries[step + 1]]), self.basis_size)
-            self.steps.append(StepFit(basis, self.with_attention, self.ridge))
+        masks = [b.mask.astype(bool) for b in kept]
+        layers = len(first.hidden)
+        d = first.hidden[0].shape[2]
+        use_scatter = 2 * sum(int(m.sum()) for m in masks) >= d
+
+        def boundary(layer: int) -> np.ndarray | Scatter:
+            tokens = np.concatenate([b.hidden[layer][m] for b, m in zip(kept, masks, strict=True)]) \
+                if len(kept) > 1 else kept[0].hidden[layer][masks[0]]
+            return Scatter.of(tokens) if use_scatter else tokens
+
+        parts = _run_all([partial(boundary, layer) for layer in range(layers)])
+
+        def basis(step: int) -> np.ndarray:
+            if use_scatter:
+                return pca_basis_of_scatter(parts[step] + parts[step + 1], self.basis_size)
+            return pca_basis(np.concatenate([parts[step], parts[step + 1]]), self.basis_size)
+
+        bases = _run_all([partial(basis, step) for step in range(layers - 1)])
+        self.steps.extend(StepFit(q, self.with_attention, self.ridge) for q in bases)
 
     def _feed(self, batch: TraceBatch) -> None:
         """Fit-split batch -> each step's sufficient statistics, in the PCA basis where the maths allows.
@@ -195,19 +222,28 @@ class PDEStats:
         Lap(H)Q = Lap(HQ) and (Abar H - H)Q = Abar(HQ) - HQ: the token mixing runs on k numbers per token.
         """
         flow = _BatchFlow(batch)
-        for step, fit in enumerate(self.steps):
-            h, h_next = flow.hidden(step), flow.hidden(step + 1)
-            q = fit.basis(h.dtype)
-            hq, nq = flow.project(h, q), flow.project(h_next, q)
-            lap = flow.laplacian(h)
-            y = h_next - h
-            rows = flow.valid
-            aq = flow.transport(step, hq)
-            fit.add_projected(hq[rows], None if aq is None else aq[rows], (nq - hq)[rows],
-                              flow.laplacian(hq)[rows], flow.token_sum(y), flow.laplacian_sum(h),
-                              flow.masked_sum(_rowdot(y, lap)), flow.masked_sum(_rowdot(lap, lap)))
+        flow.lap_weights()                     # fill the shared cache before the tasks
+        tasks: list[Callable[[], None]] = []
         if self.kernels is not None:
-            add_fit_layers(self.kernels, batch.attentions, flow.valid, flow.sinks)
+            tasks.append(partial(add_fit_layers, self.kernels, batch.attentions, flow.valid, flow.sinks))
+        tasks.extend(partial(self._feed_step, flow, step, fit) for step, fit in enumerate(self.steps))
+        _run_all(tasks)
+
+    @staticmethod
+    def _feed_step(flow: _BatchFlow, step: int, fit: StepFit) -> None:
+        h, h_next = flow.hidden(step), flow.hidden(step + 1)
+        q = fit.basis(h.dtype)
+        rows = flow.valid
+        hq = flow.project(h, q)
+        hq_rows = hq[rows]
+        u = h_next[rows] @ q                   # the next states in the basis, valid tokens only
+        u -= hq_rows
+        lap = flow.laplacian(h)
+        y = h_next - h
+        aq = flow.transport(step, hq)
+        fit.add_projected(hq_rows, None if aq is None else aq[rows], u,
+                          flow.laplacian(hq)[rows], flow.token_sum(y), flow.laplacian_sum(h),
+                          flow.masked_sum(_rowdot(y, lap)), flow.masked_sum(_rowdot(lap, lap)))
 
     def _finish_fit(self) -> None:
         if self.solved:
@@ -227,7 +263,11 @@ class PDEStats:
 
     # -- scoring -------------------------------------------------------------------------------
     def _score(self, batch: TraceBatch) -> None:
-        """Held-out figures, computed on the valid tokens only (flattened: padding costs nothing)."""
+        """Held-out figures, computed on the valid tokens only (flattened: padding costs nothing).
+
+        Tasks: the layer boundaries' valid tokens and norms and the blocks' mean attention first, then each
+        step's figures (with its attention-kernel scores) and the free-running rollout, which chains the steps.
+        """
         flow = _BatchFlow(batch)
         mask = flow.valid
         if not self.scores:
@@ -235,54 +275,74 @@ class PDEStats:
             self.rollout_sum = np.zeros(len(self.steps) + 1)
         seq = np.repeat(np.arange(batch.size), mask.sum(axis=1))          # sequence of each valid token
         counts = np.maximum(mask.sum(axis=1), 1)
-        tokens = [flow.hidden(0)[mask]]
-        norms = [_rowdot(tokens[0], tokens[0])]
+
+        def boundary(layer: int) -> tuple[np.ndarray, np.ndarray]:
+            tokens = flow.hidden(layer)[mask]
+            return tokens, _rowdot(tokens, tokens)
+
+        prepare: list[Callable[[], Any]] = [partial(boundary, layer) for layer in range(len(self.steps) + 1)]
+        if batch.attentions is not None:
+            prepare.extend(partial(flow.abar, step) for step in range(len(self.steps)))
+        boundaries = _run_all(prepare)[:len(self.steps) + 1]
+        tokens = [t for t, _ in boundaries]
+        norms = [n for _, n in boundaries]
+        self.rollout_sum[0] += batch.size
+        _run_all([partial(self._rollout, flow, tokens, norms, seq, counts)] +
+                 [partial(self._score_step, flow, step, tokens, norms, seq, counts) for step in range(len(self.steps))])
+        if self.kernels is not None:
+            for step in range(len(self.steps)):
+                if len(self.examples) <= step:
+                    self.examples.append(self._example(batch, step, mask, flow.sinks))
+
+    def _score_step(self, flow: _BatchFlow, step: int, tokens: list[np.ndarray], norms: list[np.ndarray],
+                    seq: np.ndarray, counts: np.ndarray) -> None:
+        """One step's held-out figures (and its attention-kernel scores) for one batch."""
+        fit, stats, mask, batch = self.steps[step], self.scores[step], flow.valid, flow.batch
+        h_full = flow.hidden(step)
+        q = fit.basis(h_full.dtype)
+        hq_full = flow.project(h_full, q)
+        lap = flow.laplacian(h_full)[mask]
+        aq = flow.transport(step, hq_full)
+        hq = hq_full[mask]
+        h, h_next = tokens[step], tokens[step + 1]
+        h_norm, n_norm = norms[step], norms[step + 1]
+        y = h_next - h
+        pred = fit.predict_projected(hq, lap, None if aq is None else aq[mask])
+        stats.sequences += batch.size
+        z = h + pred.change
+        stats.cos["pde"] += _seq_cos_sum(_rowdot(z, h_next), _rowdot(z, z), n_norm, seq, counts)
+        stats.cos["identity"] += _seq_cos_sum(_rowdot(h, h_next), h_norm, n_norm, seq, counts)
+        z = h_next - z                                                   # y - predicted change
+        stats.sse["pde"] += float(_rowdot(z, z).sum(dtype=np.float64))
+        z = h + fit.pointwise_projected(hq)
+        stats.cos["pointwise"] += _seq_cos_sum(_rowdot(z, h_next), _rowdot(z, z), n_norm, seq, counts)
+        z = h_next - z
+        stats.sse["pointwise"] += float(_rowdot(z, z).sum(dtype=np.float64))
+        stats.yy += float(_rowdot(y, y).sum(dtype=np.float64))
+        stats.y_sum += y.sum(axis=0, dtype=np.float64)
+        stats.tokens += len(y)
+        for name, value in pred.energy.items():
+            stats.energy[name] += value or 0.0
+        if self.kernels is not None:
+            self.kernels[step].add_score(batch.attentions[step], mask, flow.sinks)
+
+    def _rollout(self, flow: _BatchFlow, tokens: list[np.ndarray], norms: list[np.ndarray], seq: np.ndarray,
+                 counts: np.ndarray) -> None:
+        """The free-running rollout: the fitted flow from the embeddings, with the real attention weights."""
+        mask = flow.valid
         rolled_full = flow.hidden(0) * mask[:, :, None]
         rolled = tokens[0]
-        self.rollout_sum[0] += batch.size
         for step, fit in enumerate(self.steps):
-            stats = self.scores[step]
-            h_full = flow.hidden(step)
-            q = fit.basis(h_full.dtype)
-            hq_full = flow.project(h_full, q)
-            lap = flow.laplacian(h_full)[mask]
-            aq = flow.transport(step, hq_full)
-            hq = hq_full[mask]
-            h = tokens[step]
-            h_next = flow.hidden(step + 1)[mask]
-            tokens.append(h_next)
-            norms.append(_rowdot(h_next, h_next))
-            h_norm, n_norm = norms[step], norms[step + 1]
-            y = h_next - h
-            pred = fit.predict_projected(hq, lap, None if aq is None else aq[mask])
-            stats.sequences += batch.size
-            z = h + pred.change
-            stats.cos["pde"] += _seq_cos_sum(_rowdot(z, h_next), _rowdot(z, z), n_norm, seq, counts)
-            stats.cos["identity"] += _seq_cos_sum(_rowdot(h, h_next), h_norm, n_norm, seq, counts)
-            z = h_next - z                                                   # y - predicted change
-            stats.sse["pde"] += float(_rowdot(z, z).sum(dtype=np.float64))
-            z = h + fit.pointwise_projected(hq)
-            stats.cos["pointwise"] += _seq_cos_sum(_rowdot(z, h_next), _rowdot(z, z), n_norm, seq, counts)
-            z = h_next - z
-            stats.sse["pointwise"] += float(_rowdot(z, z).sum(dtype=np.float64))
-            stats.yy += float(_rowdot(y, y).sum(dtype=np.float64))
-            stats.y_sum += y.sum(axis=0, dtype=np.float64)
-            stats.tokens += len(y)
-            for name, value in pred.energy.items():
-                stats.energy[name] += value or 0.0
-            # free-running rollout: the fitted flow from the embeddings, with the real attention weights
+            q = fit.basis(rolled_full.dtype)
             rq_full = flow.project(rolled_full, q)
             r_aq = flow.transport(step, rq_full)
             rolled = rolled + fit.predict_projected(rq_full[mask], flow.laplacian(rolled_full)[mask],
                                                     None if r_aq is None else r_aq[mask], energy=False).change
             rolled_full = np.zeros_like(rolled_full)
             rolled_full[mask] = rolled
-            self.rollout_sum[step + 1] += _seq_cos_sum(_rowdot(rolled, h_next), _rowdot(rolled, rolled), n_norm,
-                                                       seq, counts)
-            if self.kernels is not None:
-                self.kernels[step].add_score(batch.attentions[step], mask, flow.sinks)
-                if len(self.examples) <= step:
-                    self.examples.append(self._example(batch, step, mask, flow.sinks))
+            h_next = tokens[step + 1]
+            self.rollout_sum[step + 1] += _seq_cos_sum(_rowdot(rolled, h_next), _rowdot(rolled, rolled),
+                                                       norms[step + 1], seq, counts)
 
     def _example(self, batch: TraceBatch, step: int, mask: np.ndarray, sinks: np.ndarray) -> dict[str, Any]:
         """One held-out attention row beside its fitted kernel, for the report's chart."""

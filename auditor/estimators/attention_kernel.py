@@ -211,10 +211,15 @@ class KernelFit:
         assert self.choice is not None, "solve() first"
         cache = self.__dict__.setdefault("_head_tables", {})
         if tokens not in cache:
-            offsets = _offsets(np.arange(tokens), tokens).astype(np.float64)
-            cache[tokens] = np.stack([np.ones_like(offsets) if np.isinf(width) else
-                                      np.exp(-((offsets - v) ** 2) / (2.0 * width * width))
-                                      for v, width, _ in self.choice])
+            # a kernel depends on j - i only, so a shorter length's table is the top-left block of a longer one
+            # (the same numbers): build once for the longest length seen so far and copy blocks out of it
+            longest = max(cache.get("longest", np.empty((0, 0, 0))).shape[1], tokens)
+            if longest not in cache:
+                offsets = _offsets(np.arange(longest), longest).astype(np.float64)
+                cache[longest] = cache["longest"] = np.stack(
+                    [np.ones_like(offsets) if np.isinf(width) else np.exp(-((offsets - v) ** 2) / (2.0 * width * width))
+                     for v, width, _ in self.choice])
+            cache[tokens] = np.ascontiguousarray(cache["longest"][:, :tokens, :tokens])
         return cache[tokens]
 
     def add_score(self, attn: np.ndarray, mask: np.ndarray, sinks: np.ndarray) -> None:
@@ -228,7 +233,7 @@ class KernelFit:
         mask = mask.astype(bool)
         tokens = mask.shape[1]
         sup = support(mask, self.causal)                                               # [B, T, T]
-        a = attn.astype(np.float32) * sup[:, None]                                     # [B, H, T, T]
+        a = np.multiply(attn, sup[:, None], dtype=np.float32)                           # [B, H, T, T]
         e = self._head_kernels(tokens)                                                 # [H, T, T]
         s = sink_rows(sup, sinks[:, None, :])                                          # [B, T, T]
         # row contractions over keys j, batched over queries i: [T, B, T] @ [T, T, H] -> [T, B, H]

@@ -52,7 +52,8 @@ class Scatter:
     @classmethod
     def of(cls, tokens: np.ndarray) -> Scatter:
         mean = tokens.mean(axis=0, dtype=np.float64)
-        x = (tokens - mean).astype(np.float32)
+        # centred in float64 and rounded to float32 chunk by chunk (no float64 copy of all tokens)
+        x = np.subtract(tokens, mean, out=np.empty(tokens.shape, np.float32), casting="same_kind")
         return cls(len(x), mean, (x.T @ x).astype(np.float64))
 
     def __add__(self, other: Scatter) -> Scatter:
