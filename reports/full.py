@@ -18,6 +18,7 @@ from reportlab.platypus import (
 from reports import fonts
 from reports.data import ReportData, top_risks
 from reports.figures import river
+from reports.finding_text import finding_detail
 from reports.layout import (
     CONTENT_W,
     MARGIN,
@@ -85,7 +86,8 @@ def _executive(data: ReportData, t: dict[str, Any], st: dict) -> list:
     out.append(Paragraph(esc(t["exec_findings"] if risks else t["exec_none"]), st["h2"]))
     for f in risks:
         title = (f.get("title_ja") if data.lang == "ja" else None) or f.get("title")
-        out.append(Paragraph(f"{mark(f.get('severity'), t['verdict'])} <b>{esc(title)}</b>: {esc(f.get('detail'))}",
+        out.append(Paragraph(f"{mark(f.get('severity'), t['verdict'])} <b>{esc(title)}</b>: "
+                             f"{esc(finding_detail(f, data.lang))}",
                              st["body"]))
     out += [Spacer(1, 4), Paragraph(f"<b>{esc(t['river_title'])}</b>", st["body"]), river(data, t, CONTENT_W),
             Paragraph(esc(t["river_note"]), st["caption"])]
@@ -171,7 +173,7 @@ def _register(data: ReportData, t: dict[str, Any], st: dict) -> list:
         title = (f.get("title_ja") if ja else None) or f.get("title")
         action = (f.get("action_ja") if ja else None) or f.get("action")
         rows.append([mark(f.get("severity"), t["verdict"]), f"<b>{esc(title)}</b> ({esc(f.get('check_id'))})<br/>"
-                     f"{esc(f.get('detail'))}", esc(action), esc(f.get("owner") or r["blank"]),
+                     f"{esc(finding_detail(f, data.lang))}", esc(action), esc(f.get("owner") or r["blank"]),
                      esc(f.get("due") or r["blank"])])
     return [_h(t, 7, st), table(rows, [55, 190, CONTENT_W - 355, 60, 50], st)]
 

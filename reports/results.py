@@ -7,6 +7,7 @@ from reportlab.platypus import CondPageBreak, Paragraph, Spacer, Table, TableSty
 
 from reports.data import ReportData
 from reports.figures import BASELINES, FIGURES
+from reports.finding_text import finding_detail, place
 from reports.layout import CELL_FONT, CONTENT_W, esc, fmt, mark, table
 from reports.strings import check_text
 from reports.summaries import reason, summary
@@ -53,9 +54,9 @@ def _figures_table(data: ReportData, check_id: str, t: dict[str, Any], st: dict)
         cond = f.get("condition") or conds.get(f.get("metric")) or {}
         title = (f.get("title_ja") if data.lang == "ja" else None) or f.get("title")
         metric = f"<b>{esc(title)}</b>" + (f"<br/>{esc(f.get('metric'))}" if f.get("metric") else "")
-        value = fmt(f.get("value")) if f.get("value") is not None else esc(f.get("detail") or "—")
+        value = fmt(f.get("value")) if f.get("value") is not None else esc(finding_detail(f, data.lang) or "—")
         if f.get("layer") is not None:
-            value += f" ({esc(r['where'])} {f['layer']})"
+            value += f" ({esc(place(f.get('metric'), f['layer'], check_id, data.lang))})"
         meaning = (f.get("meaning") or {}).get(data.lang) or ""
         rows.append([metric, value, _threshold_text(cond, t) if cond else "—", mark(f.get("severity"), t["verdict"]),
                      esc(meaning)])

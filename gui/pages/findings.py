@@ -26,6 +26,7 @@ from gui.strings import verdict_word
 from gui.theme import BACKGROUNDS, COLOURS, colour
 from gui.widgets.check_charts import charts_for
 from gui.widgets.tiles import Badge, DimensionTile
+from reports.finding_text import finding_detail
 from reports.summaries import summary as check_summary
 
 DIMENSIONS = ("flow", "retention", "robustness", "trainability", "transparency", "integrity")
@@ -194,7 +195,7 @@ class FindingsPage(QWidget):
         owner = " · ".join(x for x in (f.get("owner") or "", f.get("due") or "") if x)
         text = (f"<b>{verdict_word(sev, lang)} — "
                 f"{html.escape(finding_text(f, 'title', lang))}</b><br>"
-                f"<b>{t('f.threshold')}:</b> {html.escape(str(f.get('detail') or ''))}<br>"
+                f"<b>{t('f.threshold')}:</b> {html.escape(finding_detail(f, lang))}<br>"
                 f"<b>{t('f.meaning')}:</b> {html.escape(meaning)}<br>"
                 f"<b>{t('f.action')}:</b> {html.escape(finding_text(f, 'action', lang))}<br>"
                 f"<span style='color:#555'>{t('f.clauses')}: {html.escape(clauses)}"
