@@ -140,14 +140,17 @@ class _Frame:
         g.rotate(90)
         d.add(g)
 
-    def hline(self, y: float, colour: Color, label: str, dash: list[float] | None = None) -> None:
+    def hline(self, y: float, colour: Color, label: str, dash: list[float] | None = None,
+              label_left: bool = False) -> None:
+        """A dashed threshold line; fail labels sit at the left, warn labels at the right, so two close
+        limits (warn 0.05, fail 0.01) never print over each other."""
         if not (self.y0 <= (math.log10(y) if self.log_y and y > 0 else y) <= self.y1):
             return
         yy = self.py(y)
         self.d.add(Line(self.left, yy, self.right, yy, strokeColor=colour, strokeWidth=0.9,
                         strokeDashArray=dash or [5, 2]))
-        self.d.add(String(self.right - 2, yy + 2, label, fontName=self.font, fontSize=6, textAnchor="end",
-                          fillColor=colour))
+        x, anchor = (self.left + 2, "start") if label_left else (self.right - 2, "end")
+        self.d.add(String(x, yy + 2, label, fontName=self.font, fontSize=6, textAnchor=anchor, fillColor=colour))
 
     def legend(self, labels: Sequence[str], styles: Sequence[tuple[Color, list[float] | None, str]]) -> None:
         x, y = self.left, self.d.height - 9
@@ -190,7 +193,7 @@ def layer_lines(series: Sequence[tuple[str, Sequence[float | None]]], *, x_label
     rows = math.ceil(len(clean) / max(1, int((width - 52) // 130)))
     fr = _Frame(d, font, (x_start, x_start + max(n - 1, 1)), (lo, hi), x_label, y_label, rows, log_y)
     for value, level, label in thresholds:
-        fr.hline(value, THRESH_FAIL if level == "fail" else THRESH_WARN, label)
+        fr.hline(value, THRESH_FAIL if level == "fail" else THRESH_WARN, label, label_left=level == "fail")
     styles = []
     for i, (_name, vs) in enumerate(clean):
         colour, dash, marker = STYLES[i % len(STYLES)]
@@ -268,7 +271,9 @@ def hbars(items: Sequence[tuple[str, float | None]], *, value_label: str, font: 
         x = left + value / hi * (right - left)
         colour = THRESH_FAIL if level == "fail" else THRESH_WARN
         d.add(Line(x, bottom, x, height - 4, strokeColor=colour, strokeDashArray=[4, 2]))
-        d.add(String(x + 1, height - 10, label, fontName=font, fontSize=6, fillColor=colour))
+        # warn labels at the top, fail labels at the foot: close limits never overprint
+        d.add(String(x + 1, height - 10 if level != "fail" else bottom + 2, label, fontName=font, fontSize=6,
+                     fillColor=colour))
     d.add(Line(left, bottom, left, height - 4, strokeColor=INK, strokeWidth=0.6))
     return d
 

@@ -35,9 +35,11 @@ def _value_text(value: Any) -> str:
 
 def _threshold_text(cond: dict[str, Any], t: dict[str, Any]) -> str:
     kind = cond.get("condition") or ""
-    rule = t["rule"].get(kind, kind)
+    info = isinstance(cond.get("info"), (int, float))
+    rule = t["rule"].get(("info_" if info else "") + kind, kind)
     parts = [f"{t['th']['warn']} {cond['warn']:g}" if isinstance(cond.get("warn"), (int, float)) else "",
-             f"{t['th']['fail']} {cond['fail']:g}" if isinstance(cond.get("fail"), (int, float)) else ""]
+             f"{t['th']['fail']} {cond['fail']:g}" if isinstance(cond.get("fail"), (int, float)) else "",
+             f"{cond['info']:g}" if info else ""]
     reduce = f" ({cond['reduce']})" if cond.get("reduce") else ""
     return f"{esc(rule)}{esc(reduce)}: " + ", ".join(p for p in parts if p)
 
