@@ -135,13 +135,13 @@ _SKIP_RULES: list[Rule] = [
      _const("プローブ集合にラベルがなく、モデルも予測を出力しませんでした")),
     (re.escape("the probe set has no labels and the model predicts the same class for every probe, so there is no "
                "task information to trace; give a probe file with a label column"),
-     _const("プローブ集合にラベルがなく、モデルはすべてのプローブに同じクラスを予測するため、追跡する課題の情報がありません。"
+     _const("プローブ集合にラベルがなく、モデルはすべてのプローブに同じクラスを予測するため、追跡するタスクの情報がありません。"
             "ラベル列を含むプローブファイルを指定してください")),
     (re.escape("no probe was back-propagated"), _const("逆伝播したプローブがありません")),
     (re.escape("the model has no output head and the probes have no labels (at least two classes) to fit a probe "
                "head on, so there is no task loss"),
      _const("モデルに出力層がなく、プローブにもプローブ用の出力層を当てはめるためのラベル（2クラス以上）がないため、"
-            "課題の損失を定められません")),
+            "タスクの損失を定められません")),
     (re.escape("the model format cannot be re-initialised (PyTorch models only)"),
      _const("このモデル形式では重みを再初期化できません（PyTorchモデルのみ対応）")),
     (r"a re-initialised copy of ([\d,]+) parameters would double the memory the audit needs "
@@ -288,11 +288,11 @@ def _bottleneck(m: dict[str, Any], stored: str) -> str | None:
     bound = [_num(v) if v is not None else 0.0 for v in m["mi_ty_probe_bound"]]
     peak, last = int(np.argmax(bound)), len(bound) - 1
     if bound[peak] <= 0.0:
-        where = "課題の情報について正の下限を与える層はありません。"
+        where = "タスクの情報について正の下限を与える層はありません。"
     elif bound[last] >= bound[peak] - 1e-9:
-        where = "課題の情報は最終層で最も多くなっています。"
+        where = "タスクの情報は最終層で最も多くなっています。"
     else:
-        where = f"課題の情報は{_layer(peak)}で最大となり、最終層はその{bound[last] / bound[peak]:.0%}を保っています。"
+        where = f"タスクの情報は{_layer(peak)}で最大となり、最終層はその{bound[last] / bound[peak]:.0%}を保っています。"
     agreement = m.get("estimator_trend_agreement")
     if agreement is None:
         trend = "推定法どうしが傾向について一致するかは不明です。"

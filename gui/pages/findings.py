@@ -27,6 +27,7 @@ from gui.theme import BACKGROUNDS, COLOURS, colour
 from gui.widgets.check_charts import charts_for
 from gui.widgets.tiles import Badge, DimensionTile
 from reports.finding_text import finding_detail
+from reports.strings import check_text, text
 from reports.summaries import summary as check_summary
 
 DIMENSIONS = ("flow", "retention", "robustness", "trainability", "transparency", "integrity")
@@ -126,9 +127,9 @@ class FindingsPage(QWidget):
             entry = ratings.get(dim) or {}
             tile.set_rating(entry.get("rating"), entry.get("trend"), lang)
         for check in data.get("checks") or []:
-            item = QListWidgetItem(f"{SYMBOL.get(check['status'], ' ')}  {check['id']}")
+            item = QListWidgetItem(f"{SYMBOL.get(check['status'], ' ')}  {_check_title(check['id'], lang)}")
             item.setForeground(colour(check["status"]))
-            item.setToolTip(verdict_word(check["status"], lang))
+            item.setToolTip(f"{check['id']} · {verdict_word(check['status'], lang)}")
             self.checks.addItem(item)
         self.checks.blockSignals(False)
         self.checks.setCurrentRow(min(row, self.checks.count() - 1))
@@ -155,7 +156,8 @@ class FindingsPage(QWidget):
     def _fill(self, layout: QVBoxLayout, check: dict[str, Any]) -> None:
         t, lang = self.state.tr, self.state.lang
         findings = [f for f in (self.data or {}).get("findings") or [] if f.get("check_id") == check["id"]]
-        head = QLabel(f"<span style='font-size:13pt'><b>{check['id']}</b></span> &nbsp; "
+        head = QLabel(f"<span style='font-size:13pt'><b>{html.escape(_check_title(check['id'], lang))}</b></span> "
+                      f"<span style='color:#555'>({check['id']})</span> &nbsp; "
                       f"<span style='color:{COLOURS.get(check['status'], '#757575')}'><b>"
                       f"{verdict_word(check['status'], lang)}</b></span>")
         summary = QLabel(f"<b>{t('f.summary')}:</b> {html.escape(check_summary(check, lang))}", wordWrap=True)
@@ -206,3 +208,8 @@ class FindingsPage(QWidget):
         box.setContentsMargins(10, 6, 6, 6)
         box.addWidget(label)
         return card
+
+
+def _check_title(check_id: str, lang: str) -> str:
+    """The check's plain-language title in the reports' words (its id where they do not know it)."""
+    return check_text(text(lang), check_id)["title"]

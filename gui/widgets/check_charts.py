@@ -40,7 +40,7 @@ def _is_grid(v: Any) -> bool:
     return isinstance(v, list) and bool(v) and all(_is_list(r) for r in v)
 
 
-def _thresholds(findings: list[dict[str, Any]], metrics: list[str]) -> list[tuple[str, float, str]]:
+def _thresholds(findings: list[dict[str, Any]], metrics: list[str], lang: str = "en") -> list[tuple[str, float, str]]:
     out = []
     for f in findings:
         cond = f.get("condition") or {}
@@ -48,9 +48,14 @@ def _thresholds(findings: list[dict[str, Any]], metrics: list[str]) -> list[tupl
             continue
         for level in ("warn", "fail"):
             value = cond.get(level)
-            if isinstance(value, (int, float)):
-                out.append((f"{level} {cond.get('condition', '')} {value:g} ({cond.get('reduce', '')})",
-                            float(value), level))
+            if not isinstance(value, (int, float)):
+                continue
+            if lang == "ja":
+                side = "未満" if cond.get("condition") == "below" else "超"
+                label = f"{'注意' if level == 'warn' else '不合格'}：{value:g}{side}"
+            else:
+                label = f"{level} {cond.get('condition', '')} {value:g}"
+            out.append((label, float(value), level))
     return out
 
 
@@ -92,5 +97,5 @@ def charts_for(check: dict[str, Any], findings: list[dict[str, Any]], lang: str)
             series = [Series(n, metrics[n]) for n in names if _is_list(metrics.get(n))]
         if series:
             widgets.append(LineChart(ChartSpec(title, series, x_label=x_label, y_label=y_label,
-                                               thresholds=_thresholds(findings, names))))
+                                               thresholds=_thresholds(findings, names, lang))))
     return widgets
