@@ -6,10 +6,7 @@ from typing import Any
 
 from reportlab.lib import colors
 from reportlab.platypus import (
-    BaseDocTemplate,
-    Frame,
     KeepInFrame,
-    PageTemplate,
     Paragraph,
     Spacer,
     Table,
@@ -25,15 +22,13 @@ from reports.layout import (
     LIGHT,
     MARGIN,
     PAGE_H,
-    PAGE_W,
     TREND,
     esc,
     fmt,
-    footer_drawer,
     mark,
-    numbered_canvas,
     styles,
     table,
+    write_pdf,
 )
 
 
@@ -163,12 +158,4 @@ def story(data: ReportData, t: dict[str, Any]) -> list:
 
 
 def build(data: ReportData, t: dict[str, Any], out: Path, meta: dict[str, str]) -> None:
-    fonts.register_fonts()
-    doc = BaseDocTemplate(str(out), pagesize=(PAGE_W, PAGE_H), leftMargin=MARGIN, rightMargin=MARGIN,
-                          topMargin=MARGIN, bottomMargin=MARGIN, initialFontName=fonts.body_font(data.lang),
-                          title=meta["title"], author=meta["author"], subject=meta["subject"],
-                          creator=meta["creator"], lang=data.lang)
-    frame = Frame(MARGIN, MARGIN, CONTENT_W, PAGE_H - 2 * MARGIN, id="board", leftPadding=0, rightPadding=0,
-                  topPadding=0, bottomPadding=0)
-    doc.addPageTemplates([PageTemplate(id="board", frames=[frame])])
-    doc.build(story(data, t), canvasmaker=numbered_canvas(footer_drawer(t, data)))
+    write_pdf(out, data, t, meta, story(data, t))

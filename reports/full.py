@@ -6,11 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from reportlab.platypus import (
-    BaseDocTemplate,
     CondPageBreak,
-    Frame,
     PageBreak,
-    PageTemplate,
     Paragraph,
     Spacer,
 )
@@ -21,17 +18,13 @@ from reports.figures import river
 from reports.finding_text import finding_detail
 from reports.layout import (
     CONTENT_W,
-    MARGIN,
-    PAGE_H,
-    PAGE_W,
     esc,
     fmt,
-    footer_drawer,
     kv_table,
     mark,
-    numbered_canvas,
     styles,
     table,
+    write_pdf,
 )
 from reports.results import results_story
 from reports.strings import check_text
@@ -297,12 +290,4 @@ def story(data: ReportData, t: dict[str, Any], db: str | None = None) -> list:
 
 
 def build(data: ReportData, t: dict[str, Any], out: Path, meta: dict[str, str], db: str | None = None) -> None:
-    fonts.register_fonts()
-    doc = BaseDocTemplate(str(out), pagesize=(PAGE_W, PAGE_H), leftMargin=MARGIN, rightMargin=MARGIN,
-                          topMargin=MARGIN, bottomMargin=MARGIN, initialFontName=fonts.body_font(data.lang),
-                          title=meta["title"], author=meta["author"], subject=meta["subject"],
-                          creator=meta["creator"], lang=data.lang)
-    frame = Frame(MARGIN, MARGIN, CONTENT_W, PAGE_H - 2 * MARGIN, id="body", leftPadding=0, rightPadding=0,
-                  topPadding=0, bottomPadding=0)
-    doc.addPageTemplates([PageTemplate(id="body", frames=[frame])])
-    doc.build(story(data, t, db), canvasmaker=numbered_canvas(footer_drawer(t, data)))
+    write_pdf(out, data, t, meta, story(data, t, db))

@@ -155,3 +155,18 @@ def footer_drawer(t: dict[str, Any], data: Any) -> Callable[[Canvas, int, int], 
         canvas.restoreState()
 
     return draw
+
+
+def write_pdf(out: Any, data: Any, t: dict[str, Any], meta: dict[str, str], flowables: list) -> None:
+    """A4 pages with one full-width frame, embedded fonts, PDF metadata and the numbered footer."""
+    from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
+
+    fonts.register_fonts()
+    doc = BaseDocTemplate(str(out), pagesize=(PAGE_W, PAGE_H), leftMargin=MARGIN, rightMargin=MARGIN,
+                          topMargin=MARGIN, bottomMargin=MARGIN, initialFontName=fonts.body_font(data.lang),
+                          title=meta["title"], author=meta["author"], subject=meta["subject"],
+                          creator=meta["creator"], lang=data.lang)
+    frame = Frame(MARGIN, MARGIN, CONTENT_W, PAGE_H - 2 * MARGIN, id="page", leftPadding=0, rightPadding=0,
+                  topPadding=0, bottomPadding=0)
+    doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
+    doc.build(flowables, canvasmaker=numbered_canvas(footer_drawer(t, data)))
