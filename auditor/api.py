@@ -82,6 +82,10 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
     if request.reference and not Path(request.reference).expanduser().exists():
         raise BadInput(f"--reference {request.reference}: no such file or folder")
     probes = load_probes(request.probes, limit=request.limit, seed=request.seed, skip_bad=request.skip_bad_probes)
+    if template.min_probes and probes.count < template.min_probes:
+        # below this size the verdict changes from one sample to the next (bench/min_probes.py)
+        raise BadInput(f"{probes.count} probes; template {template.name} needs at least {template.min_probes} "
+                       f"(give more probes or a larger --limit; the `quick` template needs fewer)")
     db = open_db(request.db)
     bar(0.01, "loading model")
     model_path = Path(request.model).expanduser()
@@ -114,11 +118,14 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         bar(0.97, "storing results")
         notes = getattr(adapter, "notes", lambda: [])()
         timings = {"load_s": round(load_s, 3), "checks_s": round(time.perf_counter() - run_began, 3)}
-        env.update({"input_notes": notes, "timings": timings})
+        fed = probes_reached_model(results)
+        env.update({"input_notes": notes, "timings": timings, "probes_fed": fed})
         db["audits"].update(audit_id, {"environment_json": records._json(env)})
+        if not fed:
+            records.record_probes_not_fed(db, audit_id, probes.describe())
         records.store_results(db, audit_id, results)
-        found = findings_mod.evaluate(template, results)
-        verdict = findings_mod.verdict(findings_mod.check_status(r, found) for r in results)
+        found = findings_mod.evaluate(template, results, probe_count=probes.count, probes_fed=fed)
+        verdict = findings_mod.audit_verdict(results, found)
         evaluation_id = records.store_evaluation(db, audit_id, template, found, verdict, reason="initial")
         records.mark_finished_at(db, audit_id)
         digest = fingerprint_of(queries.stored_content(db, audit_id, evaluation_id))
@@ -142,6 +149,14 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         adapter.close()
         if reference is not None:
             reference.close()
+
+
+def probes_reached_model(results: list[Any]) -> bool:
+    """Whether any completed check fed probes to the model (static checks of the file do not)."""
+    from auditor.checks import registry
+
+    known = registry.load_all()
+    return any(r.outcome == "ok" and getattr(known.get(r.check_id), "feeds_probes", True) for r in results)
 
 
 def _load_reference(request: AuditRequest, model_path: Path) -> Any:

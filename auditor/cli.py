@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from auditor.errors import AuditorError, BadInput
 
-SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "?", "skipped": "–", "info": "i"}
+SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "?", "skipped": "–", "info": "i", "inconclusive": "?"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,7 +86,9 @@ def _audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decision-requested", metavar="TEXT", help="what the board is asked to decide")
     p.add_argument("--json", action="store_true", help="print the stored audit as one JSON object")
     p.add_argument("--progress", choices=("bar", "jsonl", "none"), help="progress on stderr (default: bar on a terminal)")
-    p.add_argument("--fail-on", choices=("warn", "fail"), help="exit 1 when the verdict is this bad or worse")
+    p.add_argument("--fail-on", choices=("warn", "fail"),
+                   help="exit 1 when the verdict is this bad or worse: warn stops on warn, inconclusive and fail; "
+                        "fail stops on inconclusive and fail (a gate never passes what was not measured)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,11 +186,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def matches_fail_on(verdict: str | None, fail_on: str | None) -> bool:
-    if fail_on == "fail":
-        return verdict == "fail"
-    if fail_on == "warn":
-        return verdict in ("warn", "fail")
-    return False
+    from auditor.status import fails_gate
+
+    return fails_gate(verdict, fail_on)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -213,10 +213,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not rows:
         print("no audits stored yet; run `auditor audit MODEL` or `auditor demo`")
         return 0
-    print(f"{'AUDIT ID':<24} {'STATUS':<10} {'VERDICT':<8} {'MODEL':<28} {'VERSION':<10} {'STARTED (UTC)'}")
+    print(f"{'AUDIT ID':<24} {'STATUS':<11} {'VERDICT':<14} {'MODEL':<28} {'VERSION':<10} {'STARTED (UTC)'}")
     for r in rows:
         verdict = f"{SYMBOL.get(r['verdict'] or '', ' ')} {r['verdict'] or '-'}"
-        print(f"{r['audit_id']:<24} {r['status']:<10} {verdict:<8} {(r['name'] or '')[:28]:<28} "
+        print(f"{r['audit_id']:<24} {r['status']:<11} {verdict:<14} {(r['name'] or '')[:28]:<28} "
               f"{(r['version'] or '')[:10]:<10} {r['started_at']}")
     return 0
 
@@ -286,6 +286,11 @@ def format_audit(data: dict[str, Any], db: str | None) -> str:
         f"{(data['probes'].get('sha256') or '')[:16]}…)",
         _template_line(data),
     ]
+    missing = [f for f in data["findings"] if f["severity"] == "inconclusive"]
+    if missing:
+        lines += ["", "Inconclusive: evidence is missing, so no pass, warn or fail can be given. To get it:"]
+        lines += [f"  ? {f['check_id']}: {f['detail']}\n      → {f['action']}" for f in missing]
+        lines.append("")
     ratings = data.get("ratings") or {}
     if ratings:
         lines.append("Ratings:  " + ", ".join(

@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from auditor.checks.base import CheckResult
-from auditor.checks.conditions import Condition, worst
+from auditor.checks.conditions import Condition
 from auditor.safe_yaml import load_yaml
+from auditor.status import Status, status_of_check, verdict_of
 from auditor.templates import Template
 
-SEVERITIES = ("pass", "warn", "fail", "error", "info")
+SEVERITIES = ("pass", "warn", "fail", "error", "info", "inconclusive")
 DEFAULT_CLAUSE = "EU AI Act Annex IV 2(g)"
+# the check_id of findings about the audit as a whole (too few probes, nothing measured)
+AUDIT_SCOPE = "audit"
 
 
 @dataclass
@@ -74,25 +77,61 @@ def _from_catalogue(key: str, check_id: str, fallback_title: str) -> dict[str, A
     }
 
 
-def evaluate(template: Template, results: Iterable[CheckResult]) -> list[Finding]:
-    """Findings for every condition of the template on the stored results."""
+def evaluate(template: Template, results: Iterable[CheckResult], *, probe_count: int | None = None,
+             probes_fed: bool = True) -> list[Finding]:
+    """Findings for every condition of the template on the stored results, then the audit-wide ones.
+
+    A required check that was skipped, failed to run or is absent from the stored audit gives an
+    `inconclusive` finding that says why; so do rules whose figure the check marked as resting on
+    insufficient evidence, a probe set below the template's `min_probes`, and an audit in which no
+    probe reached the model.
+    """
     by_id = {r.check_id: r for r in results}
     findings: list[Finding] = []
     for spec in template.checks:
         result = by_id.get(spec.id)
         if result is None:
+            if spec.required:
+                findings.append(_required_missing(spec.id, "this audit has no result for the check (the template "
+                                                           "it ran under did not include it)"))
             continue
-        if result.outcome == "skipped":
-            findings.append(Finding(check_id=spec.id, severity="info", detail=result.summary,
-                                    clauses=[DEFAULT_CLAUSE], **_from_catalogue("check.skipped", spec.id, "")))
-            continue
-        if result.outcome == "error":
-            findings.append(Finding(check_id=spec.id, severity="error", detail=result.summary,
-                                    clauses=[DEFAULT_CLAUSE], **_from_catalogue("check.error", spec.id, "")))
+        if result.outcome in ("skipped", "error"):
+            if spec.required:
+                findings.append(_required_missing(spec.id, result.summary))
+            elif result.outcome == "skipped":
+                findings.append(Finding(check_id=spec.id, severity="info", detail=result.summary,
+                                        clauses=[DEFAULT_CLAUSE], **_from_catalogue("check.skipped", spec.id, "")))
+            else:
+                findings.append(Finding(check_id=spec.id, severity="error", detail=result.summary,
+                                        clauses=[DEFAULT_CLAUSE], **_from_catalogue("check.error", spec.id, "")))
             continue
         steps = _step_metrics(spec.id)
-        findings += [_condition_finding(spec.id, cond, result.metrics, steps) for cond in spec.conditions]
-    return findings
+        insufficient = (result.evidence or {}).get("insufficient") or {}
+        findings += [_condition_finding(spec.id, cond, result.metrics, steps, insufficient)
+                     for cond in spec.conditions]
+    return findings + audit_findings(template, probe_count, probes_fed)
+
+
+def audit_findings(template: Template, probe_count: int | None, probes_fed: bool) -> list[Finding]:
+    """Inconclusive findings about the audit as a whole: too few probes, or none fed to the model."""
+    out = []
+    if not probes_fed:
+        out.append(Finding(check_id=AUDIT_SCOPE, severity=Status.INCONCLUSIVE.value, clauses=[DEFAULT_CLAUSE],
+                           detail="no probe reached the model: every check that feeds it inputs was skipped, so "
+                                  "only static checks of the file ran",
+                           **_from_catalogue("evidence.nothing_measured", AUDIT_SCOPE, "")))
+    if probes_fed and probe_count is not None and template.min_probes and probe_count < template.min_probes:
+        out.append(Finding(check_id=AUDIT_SCOPE, severity=Status.INCONCLUSIVE.value, clauses=[DEFAULT_CLAUSE],
+                           detail=f"{probe_count} probes; template {template.name} needs at least "
+                                  f"{template.min_probes}", metric="probe_count", value=float(probe_count),
+                           **_from_catalogue("evidence.too_few_probes", AUDIT_SCOPE, "")))
+    return out
+
+
+def _required_missing(check_id: str, reason: str) -> Finding:
+    return Finding(check_id=check_id, severity=Status.INCONCLUSIVE.value, clauses=[DEFAULT_CLAUSE],
+                   detail=f"required by the template; {reason}",
+                   **_from_catalogue("check.required_missing", check_id, ""))
 
 
 def _step_metrics(check_id: str) -> frozenset[str]:
@@ -114,34 +153,35 @@ def where_text(metric: str | None, layer: int | None, steps: frozenset[str]) -> 
 
 
 def _condition_finding(check_id: str, cond: Condition, metrics: Mapping[str, Any],
-                       steps: frozenset[str] = frozenset()) -> Finding:
-    outcome = cond.evaluate(metrics)
-    key = {"error": "condition.error", "not_applicable": "condition.not_applicable"}.get(outcome.status, cond.finding)
+                       steps: frozenset[str] = frozenset(), insufficient: Mapping[str, str] | None = None) -> Finding:
+    outcome = cond.evaluate(metrics, insufficient)
+    key = {"error": "condition.error", "not_applicable": "condition.not_applicable",
+           "inconclusive": "evidence.insufficient"}.get(outcome.status, cond.finding)
     texts = _from_catalogue(key, check_id, cond.title or f"{cond.metric} {cond.condition} threshold")
     verdict = {"pass": "within threshold", "warn": "warning threshold crossed",
                "fail": "failure threshold crossed", "info": "efficiency opportunity",
-               "error": "not evaluated", "not_applicable": "not applicable"}[outcome.status]
+               "error": "not evaluated", "not_applicable": "not applicable"}.get(outcome.status, "not decided")
     where = where_text(cond.metric, outcome.layer, steps) if cond.reduce in ("any_layer", "min", "max") else ""
-    detail = outcome.message if outcome.status in ("error", "not_applicable") else \
+    detail = outcome.message if outcome.status in ("error", "not_applicable", "inconclusive") else \
         f"{outcome.message}{where}; {cond.threshold_text()} ({verdict})"
-    severity = "info" if outcome.status == "not_applicable" else outcome.status
+    severity = "info" if outcome.status == "not_applicable" else str(outcome.status)
     return Finding(check_id=check_id, severity=severity, detail=detail,
                    clauses=list(cond.clauses) or [DEFAULT_CLAUSE], metric=cond.metric, value=outcome.value,
                    layer=outcome.layer, condition=cond.to_dict(), **texts)
 
 
 def check_status(result: CheckResult, findings: Iterable[Finding]) -> str:
-    """pass|warn|fail|error from its conditions; `error` if the check raised; `skipped`."""
-    if result.outcome in ("skipped", "error"):
-        return result.outcome
-    return worst([f.severity for f in findings if f.check_id == result.check_id and f.severity != "info"])
+    """pass|warn|fail|inconclusive from its conditions; `error` if the check raised; `skipped`."""
+    return str(status_of_check(result.outcome, [f.severity for f in findings if f.check_id == result.check_id]))
 
 
 def verdict(statuses: Iterable[str]) -> str:
-    """fail if any check fails, else warn if any warns or errors, else pass; skips are not counted."""
-    counted = [s for s in statuses if s != "skipped"]
-    if "fail" in counted:
-        return "fail"
-    if "warn" in counted or "error" in counted:
-        return "warn"
-    return "pass"
+    """fail if any check fails, else inconclusive if evidence is missing, else warn if any warns or
+    errors, else pass; skips that the template allows are not counted."""
+    return str(verdict_of(statuses))
+
+
+def audit_verdict(results: Iterable[CheckResult], findings: list[Finding]) -> str:
+    """The verdict over the checks' statuses and the audit-wide findings."""
+    statuses = [check_status(r, findings) for r in results]
+    return verdict(statuses + [f.severity for f in findings if f.check_id == AUDIT_SCOPE])

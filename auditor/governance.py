@@ -97,13 +97,19 @@ def reevaluate(db: sqlite_utils.Database, audit_id: str, template_name: str | No
         raise BadInput(f"audit {audit['id']} is {audit['status']}; only a completed audit can be re-evaluated")
     metrics = metric_rows.from_rows(list(db["metrics"].rows_where("audit_id = ?", [audit["id"]])))
     results = [CheckResult(check_id=r["check_id"], outcome=r["outcome"], summary=r["summary"],
-                           metrics=metrics.get(r["check_id"], {}), evidence={}, duration_s=r["duration_s"] or 0.0)
+                           metrics=metrics.get(r["check_id"], {}),
+                           evidence={"insufficient": queries.load_json(r["evidence_json"], {}).get("insufficient")
+                                     or {}},
+                           duration_s=r["duration_s"] or 0.0)
                for r in db["check_results"].rows_where("audit_id = ?", [audit["id"]], order_by="position")]
     stored = {r.check_id for r in results}
     missing = [c.id for c in template.checks if c.id not in stored]
-    found = findings_mod.evaluate(template, results)
-    verdict = findings_mod.verdict(findings_mod.check_status(r, found) for r in results
-                                   if r.check_id in {c.id for c in template.checks})
+    planned = {c.id for c in template.checks}
+    environment = queries.load_json(audit["environment_json"], {})
+    probe_count = db["probe_sets"].get(audit["probe_set_id"])["count"]
+    found = findings_mod.evaluate(template, results, probe_count=probe_count,
+                                  probes_fed=bool(environment.get("probes_fed", True)))
+    verdict = findings_mod.audit_verdict([r for r in results if r.check_id in planned], found)
     previous = queries.latest_evaluation(db, audit["id"])
     evaluation_id = records.store_evaluation(db, audit["id"], template, found, verdict, reason="re-evaluated")
     digest = fingerprint_of(queries.stored_content(db, audit["id"], evaluation_id))

@@ -10,7 +10,8 @@ def write_junit(audit: dict[str, Any], target: Path) -> None:
     findings = audit.get("findings", [])
     suite = ET.Element("testsuite", name=f"audit {audit['audit_id']}", tests=str(len(findings)),
                        failures=str(sum(f["severity"] == "fail" for f in findings)),
-                       errors=str(sum(f["severity"] == "error" for f in findings)),
+                       # not measured is never a pass: an inconclusive finding is a JUnit error
+                       errors=str(sum(f["severity"] in ("error", "inconclusive") for f in findings)),
                        skipped=str(sum(f["severity"] == "info" for f in findings)))
     for f in findings:
         case = ET.SubElement(suite, "testcase", classname=f["check_id"], name=f["title"])
@@ -18,6 +19,9 @@ def write_junit(audit: dict[str, Any], target: Path) -> None:
             ET.SubElement(case, "failure", message=f["detail"]).text = f["meaning"]["en"]
         elif f["severity"] == "error":
             ET.SubElement(case, "error", message=f["detail"])
+        elif f["severity"] == "inconclusive":
+            ET.SubElement(case, "error", type="inconclusive",
+                          message=f"inconclusive: {f['detail']}").text = f"{f['meaning']['en']} {f['action']}"
         elif f["severity"] == "info":
             ET.SubElement(case, "skipped", message=f["detail"])
         elif f["severity"] == "warn":

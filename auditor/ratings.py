@@ -1,19 +1,23 @@
 """A rating per dimension (flow, retention, robustness, trainability, transparency, integrity).
 
-A dimension's rating is the worst status of its checks (skipped checks do not count; a check
-that raised counts as a warning, as in the overall verdict); `not_assessed` where no check of
-the dimension produced a result. The trend compares with the previous audit of the same model.
+A dimension's rating is the worst status of its checks, as in the overall verdict (auditor.status):
+skipped checks do not count, a check that raised counts as a warning, a required check with no
+figures makes it `inconclusive`; `not_assessed` where no check of the dimension produced a
+result. The trend compares with the previous audit of the same model, and only where both
+ratings are measured conclusions (pass, warn, fail): an inconclusive rating has no trend.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from auditor.status import Status, verdict_of
+
 DIMENSIONS = ("flow", "retention", "robustness", "trainability", "transparency", "integrity")
 _BY_PREFIX = {"flow": "flow", "bottleneck": "retention", "perturbation": "robustness",
               "gradients": "trainability", "attention": "transparency", "sanity": "transparency",
               "artifact": "integrity"}
-_ORDER = {"pass": 0, "warn": 1, "fail": 2}
+_CONCLUSIVE = (Status.PASS, Status.WARN, Status.FAIL)
 
 
 def dimension_of(check_id: str) -> str:
@@ -33,15 +37,15 @@ def rate(checks: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """{dimension: {rating, checks}} from [{id, status}] as `show --json` lists them."""
     ratings: dict[str, dict[str, Any]] = {d: {"rating": "not_assessed", "checks": [], "trend": None}
                                           for d in DIMENSIONS}
+    counted: dict[str, list[str]] = {d: [] for d in DIMENSIONS}
     for check in checks:
-        entry = ratings[dimension_of(check["id"])]
-        entry["checks"].append(check["id"])
-        status = {"error": "warn", "skipped": None}.get(check["status"], check["status"])
-        if status is None or status not in _ORDER:
-            continue
-        current = entry["rating"]
-        if current == "not_assessed" or _ORDER[status] > _ORDER[current]:
-            entry["rating"] = status
+        dimension = dimension_of(check["id"])
+        ratings[dimension]["checks"].append(check["id"])
+        if check["status"] in ("pass", "warn", "fail", "error", "inconclusive"):
+            counted[dimension].append(check["status"])
+    for dimension, statuses in counted.items():
+        if statuses:
+            ratings[dimension]["rating"] = str(verdict_of(statuses))
     return ratings
 
 
@@ -49,8 +53,8 @@ def with_trend(now: dict[str, dict[str, Any]], before: dict[str, dict[str, Any]]
     """Adds `trend` (better | worse | same) where both audits assessed the dimension."""
     for dimension, entry in now.items():
         prior = (before or {}).get(dimension, {}).get("rating")
-        if entry["rating"] in _ORDER and prior in _ORDER:
-            delta = _ORDER[entry["rating"]] - _ORDER[prior]
+        if entry["rating"] in _CONCLUSIVE and prior in _CONCLUSIVE:
+            delta = Status(entry["rating"]).rank - Status(prior).rank
             entry["trend"] = "same" if delta == 0 else ("worse" if delta > 0 else "better")
         else:
             entry["trend"] = None

@@ -28,6 +28,8 @@ class CheckSpec:
     id: str
     params: dict[str, Any] = field(default_factory=dict)
     conditions: tuple[Condition, ...] = ()
+    # a required check that is skipped or fails to run makes the audit inconclusive
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,12 @@ class Template:
     source: str                # "builtin:standard" or the path it was read from
     text: str                  # the file as read, stored with the audit for reproducibility
     description_ja: str = ""
+    # the smallest probe set this template decides on (measured: bench/min_probes.py); 0 = no minimum
+    min_probes: int = 0
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.checks if c.required)
 
     def describe(self, lang: str = "en") -> str:
         return self.description_ja if lang == "ja" and self.description_ja else self.description
@@ -47,7 +55,8 @@ class Template:
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "description": self.description,
                 "description_ja": self.description_ja,
-                "checks": [c.id for c in self.checks], "source": self.source, "sha256": self.sha256}
+                "checks": [c.id for c in self.checks], "required": list(self.required),
+                "min_probes": self.min_probes, "source": self.source, "sha256": self.sha256}
 
 
 def builtin_dir() -> Path:
@@ -87,7 +96,7 @@ def load_template(name_or_path: str | None) -> Template:
 def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Template:
     if not isinstance(data, dict):
         raise ValueError("the file must be a mapping with name, version and checks")
-    unknown = set(data) - {"name", "version", "description", "description_ja", "checks"}
+    unknown = set(data) - {"name", "version", "description", "description_ja", "checks", "min_probes"}
     if unknown:
         raise ValueError(f"unknown top-level key(s) {', '.join(sorted(unknown))}")
     for key in ("name", "version"):
@@ -96,7 +105,11 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
     checks_data = data.get("checks")
     if not isinstance(checks_data, list) or not checks_data:
         raise ValueError("'checks' must be a non-empty list")
+    min_probes = data.get("min_probes", 0)
+    if isinstance(min_probes, bool) or not isinstance(min_probes, int) or not 0 <= min_probes <= 1_000_000:
+        raise ValueError(f"min_probes must be a whole number of probes (0 for no minimum), not {min_probes!r}")
     known = registry.load_all()
+    findings_known = _finding_keys()
     specs: list[CheckSpec] = []
     for i, item in enumerate(checks_data):
         where = f"checks[{i}]"
@@ -105,7 +118,7 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
         check_id = item["id"]
         if check_id not in known:
             raise ValueError(f"{where}: unknown check '{check_id}' (known: {', '.join(sorted(known))})")
-        extra = set(item) - {"id", "params", "conditions"}
+        extra = set(item) - {"id", "params", "conditions", "required"}
         if extra:
             raise ValueError(f"{where} ({check_id}): unknown key(s) {', '.join(sorted(extra))}")
         cls = known[check_id]
@@ -124,9 +137,21 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
             if condition.metric not in cls.metric_names:
                 raise ValueError(f"{cwhere}: {check_id} has no metric '{condition.metric}' "
                                  f"(it has {', '.join(sorted(cls.metric_names))})")
+            if condition.finding and condition.finding not in findings_known:
+                raise ValueError(f"{cwhere}: unknown finding '{condition.finding}' (the findings catalogue "
+                                 "templates/findings.yaml has no such key; `finding:` names its meaning and action)")
             conditions.append(condition)
-        specs.append(CheckSpec(check_id, dict(params), tuple(conditions)))
+        required = item.get("required", False)
+        if not isinstance(required, bool):
+            raise ValueError(f"{where} ({check_id}): required must be true or false, not {required!r}")
+        specs.append(CheckSpec(check_id, dict(params), tuple(conditions), required))
     return Template(name=str(data["name"]), version=str(data["version"]),
                     description=" ".join(str(data.get("description") or "").split()),
                     checks=tuple(specs), sha256=digest, source=source, text=text,
-                    description_ja=fold(data.get("description_ja")))
+                    description_ja=fold(data.get("description_ja")), min_probes=min_probes)
+
+
+def _finding_keys() -> frozenset[str]:
+    from auditor.findings import catalogue  # findings needs Template: imported here, not at the top
+
+    return frozenset(catalogue())

@@ -88,6 +88,9 @@ class Check:
     # True when `run` reads ctx.trace.batches (whole tensors); streaming checks leave it False so
     # large probe sets never hold every [N, T, d] tensor in memory
     needs_batches: ClassVar[bool] = False
+    # False for static checks of the file: an audit whose only completed checks are static measured
+    # nothing about the model's behaviour (auditor.findings: evidence.nothing_measured)
+    feeds_probes: ClassVar[bool] = True
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - set(self.parameters())

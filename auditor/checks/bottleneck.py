@@ -121,8 +121,7 @@ class InformationPlaneCheck(Check):
         metrics: dict[str, Any] = {name: getattr(plane, name) for name in (*_INFO_METRICS, *_BASELINES)}
         chance = plane.chance_accuracy
         metrics["probe_accuracy_over_chance"] = [
-            None if a is None else (a - chance) / (1.0 - chance) if chance < 1.0 else 0.0
-            for a in plane.probe_accuracy]
+            None if a is None or chance >= 1.0 else (a - chance) / (1.0 - chance) for a in plane.probe_accuracy]
         pairs = {
             "kde_renyi": rank_correlation(plane.mi_ty_kde, plane.mi_ty_renyi),
             "kde_probe": rank_correlation(plane.mi_ty_kde, plane.mi_ty_probe_bound),
@@ -151,9 +150,32 @@ class InformationPlaneCheck(Check):
             "label_source": source, "label_names": names, "classes": int(len(np.unique(labels))),
             "trend_agreement_pairs": pairs, "effective_rank": plane.effective_rank,
             "pooling": ctx.trace.pooling, "limitations": LIMITATIONS,
+            "insufficient": insufficient_evidence(plane, labels, score),
         }
         return CheckResult(check_id=self.id, outcome="ok", summary=_summary(plane, metrics, evidence),
                            metrics=metrics, evidence=evidence)
+
+
+# below this many held-out probes a probe's accuracy cannot be told from chance: with 16 scored
+# probes one probe moves the accuracy by 6 points, and the binomial standard error near 50% is 12
+MIN_SCORED = 16
+# the rules decided on the held-out probe: each is undecided when the probe's own evidence is thin
+_PROBE_RULES = ("probe_accuracy_over_chance", "task_information_drop")
+
+
+def insufficient_evidence(plane: info.InformationPlane, labels: np.ndarray, score: np.ndarray) -> dict[str, str]:
+    """{metric: reason} for the probe-based figures whose own evidence is too thin to decide on."""
+    scored = np.asarray(labels)[np.asarray(score, dtype=int)]
+    reason = ""
+    if len(scored) < MIN_SCORED:
+        reason = (f"only {len(scored)} probes were held out to score the linear probe; at least {MIN_SCORED} are "
+                  "needed to tell its accuracy from chance (give more probes)")
+    elif len(np.unique(scored)) < 2 or plane.chance_accuracy >= 1.0:
+        reason = ("every held-out probe has the same label, so the chance level is undefined "
+                  "(give probes of at least two labels)")
+    elif plane.probe_accuracy[-1] is None:
+        reason = "the linear probe could not be fitted (too few probes per label in the fit split)"
+    return {metric: reason for metric in _PROBE_RULES} if reason else {}
 
 
 def rank_correlation(a: list[float | None], b: list[float | None], flat: float = 0.05) -> float | None:

@@ -16,17 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from auditor.status import Status, worst
 from auditor.text import fold
 
-STATUSES = ("pass", "warn", "fail", "error")
-# outcomes beside STATUSES: `info` (an info threshold was crossed), `not_applicable` (null metric)
-_RANK = {"pass": 0, "info": 0, "not_applicable": 0, "warn": 1, "error": 2, "fail": 3}
-
-
-def worst(statuses: list[str]) -> str:
-    """The worst of pass < warn < error < fail; `pass` for no statuses (info counts as pass)."""
-    counted = [s for s in statuses if s in STATUSES]
-    return max(counted, key=lambda s: _RANK.get(s, 0), default="pass")
+__all__ = ["REDUCERS", "Condition", "Outcome", "Status", "parse_condition", "worst"]
 
 
 def _all_null(value: Any) -> bool:
@@ -83,7 +76,7 @@ KINDS = ("below", "above")
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str                      # pass | warn | fail | error
+    status: str                      # a Status: pass | warn | fail | error | info | not_applicable | inconclusive
     value: float | None = None
     layer: int | None = None
     message: str = ""
@@ -120,12 +113,20 @@ class Condition:
         name = self.metric + (f"[{self.variant}]" if self.variant else "")
         return f"{name} ({self.reduce})" if self.reduce else name
 
-    def evaluate(self, metrics: Mapping[str, Any]) -> Outcome:
-        """Never raises: a problem computing the rule is an `error` outcome with its reason."""
+    def evaluate(self, metrics: Mapping[str, Any], insufficient: Mapping[str, str] | None = None) -> Outcome:
+        """Never raises: a problem computing the rule is an `error` outcome with its reason.
+
+        `insufficient` maps metric names to the reason the check found its own evidence too thin
+        to decide on (a split too small to score, an undefined chance level): such a rule is
+        `inconclusive` whatever the number says.
+        """
+        reason = (insufficient or {}).get(self.metric)
+        if reason:
+            return Outcome(Status.INCONCLUSIVE, message=f"{self.describe_value()} is not decided: {reason}")
         try:
             return self._evaluate(metrics)
         except Exception as exc:  # a broken rule must not crash the audit (ARCHITECTURE.md)
-            return Outcome("error", message=f"{self.describe_value()} could not be evaluated: {exc}")
+            return Outcome(Status.ERROR, message=f"{self.describe_value()} could not be evaluated: {exc}")
 
     def _evaluate(self, metrics: Mapping[str, Any]) -> Outcome:
         if self.metric not in metrics:
@@ -136,7 +137,7 @@ class Condition:
                 raise ValueError(f"variant '{self.variant}' not among {sorted(value)}")
             value = value[self.variant]
         if _all_null(value):
-            return Outcome("not_applicable", message=f"{self.describe_value()} was not computed for this model")
+            return Outcome(Status.NOT_APPLICABLE, message=f"{self.describe_value()} was not computed for this model")
         layer = None
         if isinstance(value, list):
             if not self.reduce:
@@ -144,14 +145,14 @@ class Condition:
             number, layer = REDUCERS[self.reduce](value, self.condition)
         else:
             number = float(value)
-        status = "pass"
+        status = Status.PASS
         crossed = (lambda t: number < t) if self.condition == "below" else (lambda t: number > t)
         if self.fail is not None and crossed(self.fail):
-            status = "fail"
+            status = Status.FAIL
         elif self.warn is not None and crossed(self.warn):
-            status = "warn"
+            status = Status.WARN
         elif self.info is not None and crossed(self.info):
-            status = "info"
+            status = Status.INFO
         return Outcome(status, float(number), layer, f"{self.describe_value()} = {number:.4g}")
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ class ArtifactIntegrity(Check):
     """Per-file SHA-256, format, opset, dtypes, parameter count, custom operators, external data."""
 
     id = "artifact.integrity"
+    feeds_probes = False       # reads the file, never runs the model
     title = "Artifact integrity"
     meaning = ("Records exactly which files were audited, with their fingerprints, and flags anything "
                "unusual in them (custom operators, data stored outside the model file).")

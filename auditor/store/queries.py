@@ -13,8 +13,12 @@ from auditor.text import fold
 META_KEYS = ("purpose", "users", "out_of_scope", "preparer", "decision_requested")
 
 
-def _load(text: str | None, default: Any) -> Any:
+def load_json(text: str | None, default: Any) -> Any:
+    """A stored JSON column, or `default` when it is empty."""
     return json.loads(text) if text else default
+
+
+_load = load_json
 
 
 def audit_row(db: sqlite_utils.Database, audit_id: str) -> dict[str, Any]:
@@ -64,11 +68,9 @@ def findings_of(db: sqlite_utils.Database, evaluation_id: int) -> list[dict[str,
 
 
 def _check_status(outcome: str, check_id: str, findings: list[dict[str, Any]]) -> str:
-    from auditor.checks.conditions import worst
+    from auditor.status import status_of_check
 
-    if outcome in ("skipped", "error"):
-        return outcome
-    return worst([f["severity"] for f in findings if f["check_id"] == check_id and f["severity"] != "info"])
+    return str(status_of_check(outcome, [f["severity"] for f in findings if f["check_id"] == check_id]))
 
 
 def stored_content(db: sqlite_utils.Database, audit_id: str, evaluation_id: int | None) -> dict[str, Any]:

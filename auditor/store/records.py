@@ -122,3 +122,15 @@ def fail_audit(db: sqlite_utils.Database, audit_id: str, error: str, status: str
     with db.conn:
         db["audits"].update(audit_id, {"status": status, "error": error, "finished_at": now()})
         add_event(db, audit_id, status, {"error": error})
+
+
+def record_probes_not_fed(db: sqlite_utils.Database, audit_id: str, offered: Mapping[str, Any]) -> None:
+    """Points the audit at a probe set of none: the set offered never reached the model, so the
+    record must not say it was fed (what was offered stays in the description)."""
+    description = {"spec": "none", "sha256": "", "count": 0, "kind": "none", "labelled": False,
+                   "label_names": [], "skipped": [], "selection": {},
+                   "notes": [f"no probe reached the model; {offered.get('spec')} ({offered.get('count')} probes) "
+                             "was offered but every check that feeds the model was skipped"],
+                   "offered": {k: offered.get(k) for k in ("spec", "sha256", "count", "kind")}}
+    with db.conn:
+        db["audits"].update(audit_id, {"probe_set_id": upsert_probe_set(db, description)})
