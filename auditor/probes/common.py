@@ -50,6 +50,15 @@ def skipped_note(skipped: list[str]) -> list[str]:
     return [f"skipped {len(skipped)} unreadable {noun} ({SKIP_FLAG})"]
 
 
+def one_label_note(label: str, what: str) -> str:
+    """The note for a set whose every entry has the same label: read as unlabelled.
+
+    One class separates nothing, so the label-based checks would fall back to the model's
+    predictions anyway; the record says the set is unlabelled rather than labelled in name only.
+    """
+    return f"all probes have the {what} '{label}': one class only, so the set is read as unlabelled"
+
+
 def label_order(names: set[str]) -> list[str]:
     """Sorted label names: numerically when every label is an integer, else as strings."""
     if names and all(_INT.fullmatch(n) for n in names):

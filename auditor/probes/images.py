@@ -10,10 +10,13 @@ from PIL import Image, UnidentifiedImageError
 
 from auditor.errors import BadInput
 from auditor.models.identity import manifest
-from auditor.probes.common import ACCEPTED_FORMS, settle_bad_entries, skipped_note
+from auditor.probes.common import ACCEPTED_FORMS, one_label_note, settle_bad_entries, skipped_note
 from auditor.probes.types import ProbeSet
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+# images in formats we do not decode: a bad entry each, never silently left out of their class
+_OTHER_IMAGES = (".tif", ".tiff", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".jfif", ".ppm", ".pgm",
+                 ".pbm", ".ico", ".svg", ".dng", ".raw", ".cr2", ".nef")
 _FORMATS = ["PNG", "JPEG", "BMP", "GIF", "WEBP"]  # the decoders Pillow may use: no exotic parsers
 _WIDE_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")  # 16-bit greyscale
 
@@ -27,26 +30,38 @@ def read_image_folder(root: Path, name: str, skip_bad: bool) -> ProbeSet:
         if any(p.suffix.lower() in IMAGE_SUFFIXES for p in stray):
             raise BadInput(f"{name} has images at its top level but no class subfolders; move each class's images into a subfolder named after the class, as in {layout}.")
         raise BadInput(f"{name} is a folder without class subfolders of images; give a folder laid out as {layout}, or one of: {ACCEPTED_FORMS}.")
-    label_names = sorted(classes)
     images: list[np.ndarray] = []
-    labels: list[int] = []
+    raw: list[str] = []
     bad: list[str] = []
-    for index, label in enumerate(label_names):
+    for label in sorted(classes):
         for file in classes[label]:
-            result = load_image(file)
+            result = _unsupported(file) or load_image(file)
             if isinstance(result, str):
                 bad.append(f"{file.relative_to(root).as_posix()}: {result}")
             else:
                 images.append(result)
-                labels.append(index)
+                raw.append(label)
     skipped = settle_bad_entries(name, bad, len(images), skip_bad)
     notes = ["pixels scaled to [0, 1]"]
     if stray:
         notes.append(f"ignored {len(stray)} file{'s' if len(stray) != 1 else ''} that are not images in class subfolders")
+    # classes are those with a usable image (a class whose every image was skipped is gone)
+    label_names = sorted(set(raw))
+    labels: list[int] | None = [label_names.index(r) for r in raw]
+    if len(label_names) == 1:
+        notes.append(one_label_note(label_names[0], "class"))  # one class is no labels: say so
+        labels, label_names = None, []
     return ProbeSet(
         spec=name, kind="image", sha256=manifest(root)[0], images=images, labels=labels,
         label_names=label_names, skipped=skipped, notes=notes + skipped_note(skipped),
     )
+
+
+def _unsupported(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    if suffix in _OTHER_IMAGES:
+        return f"a {suffix} image; only PNG, JPEG, BMP, GIF and WebP are read (convert it to PNG)"
+    return None
 
 
 def load_image(path: Path) -> np.ndarray | str:
@@ -89,8 +104,9 @@ def _listing(root: Path, name: str) -> tuple[dict[str, list[Path]], list[Path]]:
             continue
         if entry.is_dir(follow_symlinks=False):
             files = [f for f in _walk_files(Path(entry.path), name) if not _hidden(f, root)]
-            found = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
-            stray += [f for f in files if f.suffix.lower() not in IMAGE_SUFFIXES]
+            readable = IMAGE_SUFFIXES + _OTHER_IMAGES
+            found = [f for f in files if f.suffix.lower() in readable]
+            stray += [f for f in files if f.suffix.lower() not in readable]
             if found:
                 classes[entry.name] = found
         elif entry.is_file():

@@ -9,19 +9,28 @@ import numpy as np
 
 from auditor.errors import BadInput
 from auditor.models.identity import sha256_file
-from auditor.probes.common import index_labels, settle_bad_entries, skipped_note
+from auditor.probes.common import index_labels, one_label_note, settle_bad_entries, skipped_note
 from auditor.probes.types import ProbeSet
 
 _SAVE_HINT = "save it with numpy.savez(path, images=..., labels=...) using numeric (or, for labels, string) arrays"
+# names people give labels: with no 'labels' array, one of these means the labels would be lost
+_LABEL_LIKE = ("label", "y", "target", "targets", "class", "classes", "class_ids", "label_ids")
 
 
 def read_npz(path: Path, name: str, skip_bad: bool) -> ProbeSet:
     """Read an .npz archive with np.load(allow_pickle=False); object arrays are refused."""
-    arrays = _load(path, name)
+    arrays, others = _load(path, name)
     if "images" not in arrays:
-        found = ", ".join(repr(k) for k in arrays) or "no arrays"
+        found = ", ".join(repr(k) for k in [*arrays, *others]) or "no arrays"
         raise BadInput(f"{name} has no 'images' array (found {found}); {_SAVE_HINT}.")
+    like = [k for k in others if k.lower() in _LABEL_LIKE]
+    if "labels" not in arrays and like:
+        raise BadInput(f"{name} has no 'labels' array but has '{like[0]}'; name the label array 'labels' "
+                       "(or remove it for an unlabelled set).")
     images, notes = to_nhwc(arrays["images"], name)
+    if others:
+        notes.append(f"ignored array{'s' if len(others) != 1 else ''} {', '.join(repr(k) for k in others)} "
+                     "(only 'images' and 'labels' are read)")
     raw_labels = _labels(arrays["labels"], len(images), name) if "labels" in arrays else None
     bad: list[str] = []
     keep: list[int] = []
@@ -36,16 +45,19 @@ def read_npz(path: Path, name: str, skip_bad: bool) -> ProbeSet:
     scaled, scale_note = scale_pixels(images[keep])
     labels: list[int] | None = None
     label_names: list[str] = []
-    if raw_labels is not None:
-        labels, label_names = index_labels([raw_labels[i] for i in keep])
+    kept = [raw_labels[i] for i in keep] if raw_labels is not None else []
+    if len(set(kept)) == 1:
+        notes.append(one_label_note(kept[0], "label"))  # one class is no labels: say so
+    elif kept:
+        labels, label_names = index_labels(kept)
     return ProbeSet(
         spec=name, kind="image", sha256=sha256_file(path), images=list(scaled), labels=labels,
         label_names=label_names, skipped=skipped, notes=notes + [scale_note] + skipped_note(skipped),
     )
 
 
-def _load(path: Path, name: str) -> dict[str, np.ndarray]:
-    """Every array in the archive, loaded without pickle."""
+def _load(path: Path, name: str) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The 'images' and 'labels' arrays, loaded without pickle, and the names of the others."""
     try:
         with open(path, "rb") as handle:
             magic = handle.read(6)
@@ -66,9 +78,11 @@ def _load(path: Path, name: str) -> dict[str, np.ndarray]:
     if isinstance(archive, np.ndarray):
         raise BadInput(f"{name} holds a single .npy array, not an .npz archive; {_SAVE_HINT}.")
     out: dict[str, np.ndarray] = {}
+    others: list[str] = []
     with archive:
         for key in archive.files:
             if key not in ("images", "labels"):
+                others.append(key)
                 continue
             try:
                 out[key] = archive[key]
@@ -80,7 +94,7 @@ def _load(path: Path, name: str) -> dict[str, np.ndarray]:
                 raise BadInput(f"{name}: the '{key}' array cannot be read ({exc}); {_SAVE_HINT}.") from exc
             except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 raise BadInput(f"{name}: the '{key}' array cannot be read ({exc}); {_SAVE_HINT}.") from exc
-    return out
+    return out, others
 
 
 def to_nhwc(images: np.ndarray, name: str) -> tuple[np.ndarray, list[str]]:
@@ -89,6 +103,10 @@ def to_nhwc(images: np.ndarray, name: str) -> tuple[np.ndarray, list[str]]:
         raise BadInput(f"{name}: 'images' has dtype {images.dtype}, not numbers; {_SAVE_HINT}.")
     shape = images.shape
     notes: list[str] = []
+    if images.ndim == 3 and shape[2] in (3, 4) and shape[1] != shape[2]:
+        # [H, W, C] of one colour image, or N greyscale images 3 or 4 pixels wide: never guess
+        raise BadInput(f"{name}: 'images' has shape {list(shape)}, which reads as {shape[0]} greyscale images "
+                       f"{shape[2]} pixels wide; for colour images give [N, H, W, C] (one image: add a leading axis).")
     if images.ndim == 3:
         images = images[..., None]
     elif images.ndim == 4:
@@ -112,14 +130,20 @@ def to_nhwc(images: np.ndarray, name: str) -> tuple[np.ndarray, list[str]]:
 
 def scale_pixels(images: np.ndarray) -> tuple[np.ndarray, str]:
     """Bring pixel values to float32 in [0, 1]; the note says how."""
-    if images.dtype == np.uint8:
-        return images.astype(np.float32) / np.float32(255.0), "pixels scaled to [0, 1] (uint8 / 255)"
     if images.dtype.kind == "b":
         return images.astype(np.float32), "boolean pixels read as 0 and 1"
     values = images.astype(np.float64)
     lo, hi = float(values.min()), float(values.max())
+    if images.dtype.kind in "iu" and lo >= 0 and hi <= 1:
+        # masks saved as integers: / 255 would make them black
+        return images.astype(np.float32), "integer pixels of only 0 and 1 read as 0 and 1 (not / 255)"
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / np.float32(255.0), "pixels scaled to [0, 1] (uint8 / 255)"
     if images.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
         return images.astype(np.float32), "pixels already in [0, 1]; kept as they are"
+    if images.dtype.kind == "f" and lo >= 0.0 and hi <= 255.0:
+        # float copies of 8-bit images: / 255 keeps their contrast; min-max scaling would stretch it
+        return (values / 255.0).astype(np.float32), "float pixels in 0..255 scaled to [0, 1] (/ 255)"
     if images.dtype.kind in "iu" and lo >= 0 and hi <= 255:
         return (values / 255.0).astype(np.float32), "integer pixels in 0..255 scaled to [0, 1] (/ 255)"
     if images.dtype == np.uint16:

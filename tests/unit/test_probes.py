@@ -127,13 +127,15 @@ def test_byte_order_marks_are_honoured(tmp_path, bom, codec, suffix):
 
 
 def test_bad_entries_are_listed_then_skipped_on_request(tmp_path):
+    # entries that parse but cannot be used; lines that do not parse, or bytes in another
+    # encoding, are refused outright (test_probe_files_strict.py)
     lines = [
         b'{"text": "good one", "label": "a"}',
-        b"not json at all",
+        b'{"text": "\\ud800 lone surrogate", "label": "a"}',
         b'{"text": "   ", "label": "a"}',
         b'{"label": "a"}',
         b'{"text": 5, "label": "a"}',
-        b'{"text": "bad \xff\xfe bytes", "label": "a"}',
+        b'{"text": "x", "label": 1.5}',
         b'{"text": "nul \x00 inside", "label": "a"}',
         b'{"text": "no label here"}',
         b'["a list"]',
@@ -142,13 +144,13 @@ def test_bad_entries_are_listed_then_skipped_on_request(tmp_path):
     spec = write(tmp_path / "probes.jsonl", b"\n".join(lines) + b"\n")
     message = refused(spec)
     assert message.startswith(f"{spec} has 8 unreadable entries (")
-    assert "line 2: not JSON; line 3: empty text; line 4: " in message
+    assert "line 2: text contains unpaired surrogate characters; line 3: empty text; line 4: " in message
     assert "and 3 more" in message and message.endswith("fix them or pass --skip-bad-probes.")
     probes = load_probes(spec, skip_bad=True)
     assert probes.texts == ["good one", "good two"] and probes.label_names == ["a", "b"]
     assert len(probes.skipped) == 8
-    assert probes.skipped[0] == "line 2: not JSON"
-    assert any(s.startswith("line 6: undecodable bytes") for s in probes.skipped)
+    assert probes.skipped[0] == "line 2: text contains unpaired surrogate characters"
+    assert "line 6: label must be a string or an integer (it is float)" in probes.skipped
     assert "line 7: contains NUL bytes" in probes.skipped
     assert "line 8: no label (other rows have one)" in probes.skipped
     assert "line 9: not a JSON object" in probes.skipped
@@ -179,8 +181,8 @@ def test_empty_files_are_refused(tmp_path, content):
 
 def test_files_without_usable_entries_are_refused_even_when_skipping(tmp_path):
     assert "has no entries" in refused(write(tmp_path / "h.csv", "text,label\n"), skip_bad=True)
-    message = refused(write(tmp_path / "b.jsonl", "oops\n{}\n"), skip_bad=True)
-    assert "no usable entries" in message and "line 1: not JSON" in message
+    message = refused(write(tmp_path / "b.jsonl", "[1]\n{}\n"), skip_bad=True)
+    assert "no usable entries" in message and "line 1: not a JSON object" in message
 
 
 # --- .npz --------------------------------------------------------------------------------------
@@ -235,7 +237,7 @@ def test_npz_scaling_and_non_finite_images(tmp_path):
     assert probes.skipped == ["images[1]: contains NaN or Inf"] and probes.labels == [0, 1]
     assert probes.images[0].max() == 0.0 and probes.images[1].min() == 1.0
     assert any("min-max scaled" in n for n in probes.notes)
-    np.savez(path, images=np.full((2, 3, 3), 0.25))
+    np.savez(path, images=np.full((2, 5, 5), 0.25))
     probes = load_probes(str(path))
     assert probes.labels is None and float(probes.images[0][0, 0, 0]) == 0.25
 
