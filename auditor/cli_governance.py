@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 ARROW = {"improved": "↑ improved", "worse": "↓ worse", "unchanged": "= unchanged", "changed": "~ changed",
-         "not_comparable": "  n/a"}
+         "not_comparable": "  n/a", "not_compared": "○ not compared"}
 
 
 def add_parsers(sub: Any) -> None:
@@ -65,31 +65,58 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0
-    ma, mb = data["models"]["a"], data["models"]["b"]
-    lines = [f"A  {data['a']}  {ma['name']} {ma['version'] or ''}  verdict {data['verdict']['a']}",
-             f"B  {data['b']}  {mb['name']} {mb['version'] or ''}  verdict {data['verdict']['b']}"]
-    if not data["same_model_name"]:
-        lines.append("note: the two audits are of differently named models")
+    lines = _compare_header(data)
     s = data["summary"]
     lines += ["", f"{s['improved']} improved, {s['worse']} worse, {s['unchanged']} unchanged, "
-              f"{s['changed']} changed (no rule says which way is better); tolerance "
-              f"{data['tolerance']:.0%} relative", "", "Ratings:"]
+              f"{s['changed']} changed (no rule says which way is better), {s.get('not_compared', 0)} not compared; "
+              f"tolerance {data['tolerance']:.0%} relative", "", "Ratings:"]
     for dim, r in data["ratings"].items():
-        lines.append(f"  {dim:<13} {r['a']:<13} -> {r['b']}")
+        change = r.get("change") or ""
+        why = f" ({r['reason']})" if r.get("reason") else ""
+        lines.append(f"  {dim:<13} {r['a'] or '-':<13} -> {r['b'] or '-':<13} "
+                     f"{'not compared' if change == 'not_compared' else change}{why}")
     lines += ["", "Figures:"]
+    hidden = 0
     for row in data["metrics"]:
-        if row["direction"] == "unchanged" and not args.all:
+        if row["direction"] in ("unchanged", "not_compared") and not args.all:
+            hidden += row["direction"] == "not_compared"
             continue
         name = row["name"] + (f"[{row['variant']}]" if row["variant"] else "") + \
             (f" ({row['reduce']})" if row["reduce"] else "")
-        lines.append(f"  {ARROW[row['direction']]:<12} {row['check_id']:<28} {name:<40} "
+        lines.append(f"  {ARROW[row['direction']]:<14} {row['check_id']:<28} {name:<40} "
                      f"{_num(row['a'])} -> {_num(row['b'])}")
-    moved = [f for f in data["findings"] if f["change"] != "same"]
-    lines += ["", "Findings that changed:" if moved else "No finding changed severity."]
+    if hidden:
+        lines.append(f"  ({hidden} figure(s) of checks not compared are left out; --all lists them)")
+    moved = [f for f in data["findings"] if f["change"] not in ("same", "not_compared")]
+    lines += ["", "Findings that changed:" if moved else "No compared finding changed severity."]
     for f in moved:
         lines.append(f"  {f['change']:<6} {f['title']} ({f['metric'] or f['check_id']}): {f['a'] or '-'} -> {f['b'] or '-'}")
+    apart = [f for f in data["findings"] if f["change"] == "not_compared"]
+    if apart:
+        lines += ["", "Findings not compared (their check did not run under the same conditions in both):"]
+        lines += [f"  {f['title']} ({f['metric'] or f['check_id']}): {f['a'] or '-'} -> {f['b'] or '-'}" for f in apart]
     print("\n".join(lines))
     return 0
+
+
+def _compare_header(data: dict[str, Any]) -> list[str]:
+    """Both audits with their templates and probe sets, then the warning when they differ."""
+    lines = []
+    for side in ("a", "b"):
+        m, t = data["models"][side], (data.get("templates") or {}).get(side) or {}
+        p = (data.get("probe_sets") or {}).get(side) or {}
+        lines += [f"{side.upper()}  {data[side]}  {m['name']} {m['version'] or ''}  verdict {data['verdict'][side]}",
+                  f"   template {t.get('name')} v{t.get('version')} (sha256 {str(t.get('sha256') or '')[:12]}); "
+                  f"probes {p.get('spec')}, {p.get('count')} (sha256 {str(p.get('sha256') or '')[:12]})"]
+    if not data["same_model_name"]:
+        lines.append("note: the two audits are of differently named models")
+    if data.get("comparable", True):
+        lines.append("Same template and probe set: every check run in both audits is compared.")
+    else:
+        lines += ["", "WARNING: these audits are not comparable as a whole; what was not measured the same way "
+                      "in both is marked 'not compared', never better or worse:"]
+        lines += [f"  - {reason}" for reason in data.get("reasons") or []]
+    return lines
 
 
 def _num(value: float | None) -> str:

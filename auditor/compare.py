@@ -1,10 +1,15 @@
-"""What changed between two audits: per check and metric, improved / worse / unchanged.
+"""What changed between two audits: per check and metric, improved / worse / unchanged / not_compared.
+
+Only what both audits measured under the same conditions is compared (auditor.comparability): a
+check run in one audit only, or under other rules, parameters or probes, or that did not run
+conclusively on either side, is `not_compared` with the reason, and so are its figures, findings
+and its dimension's rating. A finding is `gone` only when its check ran conclusively in both
+audits under the same rule and the rule no longer produced it.
 
 Direction comes from the conditions of audit B's evaluation: a metric with a `below` rule is
 better higher, one with an `above` rule better lower. Metrics without a rule are `changed`
 or `unchanged` only. A list metric is compared through its rule's reducer (or its mean), and
-both series are returned for charts. Findings are matched by check, catalogue key and metric,
-so a threshold crossed in either direction shows as `worse` or `better`.
+both series are returned for charts.
 """
 from __future__ import annotations
 
@@ -13,12 +18,16 @@ from typing import Any
 
 import sqlite_utils
 
+from auditor import comparability as cmpy
 from auditor.checks.conditions import REDUCERS
+from auditor.status import Status, rank
 from auditor.store import queries
 
 # below this relative difference a figure counts as unchanged (estimators carry ~1% noise)
 RELATIVE_TOLERANCE = 0.01
-_SEVERITY = {"pass": 0, "info": 0, "warn": 1, "error": 2, "fail": 3}
+NOT_COMPARED = "not_compared"
+DIRECTIONS = ("improved", "worse", "unchanged", "changed", "not_comparable", NOT_COMPARED)
+AUDIT_SCOPE = "audit"   # check_id of findings about the audit as a whole (auditor.findings.AUDIT_SCOPE)
 
 
 def _reduce(value: Any, reduce: str | None, direction: str) -> float | None:
@@ -43,6 +52,11 @@ def _direction(a: float | None, b: float | None, rule: str | None) -> str:
     return "improved" if (b > a) == higher_is_better else "worse"
 
 
+def _rank_change(a: str | None, b: str | None) -> str:
+    delta = rank(b) - rank(a)
+    return "same" if delta == 0 else ("worse" if delta > 0 else "better")
+
+
 def _rules(conditions: list[dict[str, Any]]) -> dict[tuple[str, str, str | None], dict[str, Any]]:
     rules: dict[tuple[str, str, str | None], dict[str, Any]] = {}
     for c in conditions:
@@ -63,6 +77,62 @@ def _flat(metrics: dict[str, Any]) -> dict[tuple[str, str | None], Any]:
 
 def compare(db: sqlite_utils.Database, audit_a: str, audit_b: str) -> dict[str, Any]:
     a, b = queries.audit_json(db, audit_a), queries.audit_json(db, audit_b)
+    side_a, side_b = cmpy.load_side(db, "A", a), cmpy.load_side(db, "B", b)
+    checks = _compare_checks(a, b, side_a, side_b)
+    blocked = {c["id"]: c for c in checks if c["change"] == NOT_COMPARED}
+    rows = _compare_metrics(a, b, blocked)
+    scope = cmpy.scope_reason(side_a, side_b)
+    if scope is not None:
+        blocked = {**blocked, AUDIT_SCOPE: {"reason": scope[0], "reason_ja": scope[1]}}
+    findings = _compare_findings(a["findings"], b["findings"], blocked)
+    reasons = cmpy.header_reasons(side_a, side_b) + [
+        (f"{c['id']}: {c['reason']}.", f"{c['id']}：{c['reason_ja']}。") for c in checks if c.get("blocks")]
+    if scope is not None and any(f["check_id"] == AUDIT_SCOPE for f in a["findings"] + b["findings"]):
+        reasons.append((f"Findings about the audit as a whole are not compared: {scope[0]}.",
+                        f"監査全体に関する所見は比較しません：{scope[1]}。"))
+    ratings = _compare_ratings(a, b, blocked)
+    for c in checks:
+        c.pop("blocks", None)
+    summary = {k: sum(r["direction"] == k for r in rows) for k in DIRECTIONS}
+    comparable = not reasons
+    return {
+        "a": a["audit_id"], "b": b["audit_id"],
+        "comparable": comparable,
+        "reasons": [r[0] for r in reasons], "reasons_ja": [r[1] for r in reasons],
+        "templates": {"a": side_a.template, "b": side_b.template},
+        "same_template": cmpy.same_template(side_a, side_b),
+        "probe_sets": {"a": side_a.probes, "b": side_b.probes},
+        "same_probes": cmpy.same_probes(side_a, side_b),
+        "models": {"a": _model_line(a), "b": _model_line(b)},
+        "same_model_name": a["model"]["name"] == b["model"]["name"],
+        "same_artifact": a["model"]["sha256"] == b["model"]["sha256"],
+        "verdict": {"a": a["verdict"], "b": b["verdict"],
+                    "change": _rank_change(a["verdict"], b["verdict"]) if comparable else NOT_COMPARED},
+        "ratings": ratings,
+        "checks": checks,
+        "metrics": rows, "findings": findings, "summary": summary,
+        "tolerance": RELATIVE_TOLERANCE,
+    }
+
+
+def _compare_checks(a: dict[str, Any], b: dict[str, Any], side_a: cmpy.Side, side_b: cmpy.Side) -> list[dict[str, Any]]:
+    """Every check of either audit (B's order, then A's others), with `change` or why it is not compared."""
+    ids = [c["id"] for c in b["checks"]] + [c["id"] for c in a["checks"] if c["id"] not in side_b.statuses]
+    out = []
+    for check_id in ids:
+        sa, sb = side_a.statuses.get(check_id), side_b.statuses.get(check_id)
+        entry: dict[str, Any] = {"id": check_id, "a": sa, "b": sb}
+        why = cmpy.check_reason(check_id, side_a, side_b)
+        if why is None:
+            entry.update(change=_rank_change(sa, sb), reason=None, reason_ja=None)
+        else:
+            (en, ja), blocks = why
+            entry.update(change=NOT_COMPARED, reason=en, reason_ja=ja, blocks=blocks)
+        out.append(entry)
+    return out
+
+
+def _compare_metrics(a: dict[str, Any], b: dict[str, Any], blocked: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rules = _rules(b.get("template_conditions") or a.get("template_conditions") or [])
     checks_a = {c["id"]: c for c in a["checks"]}
     rows = []
@@ -82,24 +152,42 @@ def compare(db: sqlite_utils.Database, audit_a: str, audit_b: str) -> dict[str, 
                    "a": va, "b": vb, "delta": (vb - va) if va is not None and vb is not None else None,
                    "direction": _direction(va, vb, rule["condition"] if rule else None),
                    "rule": None if rule is None else {k: rule.get(k) for k in ("condition", "warn", "fail")}}
+            if check["id"] in blocked:
+                # a difference measured under other conditions is not a change of the model
+                row.update(direction=NOT_COMPARED, reason=blocked[check["id"]]["reason"],
+                           reason_ja=blocked[check["id"]]["reason_ja"])
             if isinstance(flat_a[(name, variant)], list) and isinstance(flat_b[(name, variant)], list):
                 row["series"] = {"a": flat_a[(name, variant)], "b": flat_b[(name, variant)]}
             rows.append(row)
-    findings = _compare_findings(a["findings"], b["findings"])
-    summary = {k: sum(r["direction"] == k for r in rows)
-               for k in ("improved", "worse", "unchanged", "changed", "not_comparable")}
-    return {
-        "a": a["audit_id"], "b": b["audit_id"],
-        "models": {"a": _model_line(a), "b": _model_line(b)},
-        "same_model_name": a["model"]["name"] == b["model"]["name"],
-        "same_artifact": a["model"]["sha256"] == b["model"]["sha256"],
-        "verdict": {"a": a["verdict"], "b": b["verdict"]},
-        "ratings": {d: {"a": a["ratings"][d]["rating"], "b": b["ratings"][d]["rating"]} for d in b["ratings"]},
-        "checks": [{"id": c["id"], "a": checks_a.get(c["id"], {}).get("status"), "b": c["status"]}
-                   for c in b["checks"]],
-        "metrics": rows, "findings": findings, "summary": summary,
-        "tolerance": RELATIVE_TOLERANCE,
-    }
+    return rows
+
+
+def _compare_ratings(a: dict[str, Any], b: dict[str, Any],
+                     blocked: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per dimension: better / worse / same only when every check of it was compared and neither
+    rating is inconclusive; `not_compared` with the reason otherwise."""
+    out = {}
+    for dim in b["ratings"]:
+        ra, rb = (a["ratings"].get(dim) or {}).get("rating"), b["ratings"][dim]["rating"]
+        entry: dict[str, Any] = {"a": ra, "b": rb, "change": _rank_change(ra, rb), "reason": None, "reason_ja": None}
+        ids = sorted({*((a["ratings"].get(dim) or {}).get("checks") or []), *(b["ratings"][dim].get("checks") or [])})
+        # a check skipped in both audits (no reference model for parity, say) leaves both ratings
+        # resting on the same checks, so it does not stop the rating from being compared
+        missing = [c for c in ids if blocked.get(c, {}).get("blocks")]
+        unsure = [s for s, r in (("A", ra), ("B", rb)) if r == Status.INCONCLUSIVE.value]
+        if missing:
+            entry.update(change=NOT_COMPARED,
+                         reason=f"not every check of it ran conclusively in both audits: {', '.join(missing)}",
+                         reason_ja="すべてのチェックが両方の監査で判定できる形で実行されたわけではありません："
+                                   + "、".join(missing))
+        elif unsure:
+            entry.update(change=NOT_COMPARED, reason=f"the rating is inconclusive in {' and '.join(unsure)}",
+                         reason_ja=f"{'と'.join(unsure)} の評価は判定不能です")
+        elif ra == rb == Status.NOT_ASSESSED.value:
+            entry.update(change=NOT_COMPARED, reason="no check of it ran in either audit",
+                         reason_ja="どちらの監査でもこの観点のチェックは実行されていません")
+        out[dim] = entry
+    return out
 
 
 def _model_line(audit: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +196,8 @@ def _model_line(audit: dict[str, Any]) -> dict[str, Any]:
             "started_at": audit["started_at"]}
 
 
-def _compare_findings(fa: list[dict[str, Any]], fb: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _compare_findings(fa: list[dict[str, Any]], fb: list[dict[str, Any]],
+                      blocked: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     def key(f: dict[str, Any]) -> tuple[Any, ...]:
         return (f["check_id"], f.get("key"), f.get("metric"), (f.get("condition") or {}).get("variant"),
                 (f.get("condition") or {}).get("condition"))
@@ -120,18 +209,18 @@ def _compare_findings(fa: list[dict[str, Any]], fb: list[dict[str, Any]]) -> lis
         fa_, fb_ = before.get(k), after.get(k)
         sa = fa_["severity"] if fa_ else None
         sb = fb_["severity"] if fb_ else None
-        if sa is None:
+        ref = fb_ or fa_
+        why = blocked.get(ref["check_id"])
+        if why is not None:
+            change = NOT_COMPARED
+        elif sa is None:
             change = "new"
         elif sb is None:
             change = "gone"
-        elif _SEVERITY.get(sb, 0) > _SEVERITY.get(sa, 0):
-            change = "worse"
-        elif _SEVERITY.get(sb, 0) < _SEVERITY.get(sa, 0):
-            change = "better"
         else:
-            change = "same"
-        ref = fb_ or fa_
+            change = _rank_change(sa, sb)
         out.append({"check_id": ref["check_id"], "title": ref["title"], "title_ja": ref.get("title_ja"),
                     "metric": ref.get("metric"), "a": sa, "b": sb, "change": change,
-                    "value_a": fa_.get("value") if fa_ else None, "value_b": fb_.get("value") if fb_ else None})
+                    "value_a": fa_.get("value") if fa_ else None, "value_b": fb_.get("value") if fb_ else None,
+                    "reason": why["reason"] if why else None, "reason_ja": why["reason_ja"] if why else None})
     return out

@@ -91,6 +91,13 @@ _EN: dict[str, str] = {
     "cmp.improved": "▲ improved", "cmp.worse": "▼ worse", "cmp.unchanged": "= unchanged", "cmp.changed": "~ changed",
     "cmp.unavailable": "This version of the engine cannot compare audits yet.",
     "cmp.need_two": "Choose two different audits.",
+    "cmp.not_compared": "○ not compared", "cmp.changes_only": "Changes only",
+    "cmp.summary_not_compared": "; {n} not compared (measured under other conditions or in one audit only)",
+    "cmp.template_line": "<b>{side}</b> {audit}: template {name} v{version} (SHA-256 {sha}); probes {spec}, {count} "
+                         "(SHA-256 {psha})",
+    "cmp.warning": "Not comparable as a whole: what was not measured the same way in both audits is shown as "
+                   "“not compared”, never as better, worse or resolved.",
+    "cmp.ratings": "Ratings by dimension", "cmp.dimension": "Dimension", "cmp.reason": "Why not compared",
     # sign-off
     "s.audit": "Audit", "s.role": "Role", "s.name": "Your name", "s.decision": "Decision",
     "s.sign": "Sign", "s.signed": "Signed as {role} by {name}.",
@@ -160,6 +167,13 @@ _JA: dict[str, str] = {
     "cmp.direction": "方向", "cmp.improved": "▲ 改善", "cmp.worse": "▼ 悪化", "cmp.unchanged": "= 変化なし",
     "cmp.changed": "~ 変化", "cmp.unavailable": "このエンジンの版では比較できません。",
     "cmp.need_two": "異なる2つの監査を選んでください。",
+    "cmp.not_compared": "○ 比較対象外", "cmp.changes_only": "変化のみ表示",
+    "cmp.summary_not_compared": "、比較対象外 {n} 件 (異なる条件で測定、または片方の監査のみで実行)",
+    "cmp.template_line": "<b>{side}</b> {audit}：テンプレート {name} 版 {version} (SHA-256 {sha})、プローブ {spec}、{count} 件 "
+                         "(SHA-256 {psha})",
+    "cmp.warning": "全体としては比較できません。両方の監査で同じ条件で測定されていないものは「比較対象外」と表示し、"
+                   "改善・悪化・解消とはみなしません。",
+    "cmp.ratings": "観点別の評価", "cmp.dimension": "観点", "cmp.reason": "比較しない理由",
     "s.audit": "監査", "s.role": "役割", "s.name": "氏名", "s.decision": "決定", "s.sign": "署名",
     "s.signed": "{role} として {name} が署名しました。",
     "s.role.preparer": "作成者", "s.role.reviewer": "査閲者", "s.role.approver": "承認者",

@@ -206,11 +206,28 @@ def _change(data: ReportData, t: dict[str, Any], st: dict) -> list:
         return out + [Paragraph(esc(c["intro"].format(prev=prev) if prev else c["none"]), st["body"])]
     s = cmp_.get("summary") or {}
     v = cmp_.get("verdict") or {}
+    templates = cmp_.get("templates") or {}
+    named = {side: c["template"].format(name=(templates.get(side) or {}).get("name"),
+                                        version=(templates.get(side) or {}).get("version"),
+                                        sha=str((templates.get(side) or {}).get("sha256") or "")[:12])
+             for side in ("a", "b")}
+    verdicts = esc(c["verdicts"].format(a=v.get("a"), b=v.get("b")))
+    if v.get("change") == "not_compared":
+        verdicts += " " + esc(c["verdict_not_compared"])
     out += [Paragraph(esc(c["intro"].format(prev=cmp_.get("a"))), st["body"]),
-            Paragraph(esc(c["summary"].format(improved=s.get("improved", 0), worse=s.get("worse", 0),
-                                              unchanged=s.get("unchanged", 0))) + " " +
-                      esc(c["verdicts"].format(a=v.get("a"), b=v.get("b"))), st["body"])]
-    changed = [m for m in cmp_.get("metrics") or [] if m.get("direction") != "unchanged"][:60]
+            Paragraph(esc(c["templates"].format(a=named["a"], b=named["b"])), st["body"])]
+    if not cmp_.get("comparable", True):
+        # the warning comes before any figure, so no change is read without it
+        out.append(Paragraph(f"<b>{esc(c['warning'])}</b>", st["body"]))
+        out += [Paragraph("• " + esc(r), st["small"])
+                for r in cmp_.get("reasons_ja" if data.lang == "ja" else "reasons") or []]
+    summary = esc(c["summary"].format(improved=s.get("improved", 0), worse=s.get("worse", 0),
+                                      unchanged=s.get("unchanged", 0)))
+    if s.get("not_compared"):
+        summary += " " + esc(c["not_compared"].format(n=s["not_compared"]))
+    out.append(Paragraph(summary + " " + verdicts, st["body"]))
+    # figures of checks not compared are summed above and explained by the reasons, not listed as changes
+    changed = [m for m in cmp_.get("metrics") or [] if m.get("direction") not in ("unchanged", "not_compared")][:60]
     if changed:
         rows = [[c["metric"], c["a"], c["b"], c["delta"], c["direction"]]]
         for m in changed:

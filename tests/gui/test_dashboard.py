@@ -60,14 +60,31 @@ def test_compare_two_audits(make_window, two_audits):
     page = window.compare
     a, b = two_audits["ids"]
     page.set_pair(a, b)
-    page.run_button.click()
+    # shown as soon as both audits are chosen, with no button to press
     assert page.result["a"] == a and page.result["b"] == b
     assert page.metrics.rowCount() == len(page.result["metrics"]) > 0
     assert page.findings.rowCount() == len(page.result["findings"]) > 0
     assert a in page.summary.text() and "improved" in page.summary.text()
+    # both templates are named; the two audits sampled different probes (seeds 1 and 2), so they are
+    # not comparable as a whole and the warning says why
+    assert page.templates.text().count("template quick v2") == 2
+    assert not page.result["comparable"] and page.warning.isVisibleTo(page)
+    assert all(reason in page.warning.text() for reason in page.result["reasons"])
+    window.set_language("ja")
+    words = [page.findings.item(r, 4).text() for r in range(page.findings.rowCount())]
+    apart = [f for f in page.result["findings"] if f["change"] == "not_compared"]
+    assert apart and words.count(window.state.tr("cmp.not_compared")) == len(apart)
+    assert "比較対象外" in window.state.tr("cmp.not_compared") and not any("解消" in w for w in words)
+    assert "全体としては比較できません" in page.warning.text()
+    # "changes only" hides unchanged rows and keeps every row that is not compared
+    unchanged = sum(f["change"] == "same" for f in page.result["findings"])
+    page.changes_only.setChecked(True)
+    assert page.findings.rowCount() == len(page.result["findings"]) - unchanged
+    assert page.metrics.rowCount() == sum(m["direction"] != "unchanged" for m in page.result["metrics"])
+    page.changes_only.setChecked(False)
+    window.set_language("en")
     page.set_pair(a, a)
-    page.run()
-    assert page.summary.text() == window.state.tr("cmp.need_two")
+    assert page.summary.text() == window.state.tr("cmp.need_two") and page.findings.rowCount() == 0
 
 
 def test_sign_off_and_assign_a_finding(make_window, two_audits):

@@ -194,7 +194,9 @@ def test_compare_two_versions_of_a_model(tiny_bert, tmp_path):
     growth = [m for m in diff["metrics"] if m["name"] == "norm_growth"]
     assert growth and all((m["direction"] == "worse") == (m["b"] > m["a"] * 1.01) for m in growth
                           if m["direction"] != "unchanged")
-    assert diff["summary"]["improved"] + diff["summary"]["worse"] + diff["summary"]["unchanged"] + \
-        diff["summary"]["changed"] + diff["summary"]["not_comparable"] == len(diff["metrics"])
+    assert sum(diff["summary"].values()) == len(diff["metrics"])
+    # same template, same probes: everything both audits measured is compared
+    assert diff["comparable"] is True and diff["reasons"] == [] and diff["summary"]["not_compared"] == 0
     text = run_cli("compare", ids[0], ids[1], db=db)
     assert text.returncode == 0 and "Ratings:" in text.stdout and "Figures:" in text.stdout
+    assert "template quick v2" in text.stdout and "WARNING" not in text.stdout
