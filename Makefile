@@ -5,25 +5,27 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-stamp
-export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
+# The offline variables (HF_HUB_OFFLINE, ORT_DISABLE_TELEMETRY, ...) are set by the engine itself on
+# import (auditor/offline.py), for every process of ours; nothing here is needed for them.
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: setup system-packages demo test lint gui bench clean
 
 # The tests read PDFs with poppler (pdffonts, pdftotext, pdftoppm); screenshots run Qt's xcb
-# platform under Xvfb, which needs the xcb libraries below.
-SYSTEM_PACKAGES := poppler-utils xvfb libxcb-icccm4 libxcb-cursor0 libxcb-keysyms1 libxcb-image0 \
+# platform under Xvfb, which needs the xcb libraries below; the offline test traces connect() with
+# strace (tests/integration/test_offline.py).
+SYSTEM_PACKAGES := poppler-utils xvfb strace libxcb-icccm4 libxcb-cursor0 libxcb-keysyms1 libxcb-image0 \
   libxcb-render-util0 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-xkb1
 system-packages:
 	@if ! command -v pdffonts >/dev/null 2>&1 || ! command -v Xvfb >/dev/null 2>&1 || \
+	    ! command -v strace >/dev/null 2>&1 || \
 	    ! ldconfig -p 2>/dev/null | grep -q libxcb-cursor; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "setup: installing $(SYSTEM_PACKAGES)"; \
 	    (apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
 	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)); \
 	  else \
-	    echo "setup: please install $(SYSTEM_PACKAGES) (the PDF tests need pdffonts)"; \
+	    echo "setup: please install $(SYSTEM_PACKAGES) (the PDF tests need pdffonts, the offline test strace)"; \
 	  fi; \
 	fi
 

@@ -1,24 +1,46 @@
 """auditor-gui: the desktop client. Starts fast: no torch, transformers, onnxruntime or reportlab at start.
 
 Audits run in a worker process (`python -m auditor.cli audit ... --progress jsonl`); results are read
-from the database through auditor.api.
+from the database through auditor.api. Importing auditor sets the offline environment (auditor/offline.py)
+for this process and, by inheritance and its own import, for the worker.
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+from pathlib import Path
 
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from auditor.offline import data_dir  # importing auditor sets the offline environment (first of ours)
 from gui import qtfix
 from gui.main_window import MainWindow
 from gui.settings import Settings
 from gui.theme import apply_language_font
 
 
+def keep_settings_in_data_folder(migrate: bool = True) -> None:
+    """QSettings (ours and Qt's own QtProject.conf) in our data folder, not ~/.config: the app writes
+    nothing under HOME outside that folder. With `migrate`, settings from the old place are copied once."""
+    target = data_dir() / "settings"
+    old = Path(QSettings("TransformerAuditor", "auditor-gui").fileName())
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(target))
+    new = Path(QSettings("TransformerAuditor", "auditor-gui").fileName())
+    if migrate and old != new and old.is_file() and not new.exists():
+        try:
+            new.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(old, new)
+        except OSError:
+            pass    # a fresh start with default settings is better than no start
+
+
 def create_window(db: str | None = None, settings: Settings | None = None) -> MainWindow:
     """The main window with the shipped fonts applied for the saved language (a QApplication must exist)."""
     qtfix.apply()
+    keep_settings_in_data_folder(migrate=settings is None)   # an explicit settings file is left as given
     settings = settings or Settings()
     app = QApplication.instance()
     if isinstance(app, QApplication):

@@ -5,9 +5,12 @@ set -euo pipefail
 
 readonly PROG="install_offline"
 readonly APP_ID="transformer-auditor"
-# what the launchers set: the app opens no connection, and these keep the libraries from trying
-readonly OFFLINE_ENV=(HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
-  DO_NOT_TRACK=1 TOKENIZERS_PARALLELISM=false PYTHONNOUSERSITE=1)
+# what the launchers set: the app opens no connection, and these keep the libraries from trying.
+# The engine sets the same variables itself on import (auditor/offline.py; the self-check verifies
+# it), so a process started without a launcher is offline too; these are a second line.
+readonly OFFLINE_ENV=(ORT_DISABLE_TELEMETRY=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
+  HF_HUB_DISABLE_TELEMETRY=1 DO_NOT_TRACK=1 TOKENIZERS_PARALLELISM=false PYTHONNOUSERSITE=1)
+readonly ENGINE_OFFLINE_VARS=(ORT_DISABLE_TELEMETRY HF_HUB_OFFLINE TRANSFORMERS_OFFLINE HF_HUB_DISABLE_TELEMETRY)
 # and they unset PYTHONPATH and PYTHONHOME: nothing outside the installation changes the app
 
 WHEELHOUSE="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -197,6 +200,18 @@ offline() {  # offline CMD...: run with the launchers' environment, the network 
   fi
 }
 
+engine_sets_offline() {  # the installed engine sets its offline variables itself, with none set outside
+  local venv="$1" unset_args=() name missing
+  for name in "${ENGINE_OFFLINE_VARS[@]}"; do unset_args+=(-u "$name"); done
+  missing="$(offline env "${unset_args[@]}" "$venv/bin/python" -c '
+import os, sys
+import auditor
+print(" ".join(n for n in sys.argv[1:] if os.environ.get(n) != "1"))' "${ENGINE_OFFLINE_VARS[@]}" \
+    2>"$WORK/engine.log")" || die "self-check failed: importing auditor: $(tail -n 1 "$WORK/engine.log")"
+  [[ -z "$missing" ]] || die "self-check failed: the engine does not set $missing on import (auditor/offline.py)"
+  say "self-check: the engine sets ${ENGINE_OFFLINE_VARS[*]} itself"
+}
+
 self_check() {
   local venv="$1" want version
   want="auditor $(manifest app_version)"
@@ -204,6 +219,7 @@ self_check() {
   version="$(offline "$venv/bin/auditor" --version 2>&1)" || die "self-check failed: auditor --version: $version"
   [[ "$version" == "$want" ]] || die "self-check failed: auditor --version printed '$version', expected '$want'"
   say "self-check: $version"
+  engine_sets_offline "$venv"
   if [[ "$SKIP_DEMO" -eq 1 || "$(manifest demo_model)" != "true" ]]; then
     say "self-check: demo audit skipped"
   else
