@@ -86,3 +86,22 @@ class ModelAdapter(Protocol):
 
     def close(self) -> None:
         """Release runtime resources (GPU memory, sessions)."""
+
+
+def count_fed(adapter: Any, batches: Iterator[ModelBatch]) -> Iterator[ModelBatch]:
+    """`batches`, counting on `adapter.probes_fed` the probes encoded for the model as they go out.
+
+    The count says whether any probe reached the model at all (0: the audit measured only the
+    file); probes encoded again by a later pass (perturbations, parity) count again.
+    """
+    adapter.probes_fed = getattr(adapter, "probes_fed", 0)
+    for batch in batches:
+        adapter.probes_fed += batch.size
+        yield batch
+
+
+def fed_note(adapter: Any) -> list[str]:
+    """The input note for an audit in which no probe was encoded for the model."""
+    if getattr(adapter, "probes_fed", 0):
+        return []
+    return ["no probe was fed to the model: nothing about its behaviour was measured"]

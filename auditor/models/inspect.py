@@ -103,7 +103,10 @@ def _onnx_facts(path: Path) -> dict[str, Any]:
     dtypes: Counter[str] = Counter()
     parameters = 0
     external: set[str] = set()
-    for data_type, dims in _initializers(model.graph):
+    from auditor.models.onnx_weights import constant_weights
+
+    # weights kept in Constant nodes count as much as initializers (hand-built and some exported graphs)
+    for data_type, dims in [*_initializers(model.graph), *constant_weights(model)]:
         dtypes[_onnx_dtype(data_type)] += 1
         parameters += math.prod(dims)
     for tensor in onnx_tensors(model):

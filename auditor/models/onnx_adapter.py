@@ -8,7 +8,6 @@ to those files.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -19,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from auditor.errors import BadInput
-from auditor.models import onnx_graph
-from auditor.models.base import Capability, ModelBatch, ModelIdentity
+from auditor.models import onnx_graph, onnx_inputs, onnx_weights
+from auditor.models.base import Capability, ModelBatch, ModelIdentity, count_fed, fed_note
 from auditor.models.encoding import ImageEncoder, TextEncoder, has_tokenizer, load_tokenizer, text_max_length
 from auditor.models.identity import manifest
 from auditor.probes.types import ProbeSet
@@ -43,10 +42,10 @@ class OnnxAdapter:
         self.folder = path if path.is_dir() else self.file.parent
         self._notes: list[str] = []
         self._tmp: Path | None = None
+        self.probes_fed = 0   # probes encoded for the graph so far (models.base.count_fed)
         model = onnx_graph.load_model(self.file)
         index = onnx_graph.GraphIndex(model)
         self.discovery = onnx_graph.discover(model, layer_outputs, index)
-        self._notes += self.discovery.notes
         self.config = next((c for d in _model_dirs(self.file, self.folder) if (c := _read_json(d / "config.json"))),
                            {})
         self._inputs = {v.name: _tensor_type(v) for v in model.graph.input if v.name in index.inputs}
@@ -56,11 +55,20 @@ class OnnxAdapter:
                             next((n for n in self._outputs if ranks[n] == 2), None))
         self._image_input = self._find_image_input()
         self.modality = "text" if "input_ids" in self._inputs else ("image" if self._image_input else "tensor")
-        self._patch = _patch_size(index, self._image_input)
-        params, dtype = onnx_graph.initializer_summary(model)
+        # refused here, before any audit row exists, when probes could reach the graph only in part
+        unfed = onnx_inputs.refuse_unfeedable(self.file.name, self._inputs, self.modality, self._image_input,
+                                              layer_outputs)
+        if unfed:
+            # found layers cannot be captured either: nothing reaches them
+            self.discovery.boundaries, self.discovery.attentions = [], None
+            self.discovery.notes = [unfed]
+        self._notes += self.discovery.notes
+        self._patch = onnx_inputs.patch_size(index, self._image_input)
+        params, dtype = onnx_weights.initializer_summary(model)
+        constant_params = onnx_weights.constant_parameters(model)   # weights some graphs keep in Constant nodes
         opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
         graph_name = model.graph.name or self.file.stem
-        external = bool(onnx_graph.external_locations(model))
+        external = bool(onnx_weights.external_locations(model))
         onnx_graph.add_outputs(model, self._exposed(), index.types)
         self.session, self.device = self._start(model, device)
         del model, index   # the session holds its own copy of the weights
@@ -85,14 +93,19 @@ class OnnxAdapter:
                      "attention_output_names": list(self.discovery.attentions or []),
                      "discovery": self.discovery.method, "block_style": self.discovery.style,
                      "providers": list(self.session.get_providers()),
-                     "inputs": list(self._inputs), "outputs": list(self._outputs)},
+                     "inputs": list(self._inputs), "outputs": list(self._outputs),
+                     "input_signature": onnx_inputs.signature(self._inputs),
+                     "constant_parameters": constant_params},
         )
+        self.unavailable = onnx_inputs.unavailable_reasons(self.discovery, unfed)
+        if self.unavailable:
+            self.identity.details["unavailable"] = dict(self.unavailable)
         caps = set()
         if self.discovery.boundaries:
             caps.add(Capability.HIDDEN_STATES)
         if self.discovery.attentions:
             caps.add(Capability.ATTENTIONS)
-        if self._logits:
+        if self._logits and not unfed:
             caps.add(Capability.LOGITS)
         self.capabilities = frozenset(caps)
 
@@ -134,25 +147,12 @@ class OnnxAdapter:
 
     def _payload(self, model: Any) -> bytes | str:
         """The modified graph as bytes, or a temporary folder copy when weights are external."""
-        locations = onnx_graph.external_locations(model)
-        if not locations:
+        if not onnx_weights.external_locations(model):
             return model.SerializeToString()
-        import onnx
-
         self._tmp = Path(tempfile.mkdtemp(prefix="auditor-onnx-"))
-        root = self.file.parent.resolve()
-        for loc in locations:
-            src = (root / loc).resolve()
-            if root not in src.parents or not src.is_file():
-                raise BadInput(f"{self.file.name} keeps weights in {loc}, which is not a file inside {root}")
-            dst = self._tmp / loc
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(src, dst)
-        target = self._tmp / self.file.name
-        onnx.save(model, str(target))   # external references stay relative, now to the links
         self._notes.append("the model's weights are external; its modified graph runs from a temporary "
                            "folder linking to them")
-        return str(target)
+        return onnx_weights.save_linked(model, self.file, self._tmp)
 
     def _load_tokenizer(self, tokenizer: Path | None) -> Any:
         if self.modality != "text":
@@ -176,7 +176,7 @@ class OnnxAdapter:
     def _probe_shapes(self) -> dict[str, int]:
         """Heads, width and class tokens read off one tiny run where config.json does not say."""
         known = (self.config.get("num_attention_heads") or self.config.get("n_head")) and self.modality != "image"
-        if not self.discovery.boundaries or known:
+        if not self.discovery.boundaries or known or self.modality == "tensor":
             return {}
         feed = {}
         for name, (elem, shape) in self._inputs.items():
@@ -186,12 +186,13 @@ class OnnxAdapter:
             fill = 1 if name == "attention_mask" else 0
             feed[name] = np.full(dims, fill, dtype=_NUMPY.get(elem, np.float32))
         names = [self.discovery.boundaries[0], *(self.discovery.attentions or [])[:1]]
+        fetch = [n for n in names if n not in feed]   # an empty list would make onnxruntime return every output
         try:
-            outs = self.session.run([n for n in names if n not in feed], feed)
+            outs = self.session.run(fetch, feed) if fetch else []
         except Exception as exc:  # an unusual input signature: the figures stay unknown
             self._notes.append(f"could not read hidden size and heads from a trial run ({_first_line(exc)})")
             return {}
-        found = dict(zip([n for n in names if n not in feed], outs, strict=True))
+        found = dict(zip(fetch, outs, strict=True))
         hidden = np.asarray(found.get(names[0], feed.get(names[0])))
         result = {"hidden": int(hidden.shape[-1]), "tokens": int(hidden.shape[1]) if hidden.ndim == 3 else 0}
         if len(names) > 1 and np.asarray(found[names[1]]).ndim == 4:
@@ -202,6 +203,8 @@ class OnnxAdapter:
         return result
 
     def _pooling(self, prefix: int) -> tuple[str, str]:
+        if self.modality == "tensor":
+            return "mean", "not applicable: the model reads no tokens or images"
         for folder in _model_dirs(self.file, self.folder):
             cfg = _read_json(folder / "1_Pooling" / "config.json")
             if cfg.get("pooling_mode_cls_token"):
@@ -237,18 +240,20 @@ class OnnxAdapter:
                 raise BadInput(f"{self.file.name} is a text model but no tokenizer was found beside it; "
                                "pass --tokenizer PATH")
             self._encoder = TextEncoder(self._tokenizer, self._max_length() or 512, set(self._inputs))
-            return (self._pad(b) for b in self._encoder.batches(probes, batch_size))
+            return count_fed(self, (self._pad(b) for b in self._encoder.batches(probes, batch_size)))
         if self.modality == "image":
             channels = self._inputs[self._image_input][1][1]
             self._encoder = ImageEncoder(self.folder, self._image_size(),
                                          channels if isinstance(channels, int) and channels in (1, 3) else 3)
-            return (ModelBatch(index=b.index, inputs={self._image_input: b.inputs["pixel_values"]}, mask=None)
-                    for b in self._encoder.batches(probes, batch_size))
+            return count_fed(self, (ModelBatch(index=b.index, inputs={self._image_input: b.inputs["pixel_values"]},
+                                               mask=None) for b in self._encoder.batches(probes, batch_size)))
         raise BadInput(f"{self.file.name} takes inputs ({', '.join(self._inputs)}) that are neither "
                        "token ids nor images; the audit cannot build them from probes")
 
     def notes(self) -> list[str]:
-        return [*self._notes, *(self._encoder.notes() if self._encoder else [])]
+        # a graph nothing could be fed to has said why already, in its own note
+        fed = [] if self.modality == "tensor" else fed_note(self)
+        return [*self._notes, *(self._encoder.notes() if self._encoder else []), *fed]
 
     def capture(self, batch: ModelBatch, points: frozenset[str], task: object = None) -> TraceBatch:
         """Run one batch; hidden states, attention maps and logits as float32 numpy arrays.
@@ -372,19 +377,6 @@ def _tensor_type(value: Any) -> tuple[int, list[int | str]]:
     return tt.elem_type, [d.dim_value if d.HasField("dim_value") else d.dim_param for d in tt.shape.dim]
 
 
-def _patch_size(index: onnx_graph.GraphIndex, image_input: str | None) -> int | None:
-    """The stride of a patch-embedding Conv reading the image (kernel == stride), if there is one."""
-    for i in index.consumers.get(image_input or "", ()):
-        node = index.nodes[i]
-        if node.op_type != "Conv":
-            continue
-        attrs = {a.name: list(a.ints) for a in node.attribute}
-        kernel, strides = attrs.get("kernel_shape"), attrs.get("strides")
-        if kernel and kernel == strides and kernel[0] > 1:
-            return int(kernel[0])
-    return None
-
-
 def _tokens(arr: np.ndarray, batch: int) -> np.ndarray:
     """Hidden states as [B, T, d] (some optimised graphs flatten batch and tokens)."""
     return arr.reshape(batch, -1, arr.shape[-1]) if arr.ndim == 2 else arr
@@ -393,16 +385,6 @@ def _tokens(arr: np.ndarray, batch: int) -> np.ndarray:
 def _heads(arr: np.ndarray, batch: int) -> np.ndarray:
     """Attention as [B, H, T, T] (some graphs fold heads into the batch axis)."""
     return arr.reshape(batch, -1, arr.shape[-2], arr.shape[-1]) if arr.ndim == 3 else arr
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    for link in (os.link, os.symlink):
-        try:
-            link(src, dst)
-            return
-        except OSError:
-            continue
-    shutil.copy2(src, dst)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -27,8 +27,6 @@ _NORMS = frozenset({"LayerNormalization", "SimplifiedLayerNormalization", "RMSNo
 _PASS_THROUGH = frozenset({"Cast", "Dropout", "Identity", "Where", "Mul"})   # softmax -> @V
 # one path segment naming a block: layer.3, layers.3, h.3, block.3, blocks.3, layer_._3 (tf2onnx)
 _BLOCK_SEGMENT = re.compile(r"^(layer|layers|h|block|blocks|resblocks)(?:\.|_\._|_)(\d+)$")
-_FLOAT_TYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16",
-                onnx.TensorProto.BFLOAT16: "bfloat16", onnx.TensorProto.DOUBLE: "float64"}
 
 
 @dataclass
@@ -195,31 +193,6 @@ def load_model(path: Path) -> onnx.ModelProto:
         raise BadInput(f"{path} is not a readable ONNX model ({exc.__class__.__name__})") from None
 
 
-def external_locations(model: onnx.ModelProto) -> list[str]:
-    """Relative paths of the external data files the model's initializers live in."""
-    found: list[str] = []
-    for tensor in model.graph.initializer:
-        if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            loc = next((e.value for e in tensor.external_data if e.key == "location"), "")
-            if loc and loc not in found:
-                found.append(loc)
-    return found
-
-
-def initializer_summary(model: onnx.ModelProto) -> tuple[int, str]:
-    """Elements in all initializers, and the floating dtype of the weights ("mixed" when several)."""
-    count, kinds = 0, set()
-    for tensor in model.graph.initializer:
-        n = 1
-        for d in tensor.dims:
-            n *= d
-        count += n
-        if tensor.data_type in _FLOAT_TYPES and n > 1:   # scalars such as LayerNorm eps are not weights
-            kinds.add(_FLOAT_TYPES[tensor.data_type])
-    dtype = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "float32")
-    return count, dtype
-
-
 def discover(model: onnx.ModelProto, layer_outputs: list[str] | None = None,
              index: GraphIndex | None = None) -> Discovery:
     """Layer boundaries and per-block attention Softmax outputs of a graph."""
@@ -245,7 +218,7 @@ def _why_none(g: GraphIndex) -> str:
     softmaxes = len(g.attention_softmaxes())
     if not softmaxes:
         return ("no transformer blocks in the graph (no attention Softmax); hidden states are unavailable "
-                "unless --layer-outputs names them")
+                "unless --layer-outputs NAMES names its layer boundaries (comma-separated tensor names 0..L)")
     return (f"{softmaxes} attention Softmax nodes found but the layer boundaries around them could not be "
             "placed; name them with --layer-outputs")
 

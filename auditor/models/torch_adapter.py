@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from auditor.errors import BadInput
-from auditor.models.base import Capability, ModelBatch, ModelIdentity
+from auditor.models import seq2seq
+from auditor.models.base import Capability, ModelBatch, ModelIdentity, count_fed, fed_note
 from auditor.models.encoding import ImageEncoder, TextEncoder, load_tokenizer, text_max_length
 from auditor.models.identity import manifest
 from auditor.probes.types import ProbeSet
@@ -41,6 +42,7 @@ class TorchAdapter:
         hf_logging.disable_progress_bar()
         self.folder = folder
         self.device = resolve_device(device)
+        self.probes_fed = 0   # probes encoded for the model so far (models.base.count_fed)
         self.config = self._load_config(transformers)
         model_cls = self._model_class(transformers)
         try:
@@ -58,7 +60,17 @@ class TorchAdapter:
         # half precision is slow or unsupported for many CPU kernels; audit figures use float32 there
         if self.device == "cpu" and model.dtype != torch.float32:
             model = model.float()
-        self.model = model.to(self.device).eval()
+        model = model.to(self.device).eval()
+        total_parameters = int(sum(p.numel() for p in model.parameters()))
+        self._full_class: Any = None   # set when only a part of the loaded model is audited
+        self._full_config: Any = None
+        scope: dict[str, Any] = {}
+        if seq2seq.is_encoder_decoder(model):
+            # probes are inputs without target sequences: the encoder is what reads them (models.seq2seq)
+            self._full_class, self._full_config = type(model), model.config
+            full, model = model, seq2seq.encoder_of(model)
+            scope = seq2seq.scope_details(full, model, self.config)
+        self.model = model
         self.blocks = _find_blocks(model, _num_layers(self.config))
         self.modality = "image" if "pixel_values" in _forward_params(model) else "text"
         self.pooling, pooling_source = self._pooling()
@@ -66,19 +78,25 @@ class TorchAdapter:
         digest, files = manifest(folder)
         layers = len(self.blocks) if self.blocks is not None else None
         self.identity = ModelIdentity(
-            format="transformers", architecture=type(model).__name__,
+            format="transformers", architecture=(self._full_class or type(model)).__name__,
             model_type=str(getattr(self.config, "model_type", "")),
-            parameters=int(sum(p.numel() for p in model.parameters())), layers=layers,
+            parameters=total_parameters, layers=layers,
             dtype=self.weights_dtype, sha256=digest, files=files, path=str(folder), modality=self.modality,
             pooling=self.pooling, pooling_source=pooling_source,
             hidden_size=getattr(self.config, "hidden_size", None) or getattr(self.config, "n_embd", None),
             heads=getattr(self.config, "num_attention_heads", None) or getattr(self.config, "n_head", None),
             max_length=getattr(self._encoder, "max_length", None),
-            details={"compute_dtype": str(self.model.dtype).replace("torch.", "")},
+            details={"compute_dtype": str(self.model.dtype).replace("torch.", ""), **scope},
         )
-        caps = {Capability.GRADIENTS, Capability.INTERVENTIONS, Capability.ATTENTIONS}
+        caps = {Capability.GRADIENTS, Capability.INTERVENTIONS}
+        self.unavailable: dict[str, str] = {}
         if self.blocks is not None:
-            caps.add(Capability.HIDDEN_STATES)
+            # attention maps are per block: without the blocks there is nothing to line them up with
+            caps |= {Capability.HIDDEN_STATES, Capability.ATTENTIONS}
+        else:
+            self.unavailable[Capability.HIDDEN_STATES.value] = self.unavailable[Capability.ATTENTIONS.value] = (
+                f"no stack of {_num_layers(self.config) or 'numbered'} transformer blocks was found in "
+                f"{type(model).__name__}; this version audits layered transformer models only")
         if self._has_head():
             caps.add(Capability.LOGITS)
         self.capabilities = frozenset(caps)
@@ -135,10 +153,11 @@ class TorchAdapter:
 
     # -- running -------------------------------------------------------------------------------
     def batches(self, probes: ProbeSet, batch_size: int) -> Iterator[ModelBatch]:
-        return self._encoder.batches(probes, batch_size)
+        return count_fed(self, self._encoder.batches(probes, batch_size))
 
     def notes(self) -> list[str]:
-        return self._encoder.notes()
+        scope = self.identity.details.get("audit_scope")
+        return [*([scope["en"]] if scope else []), *self._encoder.notes(), *fed_note(self)]
 
     def _inputs(self, batch: ModelBatch) -> dict[str, Any]:
         import torch
@@ -248,7 +267,10 @@ class TorchAdapter:
         with torch.random.fork_rng(devices=[]):
             # an offset keeps the copy apart from models that were themselves initialised with a small seed
             torch.manual_seed(seed + 0x5EED)
-            model = type(self.model)(self.model.config)
+            if self._full_class is not None:   # the same part of a freshly initialised whole model
+                model = seq2seq.encoder_of(self._full_class(self._full_config))
+            else:
+                model = type(self.model)(self.model.config)
         clone.model = model.to(device=self.device, dtype=self.model.dtype).eval()
         clone.blocks = _find_blocks(clone.model, _num_layers(self.config))
         from auditor.models.torch_grad import output_projections

@@ -17,9 +17,10 @@ import numpy as np
 from auditor.models.base import ModelBatch
 from auditor.trace import TraceBatch, pool
 
-# names of the attention output projection inside a block (BERT/ViT, GPT-2, LLaMA-style, DistilBERT, BART)
+# names of the attention output projection inside a block (BERT/ViT, GPT-2, LLaMA-style, DistilBERT, BART, T5)
 _OUT_PROJ_SUFFIXES = ("attention.output.dense", "attn.c_proj", "self_attn.o_proj", "attn.o_proj", "o_proj",
-                      "out_proj", "attention.out_lin", "attn.out_proj", "attention.dense", "attn.proj")
+                      "out_proj", "attention.out_lin", "attn.out_proj", "attention.dense", "attn.proj",
+                      "SelfAttention.o")
 
 
 class GradientTask(Protocol):
