@@ -239,7 +239,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     db = None
     if args.out:
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"--out {out}: cannot create the folder: {exc.strerror or exc}") from None
+        if not os.access(out, os.W_OK):
+            raise BadInput(f"--out {out}: the folder is not writable; choose another folder")
         db = str(out / "demo.db")
     model = demo_model_path()
     request = AuditRequest(model=str(model), probes="builtin:text", db=db, device=args.device, limit=args.limit,
@@ -280,7 +285,8 @@ def format_audit(data: dict[str, Any], db: str | None) -> str:
         f"Audit {data['audit_id']}  status: {data['status']}  verdict: "
         f"{SYMBOL.get(data['verdict'] or '', '')} {data['verdict'] or '-'}",
         f"Model:    {model['name']} {model['version'] or ''} ({model['format']}, {model['architecture']}, "
-        f"{model['layers']} layers, {model['parameters']:,} parameters)",
+        + (f"{model['layers']} layers, " if model["layers"] is not None else "no layers found, ")
+        + (f"{model['parameters']:,} parameters)" if model["parameters"] is not None else "parameters unknown)"),
         f"SHA-256:  {model['sha256']}",
         f"Probes:   {data['probes'].get('spec')} ({data['probes'].get('count')} probes, sha256 "
         f"{(data['probes'].get('sha256') or '')[:16]}…)",

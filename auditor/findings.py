@@ -78,7 +78,7 @@ def _from_catalogue(key: str, check_id: str, fallback_title: str) -> dict[str, A
 
 
 def evaluate(template: Template, results: Iterable[CheckResult], *, probe_count: int | None = None,
-             probes_fed: bool = True) -> list[Finding]:
+             probes_fed: bool = True, why_not_fed: str = "") -> list[Finding]:
     """Findings for every condition of the template on the stored results, then the audit-wide ones.
 
     A required check that was skipped, failed to run or is absent from the stored audit gives an
@@ -109,16 +109,17 @@ def evaluate(template: Template, results: Iterable[CheckResult], *, probe_count:
         insufficient = (result.evidence or {}).get("insufficient") or {}
         findings += [_condition_finding(spec.id, cond, result.metrics, steps, insufficient)
                      for cond in spec.conditions]
-    return findings + audit_findings(template, probe_count, probes_fed)
+    return findings + audit_findings(template, probe_count, probes_fed, why_not_fed)
 
 
-def audit_findings(template: Template, probe_count: int | None, probes_fed: bool) -> list[Finding]:
+def audit_findings(template: Template, probe_count: int | None, probes_fed: bool,
+                   why_not_fed: str = "") -> list[Finding]:
     """Inconclusive findings about the audit as a whole: too few probes, or none fed to the model."""
     out = []
     if not probes_fed:
         out.append(Finding(check_id=AUDIT_SCOPE, severity=Status.INCONCLUSIVE.value, clauses=[DEFAULT_CLAUSE],
-                           detail="no probe reached the model: every check that feeds it inputs was skipped, so "
-                                  "only static checks of the file ran",
+                           detail="no probe reached the model, so only static checks of the file ran"
+                                  + (f": {why_not_fed}" if why_not_fed else ""),
                            **_from_catalogue("evidence.nothing_measured", AUDIT_SCOPE, "")))
     if probes_fed and probe_count is not None and template.min_probes and probe_count < template.min_probes:
         out.append(Finding(check_id=AUDIT_SCOPE, severity=Status.INCONCLUSIVE.value, clauses=[DEFAULT_CLAUSE],
@@ -126,6 +127,11 @@ def audit_findings(template: Template, probe_count: int | None, probes_fed: bool
                                   f"{template.min_probes}", metric="probe_count", value=float(probe_count),
                            **_from_catalogue("evidence.too_few_probes", AUDIT_SCOPE, "")))
     return out
+
+
+def why_not_fed(details: Mapping[str, Any]) -> str:
+    """The adapter's reason no probe could reach the model (its first unavailable capability), or ''."""
+    return str(next(iter((details.get("unavailable") or {}).values()), ""))
 
 
 def _required_missing(check_id: str, reason: str) -> Finding:

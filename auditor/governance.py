@@ -108,7 +108,9 @@ def reevaluate(db: sqlite_utils.Database, audit_id: str, template_name: str | No
     environment = queries.load_json(audit["environment_json"], {})
     probe_count = db["probe_sets"].get(audit["probe_set_id"])["count"]
     found = findings_mod.evaluate(template, results, probe_count=probe_count,
-                                  probes_fed=bool(environment.get("probes_fed", True)))
+                                  probes_fed=bool(environment.get("probes_fed", True)),
+                                  why_not_fed=findings_mod.why_not_fed(queries.load_json(
+                                      db["models"].get(audit["model_id"])["identity_json"], {}).get("details") or {}))
     verdict = findings_mod.audit_verdict([r for r in results if r.check_id in planned], found)
     previous = queries.latest_evaluation(db, audit["id"])
     evaluation_id = records.store_evaluation(db, audit["id"], template, found, verdict, reason="re-evaluated")

@@ -38,10 +38,15 @@ def run_checks(checks: list[Check], ctx: AuditContext, *, batch_size: int = 16,
     """Every check's result, in template order; a failing check becomes an `error` result."""
     skipped: dict[str, CheckResult] = {}
     active: list[Check] = []
+    # the adapter's own reason for a missing capability names this model's way out; MISSING is generic
+    own = getattr(ctx.adapter, "unavailable", None) or {}
+    reasons = {**MISSING, **{c: own[c.value] for c in Capability if own.get(c.value)}}
     for check in checks:
         missing = sorted(check.requires - ctx.capabilities, key=lambda c: c.value)
         if missing:
-            skipped[check.id] = CheckResult.skipped(check.id, "; ".join(MISSING[c] for c in missing))
+            # one reason often covers several capabilities: say it once
+            said = dict.fromkeys(reasons[c] for c in missing)
+            skipped[check.id] = CheckResult.skipped(check.id, "; ".join(said))
             continue
         reason = check.skip_reason(ctx)
         if not reason and check.needs_batches and ctx.probes.count > RETAIN_LIMIT:

@@ -88,8 +88,7 @@ class Check:
     # True when `run` reads ctx.trace.batches (whole tensors); streaming checks leave it False so
     # large probe sets never hold every [N, T, d] tensor in memory
     needs_batches: ClassVar[bool] = False
-    # False for static checks of the file: an audit whose only completed checks are static measured
-    # nothing about the model's behaviour (auditor.findings: evidence.nothing_measured)
+    # False for static checks of the file, whose figures do not depend on the probes (auditor.comparability)
     feeds_probes: ClassVar[bool] = True
 
     def __init__(self, **params: Any) -> None:

@@ -129,8 +129,21 @@ def check_statuses(db: sqlite_utils.Database, audit_id: str) -> list[dict[str, s
 def ratings_of(db: sqlite_utils.Database, audit_id: str, previous: str | None) -> dict[str, Any]:
     from auditor.ratings import rate, with_trend
 
-    before = rate(check_statuses(db, previous)) if previous else None
+    before = rate(check_statuses(db, previous)) if previous and _same_conditions(db, audit_id, previous) else None
     return with_trend(rate(check_statuses(db, audit_id)), before)
+
+
+def _same_conditions(db: sqlite_utils.Database, audit_id: str, other_id: str) -> bool:
+    """Whether two audits were evaluated under the same template on the same probe set: only then is
+    a rating's trend a change of the model (`auditor compare` says in detail what differs)."""
+    def conditions(audit: str) -> tuple[Any, ...]:
+        row = audit_row(db, audit)
+        evaluation = latest_evaluation(db, row["id"])
+        probes = db["probe_sets"].get(row["probe_set_id"])
+        return (evaluation["template_sha256"] if evaluation else row["template_sha256"], probes["sha256"],
+                probes["count"])
+
+    return conditions(audit_id) == conditions(other_id)
 
 
 def events_of(db: sqlite_utils.Database, audit_id: str) -> list[dict[str, Any]]:

@@ -35,7 +35,9 @@ def two_audits(tmp_path_factory, tiny_bert) -> dict:
     db = tmp_path_factory.mktemp("gui-db") / "audits.db"
     ids = []
     for version in ("1", "2"):
-        result = run_cli("audit", str(tiny_bert), "--template", "quick", "--limit", "12", "--seed", version,
+        from tests.fixtures.templates import no_minimum
+
+        result = run_cli("audit", str(tiny_bert), "--template", no_minimum("quick"), "--limit", "12", "--seed", version,
                          "--name", "tiny-bert", "--model-version", version, "--json", db=db)
         assert result.returncode in (0, 1), result.stderr
         import json

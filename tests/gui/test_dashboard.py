@@ -21,8 +21,11 @@ def test_findings_dashboard_shows_verdict_tiles_charts_and_thresholds(make_windo
     data = api.show_audit(two_audits["ids"][1], two_audits["db"])
     assert page.verdict.property("status") == data["verdict"]
     assert "tiny-bert" in page.title.text()
-    assert {t.property("rating") for t in page.tiles.values()} <= {"pass", "warn", "fail", "not_assessed"}
-    assert page.tiles["flow"].trend.text().strip()          # trend against version 1
+    assert {t.property("rating") for t in page.tiles.values()} <= {"pass", "warn", "inconclusive", "fail",
+                                                                   "not_assessed"}
+    # version 1 sampled other probes (seed 1): no trend is claimed across different probe sets
+    assert data["previous_audit_id"] == two_audits["ids"][0] and data["ratings"]["flow"]["trend"] is None
+    assert not page.tiles["flow"].trend.text().strip()
     assert page.checks.count() == len(data["checks"])
     for check_id, kind in (("flow.representation", LineChart), ("attention.structure", HeatMap)):
         if any(c["id"] == check_id for c in data["checks"]):

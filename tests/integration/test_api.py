@@ -6,9 +6,11 @@ from auditor import api
 from auditor.errors import Cancelled
 from auditor.store import open_db, queries
 from auditor.store.fingerprint import fingerprint_of
+from tests.fixtures.templates import no_minimum
 
 
 def _request(model, db, **kw):
+    kw.setdefault("template", no_minimum())
     return api.AuditRequest(model=str(model), db=str(db), device="cpu", limit=30, **kw)
 
 

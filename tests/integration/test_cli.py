@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from tests.conftest import run_cli
+from tests.fixtures.templates import no_minimum
 
 METRIC_LENGTHS = {"update_ratio": 6, "consecutive_cos": 6, "effective_rank": 7, "norm_growth": 7}
 
@@ -144,13 +145,15 @@ def test_fail_on_and_a_strict_template(tmp_path, tiny_bert):
 
 def test_vision_and_causal_models_audit_end_to_end(tmp_path, tiny_vit, tiny_gpt2):
     db = tmp_path / "models.db"
-    vit = run_cli("audit", str(tiny_vit), "--probes", "builtin:images", "--limit", "24", "--json", db=db)
+    vit = run_cli("audit", str(tiny_vit), "--probes", "builtin:images", "--limit", "24", "--json",
+                  "--template", no_minimum(), db=db)
     assert vit.returncode == 0, vit.stderr
     data = json.loads(vit.stdout)
     assert data["model"]["pooling"] == "cls" and data["probes"]["count"] == 24
     rep = next(c for c in data["checks"] if c["id"] == "flow.representation")
     assert len(rep["metrics"]["update_ratio"]) == 2
-    gpt = run_cli("audit", str(tiny_gpt2), "--limit", "12", "--json", "--meta", str(_meta(tmp_path)), db=db)
+    gpt = run_cli("audit", str(tiny_gpt2), "--limit", "12", "--json", "--meta", str(_meta(tmp_path)),
+                  "--template", no_minimum(), db=db)
     assert gpt.returncode == 0, gpt.stderr
     data = json.loads(gpt.stdout)
     assert data["model"]["pooling"] == "last"
@@ -211,7 +214,7 @@ def test_bare_text_onnx_without_tokenizer_is_refused(tmp_path, minilm_bare):
 
 def test_a_cnn_is_audited_with_what_applies(tmp_path, cnn_file):
     result = run_cli("audit", str(cnn_file), "--probes", "builtin:images", "--limit", "12", "--json",
-                     db=tmp_path / "cnn.db")
+                     "--template", no_minimum(), db=tmp_path / "cnn.db")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     statuses = {c["id"]: c["status"] for c in data["checks"]}
@@ -226,7 +229,8 @@ def test_long_texts_are_truncated_and_bad_rows_skipped_on_request(tmp_path, tiny
     long_text = " ".join(["loan"] * 200)             # the tiny model reads at most 64 tokens
     rows = [{"text": long_text, "label": "credit"}, {"text": "", "label": "credit"},
             {"text": "claim report", "label": "insurance"}, {"text": "urgent patient triage", "label": "health"}]
-    probes.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n", encoding="utf-8")
+    # a line that parses but is unusable (one that does not parse is refused even when skipping)
+    probes.write_text("\n".join(json.dumps(r) for r in rows) + "\n[\"not an object\"]\n", encoding="utf-8")
     db = tmp_path / "p.db"
     _assert_refused(run_cli("audit", str(tiny_bert), "--probes", str(probes), db=db), "line 2", "--skip-bad-probes")
     result = run_cli("audit", str(tiny_bert), "--probes", str(probes), "--skip-bad-probes", "--json", db=db)
@@ -238,7 +242,7 @@ def test_long_texts_are_truncated_and_bad_rows_skipped_on_request(tmp_path, tiny
 
 
 def test_demo_writes_where_the_results_are(tmp_path):
-    result = run_cli("demo", "--out", str(tmp_path), "--limit", "24", "--progress", "none")
+    result = run_cli("demo", "--out", str(tmp_path), "--limit", "64", "--progress", "none")
     assert result.returncode == 0, result.stderr
     assert "Database:" in result.stdout and str(tmp_path / "demo.db") in result.stdout
     saved = list(tmp_path.glob("audit-*.json"))

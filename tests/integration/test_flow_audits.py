@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_cli
+from tests.fixtures.templates import no_minimum
 
 L = 6
 
@@ -68,6 +69,7 @@ def test_onnx_export_gives_the_same_flow(tmp_path, minilm_bare, minilm_path, min
 
 def test_vision_transformer_flow_on_the_patch_grid(tmp_path, tiny_vit):
     result = run_cli("audit", str(tiny_vit), "--probes", "builtin:images", "--limit", "60", "--json",
+                     "--template", no_minimum(),
                      db=tmp_path / "vit.db")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -78,7 +80,7 @@ def test_vision_transformer_flow_on_the_patch_grid(tmp_path, tiny_vit):
 
 def test_causal_attention_is_recognised(tmp_path, tiny_gpt2):
     db = tmp_path / "gpt.db"
-    result = run_cli("audit", str(tiny_gpt2), "--limit", "40", "--json", db=db)
+    result = run_cli("audit", str(tiny_gpt2), "--limit", "40", "--json", "--template", no_minimum(), db=db)
     assert result.returncode == 0, result.stderr
     import sqlite3
 

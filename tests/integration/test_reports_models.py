@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
+from tests.fixtures.templates import no_minimum
 
 
 def _audit(model: Path, probes: str, db: Path) -> str:
-    result = run_cli("audit", str(model), "--probes", probes, "--limit", "60", "--json", "--progress", "none", db=db)
+    result = run_cli("audit", str(model), "--probes", probes, "--limit", "60", "--json", "--progress", "none",
+                     "--template", no_minimum(), db=db)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["audit_id"]
 
