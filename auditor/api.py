@@ -203,18 +203,20 @@ def _seed_everything(seed: int) -> None:
 
 
 def show_audit(audit_id: str, db: str | None = None) -> dict[str, Any]:
-    return queries.audit_json(open_db(db), audit_id)
+    return queries.audit_json(open_db(db, read_only=True), audit_id)
 
 
 def list_audits(db: str | None = None) -> list[dict[str, Any]]:
-    return queries.list_audits(open_db(db))
+    if db is None and not db_path(None).exists():
+        return []   # the default location before the first audit; an explicit --db that does not exist is an error
+    return queries.list_audits(open_db(db, read_only=True))
 
 
 def compare_audits(audit_a: str, audit_b: str, db: str | None = None) -> dict[str, Any]:
     """What changed from audit A (before) to audit B (after), per check and metric."""
     from auditor.compare import compare
 
-    return compare(open_db(db), audit_a, audit_b)
+    return compare(open_db(db, read_only=True), audit_a, audit_b)
 
 
 def sign_audit(audit_id: str, role: str, name: str, decision: str | None = None,
@@ -241,7 +243,7 @@ def reevaluate(audit_id: str, template: str | None, db: str | None = None,
 
 def audit_evidence(audit_id: str, db: str | None = None, evaluation_id: int | None = None) -> dict[str, Any]:
     """The canonical content the audit's fingerprint covers (latest evaluation unless named)."""
-    handle = open_db(db)
+    handle = open_db(db, read_only=True)
     audit = queries.audit_row(handle, audit_id)
     if evaluation_id is None:
         latest = queries.latest_evaluation(handle, audit["id"])

@@ -52,8 +52,12 @@ def add_parsers(sub: Any) -> None:
     report.add_argument("--kind", choices=("board", "full"), default="full")
     report.add_argument("--lang", choices=("en", "ja"), default="en")
     report.add_argument("--db", metavar="PATH")
+    report.add_argument("--draft", action="store_true",
+                        help="allow a report of an audit that is not completed: every page is marked DRAFT, "
+                             "and verify-report never accepts it as a final report")
 
-    verify = sub.add_parser("verify-report", help="check a PDF report against its evidence (and the database)")
+    verify = sub.add_parser("verify-report", help="check a PDF report against its evidence (and the database); "
+                                                  "a draft never verifies")
     verify.add_argument("pdf", metavar="FILE.pdf")
     verify.add_argument("--db", metavar="PATH")
 

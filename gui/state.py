@@ -1,6 +1,8 @@
 """Shared state of the window: database, language, the open audit; pages listen to its signals."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QObject, Signal
 
 from gui.settings import Settings
@@ -17,6 +19,7 @@ class AppState(QObject):
         super().__init__()
         self.settings = settings
         self.db: str | None = db or settings.db or None
+        _ensure(self.db)
         self.lang = settings.language
         self.audit_id = ""
 
@@ -30,6 +33,7 @@ class AppState(QObject):
             self.language_changed.emit(lang)
 
     def set_db(self, db: str) -> None:
+        _ensure(db)
         self.db = db or None
         self.settings.db = db
         self.audit_id = ""
@@ -38,3 +42,11 @@ class AppState(QObject):
     def open_audit(self, audit_id: str) -> None:
         self.audit_id = audit_id
         self.audit_opened.emit(audit_id)
+
+
+def _ensure(db: str | None) -> None:
+    """The GUI names new databases in its file dialog, so it creates the chosen file (read commands never do)."""
+    if db and not Path(db).exists():
+        from auditor.store import open_db
+
+        open_db(db).conn.close()

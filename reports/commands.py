@@ -1,6 +1,7 @@
 """Entry points the CLI hands `auditor report` and `auditor verify-report` to (imported lazily by auditor.cli)."""
 from __future__ import annotations
 
+import errno
 import getpass
 import hashlib
 import os
@@ -39,8 +40,35 @@ def _record(audit_id: str, detail: dict[str, Any], db: str | None) -> None:
     records.add_event(open_db(db), audit_id, "reported", detail, actor=actor)
 
 
-def build_report(audit_id: str, out: Path, kind: str = "full", lang: str = "en", db: str | None = None) -> Path:
-    """Write the PDF (board or full, en or ja), embed its evidence, record the event; returns the path."""
+# errors of the output place that the user can fix: permissions, read-only media, a full disk or quota
+_PLACE_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+def _prepare_out(out: Path) -> None:
+    """BadInput (exit 2) unless a PDF can be written at `out`; checked before any work is done."""
+    if out.suffix.lower() != ".pdf":
+        raise BadInput(f"--out {out}: the file name must end in .pdf")
+    if out.is_dir():
+        raise BadInput(f"--out {out} is a folder; give a file name ending in .pdf")
+    blocker = next((p for p in (out.parent, *out.parent.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise BadInput(f"--out {out}: {blocker} is a file, not a folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"--out {out}: cannot create the folder {out.parent}: {exc.strerror or exc}") from None
+    if not os.access(out.parent, os.W_OK):
+        raise BadInput(f"--out {out}: the folder {out.parent} is not writable; choose another folder")
+
+
+def build_report(audit_id: str, out: Path, kind: str = "full", lang: str = "en", db: str | None = None,
+                 draft: bool = False) -> Path:
+    """Write the PDF (board or full, en or ja), embed its evidence, record the event; returns the path.
+
+    An audit that is not completed gets a report only as a draft (`draft=True`): every page is
+    marked DRAFT, the metadata says so, and verify-report never accepts it as a final report.
+    """
+    from auditor.store.db import require_writable
     from reports import board, evidence, full
     from reports import data as data_mod
     from reports.strings import text
@@ -49,27 +77,41 @@ def build_report(audit_id: str, out: Path, kind: str = "full", lang: str = "en",
         raise BadInput(f"--kind {kind}: choose board or full")
     t = text(lang)
     out = Path(out)
-    if out.suffix.lower() != ".pdf":
-        raise BadInput(f"--out {out}: the file name must end in .pdf")
-    if out.is_dir():
-        raise BadInput(f"--out {out} is a folder; give a file name ending in .pdf")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _prepare_out(out)
     data = data_mod.load(audit_id, db, lang)
+    status = data.audit.get("status")
+    if status != "completed" and not draft:
+        raise BadInput(f"audit {data.audit['audit_id']} is {status}, not completed; a report of it can only be a "
+                       "draft: add --draft (every page is marked DRAFT and it never verifies as a final report)")
+    require_writable(db)    # the report is recorded in the audit's history: refuse before writing, not after
+    data.draft = draft      # read by the page furniture (reports.layout), which marks every page
     meta = _meta(data, t, kind)
+    if draft:
+        meta["title"] = f"{t['draft_mark']}: {meta['title']}"
+    info = {"fingerprint": data.fingerprint, "audit_id": data.audit["audit_id"], "report_id": data.report_id,
+            "kind": kind, "lang": lang, **({"draft": "true"} if draft else {})}
     tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
         if kind == "board":
             board.build(data, t, tmp, meta)
         else:
             full.build(data, t, tmp, meta, db)
-        evidence.embed(tmp, data.content, {"fingerprint": data.fingerprint, "audit_id": data.audit["audit_id"],
-                                           "report_id": data.report_id, "kind": kind, "lang": lang}, meta)
+        evidence.embed(tmp, data.content, info, meta)
         os.replace(tmp, out)
+    except OSError as exc:
+        if exc.errno not in _PLACE_ERRORS:
+            raise
+        raise BadInput(f"--out {out}: cannot write the report: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    _record(data.audit["audit_id"], {"pdf_sha256": digest, "kind": kind, "lang": lang, "file": out.name,
-                                     "report_id": data.report_id, "fingerprint": data.fingerprint}, db)
+    try:
+        _record(data.audit["audit_id"], {"pdf_sha256": digest, "kind": kind, "lang": lang, "file": out.name,
+                                         "report_id": data.report_id, "fingerprint": data.fingerprint,
+                                         **({"draft": True} if draft else {})}, db)
+    except BaseException:
+        out.unlink(missing_ok=True)   # a report not in the audit's history would never verify: none is left
+        raise
     return out
 
 
@@ -80,8 +122,9 @@ def page_count(pdf: Path) -> int:
 
 
 def cmd_report(args: Any) -> int:
+    draft = bool(getattr(args, "draft", False))
     out = build_report(args.audit_id, Path(args.out), kind=getattr(args, "kind", None) or "full",
-                       lang=getattr(args, "lang", None) or "en", db=getattr(args, "db", None))
+                       lang=getattr(args, "lang", None) or "en", db=getattr(args, "db", None), draft=draft)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     from reports.evidence import read
 
@@ -90,6 +133,8 @@ def cmd_report(args: Any) -> int:
     print(f"Report ID:   {info.get('report_id')}")
     print(f"Fingerprint: {info.get('fingerprint')}")
     print(f"PDF SHA-256: {digest}")
+    if draft:
+        print("Draft:       every page is marked DRAFT; `auditor verify-report` never accepts it as a final report")
     return 0
 
 
@@ -101,7 +146,11 @@ def cmd_verify_report(args: Any) -> int:
         raise BadInput(f"--db {db}: no such database file")
     result = verify(Path(args.pdf), db)
     print("\n".join(result.lines))
-    print("Result:    " + ("everything matches" if result.ok else "MISMATCH: do not rely on this report"))
+    if result.draft:
+        print("Result:    NOT A FINAL REPORT: a draft, or a report of an audit that did not complete, never "
+              "verifies; do not rely on it as the audit's report")
+    else:
+        print("Result:    " + ("everything matches" if result.ok else "MISMATCH: do not rely on this report"))
     return result.exit_code
 
 

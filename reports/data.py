@@ -94,7 +94,7 @@ def _template(audit_id: str, db: str | None) -> dict[str, Any]:
     from auditor.store import open_db
 
     try:
-        data = load_yaml(open_db(db)["audits"].get(audit_id)["template_text"] or "") or {}
+        data = load_yaml(open_db(db, read_only=True)["audits"].get(audit_id)["template_text"] or "") or {}
     except Exception:
         return {}
     return data if isinstance(data, dict) else {}

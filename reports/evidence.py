@@ -13,7 +13,7 @@ from auditor.store.fingerprint import canonical_json
 
 ATTACHMENT = "audit-evidence.json"
 KEYS = {"fingerprint": "/AuditorFingerprint", "audit_id": "/AuditorAuditId", "report_id": "/AuditorReportId",
-        "kind": "/AuditorReportKind", "lang": "/AuditorReportLang"}
+        "kind": "/AuditorReportKind", "lang": "/AuditorReportLang", "draft": "/AuditorDraft"}
 
 
 def producer() -> str:

@@ -153,8 +153,26 @@ def footer_drawer(t: dict[str, Any], data: Any) -> Callable[[Canvas, int, int], 
         canvas.setFont(fonts.bold_font(data.lang), 7)
         canvas.drawRightString(PAGE_W - MARGIN, PAGE_H - 20, t["classification"])
         canvas.restoreState()
+        if getattr(data, "draft", False) or getattr(data, "incomplete", False):
+            draft_mark(canvas, t, data)
 
     return draw
+
+
+def draft_mark(canvas: Canvas, t: dict[str, Any], data: Any) -> None:
+    """Every page of a draft: a red line at the top (which text extraction finds) and a faint diagonal DRAFT."""
+    status = (getattr(data, "audit", None) or {}).get("status") or ""
+    bold = fonts.bold_font(data.lang)
+    canvas.saveState()
+    canvas.setFillColor(colors.Color(0.7, 0.08, 0.1))
+    canvas.setFont(bold, 8)
+    canvas.drawString(MARGIN, PAGE_H - 20, t["draft_line"].format(status=t["status"].get(status, status)))
+    canvas.setFillAlpha(0.09)
+    canvas.setFont(bold, 120)
+    canvas.translate(PAGE_W / 2, PAGE_H / 2)
+    canvas.rotate(50)
+    canvas.drawCentredString(0, -40, t["draft_mark"])
+    canvas.restoreState()
 
 
 def write_pdf(out: Any, data: Any, t: dict[str, Any], meta: dict[str, str], flowables: list) -> None:

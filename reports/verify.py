@@ -13,6 +13,7 @@ from reports import evidence
 class Verification:
     ok: bool = True
     lines: list[str] = field(default_factory=list)
+    draft: bool = False     # a draft (or a report of an audit that never completed) is never a final report
 
     def check(self, passed: bool, good: str, bad: str) -> None:
         self.lines.append(("OK        " if passed else "MISMATCH  ") + (good if passed else bad))
@@ -43,6 +44,13 @@ def verify(pdf: Path, db: str | None = None) -> Verification:
     short_ok = all(fp[:16] in t for t in text)
     result.check(short_ok, f"every page ({len(text)}) carries the short fingerprint {fp[:16]}",
                  "some pages do not carry the short fingerprint")
+    marked = ev.info.get("draft") == "true" or any(m in t for t in text for m in _draft_markers())
+    result.check(not marked, "the report is not marked DRAFT",
+                 "the report is marked DRAFT: a draft is never verified as a final report")
+    evaluated = _has_evaluation(ev.attachment)
+    result.check(evaluated, "the embedded evidence holds the audit's evaluation",
+                 "the embedded evidence holds no evaluation: the audit did not complete, so this is not a final report")
+    result.draft = marked or not evaluated
     if db is None:
         result.lines.append("(no database given: the stored rows were not compared)")
         return result
@@ -56,6 +64,10 @@ def verify(pdf: Path, db: str | None = None) -> Verification:
 
         raise BadInput(f"{Path(pdf).name} does not name its audit")
     audit = api.show_audit(audit_id, db)
+    status = audit.get("status")
+    result.check(status == "completed", "the audit is completed in the database",
+                 f"the audit is {status} in the database, not completed: this is not a final report")
+    result.draft = result.draft or status != "completed"
     evaluation_id = _evaluation_of(ev.attachment)
     if evaluation_id is None:
         now = fingerprint_of(evidence_content(audit_id, db, audit))
@@ -81,6 +93,22 @@ def verify(pdf: Path, db: str | None = None) -> Verification:
     return result
 
 
+def _draft_markers() -> list[str]:
+    """The DRAFT line every page of a draft carries, as extracted text compares (both languages)."""
+    from reports.strings import text
+
+    return [_compact(text(lang)["draft_line"].split("{")[0]) for lang in ("en", "ja")]
+
+
+def _has_evaluation(attachment: bytes) -> bool:
+    import json
+
+    try:
+        return bool(json.loads(attachment.decode("utf-8")).get("evaluation"))
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return False
+
+
 def _evaluation_of(attachment: bytes) -> int | None:
     import json
 
@@ -97,7 +125,7 @@ def _reported_hashes(audit_id: str, db: str | None) -> set[str]:
 
     from auditor.store import open_db
 
-    rows = open_db(db)["events"].rows_where("audit_id = ? AND kind = ?", [audit_id, "reported"])
+    rows = open_db(db, read_only=True)["events"].rows_where("audit_id = ? AND kind = ?", [audit_id, "reported"])
     out = set()
     for row in rows:
         try:

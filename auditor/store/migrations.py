@@ -56,26 +56,53 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
                   BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""")
 
 
+def _m002_leases(db: sqlite_utils.Database) -> None:
+    """Which process runs each audit (auditor.store.lease), so a dead one is found and marked interrupted."""
+    db["leases"].create({"audit_id": str, "pid": int, "boot_id": str, "start_time": int, "pid_ns": str},
+                        pk="audit_id", foreign_keys=[("audit_id", "audits", "id")])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial", _m001_initial),
+    (2, "leases", _m002_leases),
 ]
 
 
 def migrate(db: sqlite_utils.Database) -> list[int]:
-    """Apply the migrations this database has not seen yet; returns their numbers."""
-    if "_migrations" not in db.table_names():
-        db["_migrations"].create({"id": int, "name": str, "applied_at": str}, pk="id")
-    done = {row["id"] for row in db["_migrations"].rows}
-    applied = []
-    for number, name, step in MIGRATIONS:
-        if number in done:
-            continue
-        with db.conn:
+    """Apply the migrations this database has not seen yet; returns their numbers.
+
+    Nothing is written when the schema is current. Otherwise all pending steps run in one
+    IMMEDIATE transaction, re-read inside it, so two processes opening a new file at once do
+    not both create the tables.
+    """
+    if version_of(db) >= latest_version():
+        return []
+    applied: list[int] = []
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        if "_migrations" not in db.table_names():
+            db["_migrations"].create({"id": int, "name": str, "applied_at": str}, pk="id")
+        done = {row["id"] for row in db["_migrations"].rows}
+        for number, name, step in MIGRATIONS:
+            if number in done:
+                continue
             step(db)
             db["_migrations"].insert({"id": number, "name": name,
                                       "applied_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-        applied.append(number)
+            applied.append(number)
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
     return applied
+
+
+def version_of(db: sqlite_utils.Database) -> int:
+    """The highest migration applied (0 for an empty file)."""
+    if "_migrations" not in db.table_names():
+        return 0
+    return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM _migrations").fetchone()[0])
 
 
 def latest_version() -> int:

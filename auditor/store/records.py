@@ -1,4 +1,6 @@
-"""Writes: audits, results, evaluations, findings and the append-only event log."""
+"""Writes: audits (with their leases), results, evaluations, findings and the append-only event log.
+
+Each function is one transaction (sqlite-utils' atomic(); nested calls become savepoints)."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,7 @@ import sqlite_utils
 
 from auditor.checks.base import CheckResult
 from auditor.findings import Finding
+from auditor.store import lease
 from auditor.store import metrics as metric_rows
 
 
@@ -61,7 +64,7 @@ def create_audit(db: sqlite_utils.Database, *, identity: Mapping[str, Any], prob
                  device: str, name: str, model_version: str) -> str:
     """A new audit row in status `running` (it becomes `completed` only when every check is stored)."""
     audit_id = new_audit_id()
-    with db.conn:
+    with db.atomic():
         model_id = upsert_model(db, identity)
         probe_id = upsert_probe_set(db, probes)
         db["audits"].insert({
@@ -73,13 +76,15 @@ def create_audit(db: sqlite_utils.Database, *, identity: Mapping[str, Any], prob
             "environment_json": _json(dict(environment)), "seed": seed, "device": device,
             "started_at": now(), "finished_at": None, "fingerprint": None, "error": None,
         })
+        # in the same transaction as the row: a `running` audit always names the process that runs it
+        lease.record(db, audit_id)
         add_event(db, audit_id, "created", {"template": template.name, "model_sha256": identity["sha256"]},
                   actor=str(meta.get("preparer") or "auditor"))
     return audit_id
 
 
 def store_results(db: sqlite_utils.Database, audit_id: str, results: Iterable[CheckResult]) -> None:
-    with db.conn:
+    with db.atomic():
         for position, result in enumerate(results):
             db["check_results"].insert({
                 "audit_id": audit_id, "check_id": result.check_id, "position": position,
@@ -91,7 +96,7 @@ def store_results(db: sqlite_utils.Database, audit_id: str, results: Iterable[Ch
 
 def store_evaluation(db: sqlite_utils.Database, audit_id: str, template: Any, findings: list[Finding],
                      verdict: str, reason: str) -> int:
-    with db.conn:
+    with db.atomic():
         evaluation_id = int(db["evaluations"].insert({
             "audit_id": audit_id, "template_name": template.name, "template_version": template.version,
             "template_sha256": template.sha256, "template_text": template.text, "verdict": verdict,
@@ -109,7 +114,7 @@ def store_evaluation(db: sqlite_utils.Database, audit_id: str, template: Any, fi
 
 
 def finish_audit(db: sqlite_utils.Database, audit_id: str, *, verdict: str, fingerprint: str) -> None:
-    with db.conn:
+    with db.atomic():
         db["audits"].update(audit_id, {"status": "completed", "verdict": verdict, "fingerprint": fingerprint})
         add_event(db, audit_id, "completed", {"verdict": verdict, "fingerprint": fingerprint})
 
@@ -119,7 +124,7 @@ def mark_finished_at(db: sqlite_utils.Database, audit_id: str) -> None:
 
 
 def fail_audit(db: sqlite_utils.Database, audit_id: str, error: str, status: str = "failed") -> None:
-    with db.conn:
+    with db.atomic():
         db["audits"].update(audit_id, {"status": status, "error": error, "finished_at": now()})
         add_event(db, audit_id, status, {"error": error})
 
@@ -132,5 +137,5 @@ def record_probes_not_fed(db: sqlite_utils.Database, audit_id: str, offered: Map
                    "notes": [f"no probe reached the model; {offered.get('spec')} ({offered.get('count')} probes) "
                              "was offered but every check that feeds the model was skipped"],
                    "offered": {k: offered.get(k) for k in ("spec", "sha256", "count", "kind")}}
-    with db.conn:
+    with db.atomic():
         db["audits"].update(audit_id, {"probe_set_id": upsert_probe_set(db, description)})

@@ -24,9 +24,12 @@ from gui.worker import in_background
 
 def build_pdf(audit_id: str, out: Path, kind: str, lang: str, db: str | None) -> Path:
     """reports.commands.build_report, imported only now: reportlab is slow to import and not needed to start."""
+    from auditor import api
     from reports.commands import build_report
 
-    return Path(build_report(audit_id, out, kind=kind, lang=lang, db=db))
+    # an audit that did not complete gets a draft: every page marked DRAFT, never verified as final
+    draft = api.show_audit(audit_id, db).get("status") != "completed"
+    return Path(build_report(audit_id, out, kind=kind, lang=lang, db=db, draft=draft))
 
 
 def reports_available() -> bool:

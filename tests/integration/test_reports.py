@@ -205,8 +205,8 @@ def broken_db(audit, tmp_path_factory) -> str:
 @pytest.mark.parametrize("lang", LANGS)
 def test_failed_partial_audit_renders_and_says_what_is_missing(broken_db, audit, tmp_path, lang):
     t = text(lang)
-    board = build_report(audit["id"], tmp_path / "b.pdf", kind="board", lang=lang, db=broken_db)
-    full = build_report(audit["id"], tmp_path / "f.pdf", kind="full", lang=lang, db=broken_db)
+    board = build_report(audit["id"], tmp_path / "b.pdf", kind="board", lang=lang, db=broken_db, draft=True)
+    full = build_report(audit["id"], tmp_path / "f.pdf", kind="full", lang=lang, db=broken_db, draft=True)
     assert page_count(board) == 1
     board_text = compact(pdf_text(board)[0])
     assert compact(t["status"]["failed"]) in board_text
@@ -216,4 +216,4 @@ def test_failed_partial_audit_renders_and_says_what_is_missing(broken_db, audit,
     assert "outofmemory" in full_text and compact(t["verdict"]["error"]) in full_text
     for title in t["sections"]:
         assert compact(title) in full_text
-    assert cmd_verify_report(Namespace(pdf=str(full), db=broken_db)) == 0
+    assert cmd_verify_report(Namespace(pdf=str(full), db=broken_db)) == 1   # a draft is never a final report

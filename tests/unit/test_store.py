@@ -36,10 +36,10 @@ def test_long_form_rows_have_the_contract_columns():
 
 
 def test_migrations_are_recorded_and_idempotent(fresh_db):
-    assert [r["id"] for r in fresh_db["_migrations"].rows] == [1]
+    assert [r["id"] for r in fresh_db["_migrations"].rows] == [1, 2]
     assert migrate(fresh_db) == []
     assert {"models", "probe_sets", "audits", "check_results", "metrics", "evaluations", "findings",
-            "events"} <= set(fresh_db.table_names())
+            "events", "leases"} <= set(fresh_db.table_names())
 
 
 def test_events_are_append_only(fresh_db):
