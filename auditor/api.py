@@ -118,13 +118,14 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         bar(0.97, "storing results")
         notes = getattr(adapter, "notes", lambda: [])()
         timings = {"load_s": round(load_s, 3), "checks_s": round(time.perf_counter() - run_began, 3)}
-        fed = probes_reached_model(results)
+        fed = getattr(adapter, "probes_fed", 0) > 0      # counted as the adapter encodes them
         env.update({"input_notes": notes, "timings": timings, "probes_fed": fed})
         db["audits"].update(audit_id, {"environment_json": records._json(env)})
         if not fed:
             records.record_probes_not_fed(db, audit_id, probes.describe())
         records.store_results(db, audit_id, results)
-        found = findings_mod.evaluate(template, results, probe_count=probes.count, probes_fed=fed)
+        found = findings_mod.evaluate(template, results, probe_count=probes.count, probes_fed=fed,
+                                      why_not_fed=findings_mod.why_not_fed(adapter.identity.details))
         verdict = findings_mod.audit_verdict(results, found)
         evaluation_id = records.store_evaluation(db, audit_id, template, found, verdict, reason="initial")
         records.mark_finished_at(db, audit_id)
@@ -149,14 +150,6 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         adapter.close()
         if reference is not None:
             reference.close()
-
-
-def probes_reached_model(results: list[Any]) -> bool:
-    """Whether any completed check fed probes to the model (static checks of the file do not)."""
-    from auditor.checks import registry
-
-    known = registry.load_all()
-    return any(r.outcome == "ok" and getattr(known.get(r.check_id), "feeds_probes", True) for r in results)
 
 
 def _load_reference(request: AuditRequest, model_path: Path) -> Any:

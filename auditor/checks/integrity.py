@@ -1,6 +1,8 @@
 """artifact.integrity: what exactly was audited (METHODS.md, artifact.integrity)."""
 from __future__ import annotations
 
+from typing import Any
+
 from auditor.checks.base import AuditContext, Check, CheckResult
 from auditor.checks.registry import register
 
@@ -22,9 +24,11 @@ class ArtifactIntegrity(Check):
         from auditor.models.inspect import inspect_artifact
 
         facts = inspect_artifact(ctx.model_path)
-        if facts.get("sha256") and facts["sha256"] != ctx.identity.sha256:
+        changed = changed_files(facts.get("files") or [], ctx.identity.files)
+        if changed:
             # the files changed between loading and inspection: say so loudly, never hide it
-            facts.setdefault("findings", []).append("the model files changed while the audit ran")
+            facts.setdefault("findings", []).append(
+                f"the model files changed while the audit ran ({', '.join(changed[:5])})")
         custom = facts.get("custom_operators") or []
         contrib = facts.get("contrib_operators") or []
         external = facts.get("external_data_files") or []
@@ -42,6 +46,17 @@ class ArtifactIntegrity(Check):
                    f"{_count(metrics['parameters'])} parameters, format {facts.get('format')}"
                    + (f"; {'; '.join(notes)}" if notes else "; nothing unusual found"))
         return CheckResult(check_id=self.id, outcome="ok", summary=summary, metrics=metrics, evidence=facts)
+
+
+def changed_files(inspected: list[dict[str, Any]], loaded: list[Any]) -> list[str]:
+    """Files whose bytes differ between loading and inspection, compared file by file.
+
+    The identity may cover more than the file inspected (a bare .onnx beside its tokenizer is
+    identified with the tokenizer files), so the manifest hashes of the two scopes can differ
+    while nothing changed: only files present in both are compared.
+    """
+    known = {digest.path: digest.sha256 for digest in loaded}
+    return [f["path"] for f in inspected if f.get("path") in known and known[f["path"]] != f.get("sha256")]
 
 
 def _size(n: float | None) -> str:

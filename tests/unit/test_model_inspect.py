@@ -116,3 +116,18 @@ def test_refused_artifacts_raise_before_hashing(tmp_path: Path) -> None:
     (tmp_path / "model.pt").write_bytes(pickle.dumps({"w": 1}))
     with pytest.raises(BadInput, match=r"model\.pt is a pickle file"):
         inspect_artifact(tmp_path / "model.pt")
+
+
+def test_a_file_audited_beside_its_tokenizer_is_not_reported_as_changed(tmp_path: Path) -> None:
+    """The identity of a bare .onnx covers its tokenizer files too; the inspected file alone is compared."""
+    from auditor.checks.integrity import changed_files
+    from auditor.models.identity import manifest
+
+    (tmp_path / "model.onnx").write_bytes(b"graph bytes")
+    (tmp_path / "tokenizer.json").write_text("{}")
+    _, loaded = manifest(tmp_path)                       # what the adapter identified: the folder
+    inspected = [vars(f) for f in manifest(tmp_path / "model.onnx")[1]]
+    assert changed_files(inspected, loaded) == []
+    (tmp_path / "model.onnx").write_bytes(b"other bytes")   # changed after loading
+    inspected = [vars(f) for f in manifest(tmp_path / "model.onnx")[1]]
+    assert changed_files(inspected, loaded) == ["model.onnx"]
