@@ -216,14 +216,14 @@ def sign_audit(audit_id: str, role: str, name: str, decision: str | None = None,
                db: str | None = None) -> dict[str, Any]:
     from auditor import governance
 
-    return governance.sign(open_db(db), audit_id, role, name, decision)
+    return governance.sign(open_db(db, must_exist=True), audit_id, role, name, decision)
 
 
 def assign_finding(audit_id: str, finding_id: int, owner: str | None = None, due: str | None = None,
                    actor: str | None = None, db: str | None = None) -> dict[str, Any]:
     from auditor import governance
 
-    return governance.assign(open_db(db), audit_id, finding_id, owner=owner, due=due, actor=actor)
+    return governance.assign(open_db(db, must_exist=True), audit_id, finding_id, owner=owner, due=due, actor=actor)
 
 
 def reevaluate(audit_id: str, template: str | None, db: str | None = None,
@@ -231,7 +231,7 @@ def reevaluate(audit_id: str, template: str | None, db: str | None = None,
     """Applies a (changed) template to stored results as a new evaluation; the model is not run."""
     from auditor import governance
 
-    return governance.reevaluate(open_db(db), audit_id, template, actor=actor)
+    return governance.reevaluate(open_db(db, must_exist=True), audit_id, template, actor=actor)
 
 
 def audit_evidence(audit_id: str, db: str | None = None, evaluation_id: int | None = None) -> dict[str, Any]:
@@ -246,7 +246,7 @@ def audit_evidence(audit_id: str, db: str | None = None, evaluation_id: int | No
 
 def record_event(audit_id: str, kind: str, detail: dict[str, Any], actor: str = "auditor",
                  db: str | None = None) -> None:
-    handle = open_db(db)
+    handle = open_db(db, must_exist=True)
     audit = queries.audit_row(handle, audit_id)
     with handle.conn:
         records.add_event(handle, audit["id"], kind, detail, actor=actor)

@@ -123,12 +123,13 @@ def _connect(target: str, path: Path, *, uri: bool = False, timeout: float | Non
 
 
 def open_db(path: Path | str | None = None, *, memory: bool = False,
-            read_only: bool = False) -> sqlite_utils.Database:
+            read_only: bool = False, must_exist: bool = False) -> sqlite_utils.Database:
     """The migrated database at `path` (default location when None); in memory for tests.
 
     `read_only` (the read commands): the file must exist, nothing is created and the connection
     cannot write. A dead process's `running` audits are still marked interrupted, through a short
-    separate connection, where the file is writable.
+    separate connection, where the file is writable. `must_exist` (commands on a stored audit: sign,
+    assign, re-evaluate): writable, but a mistyped path is refused instead of creating a database.
     """
     if memory:
         db = sqlite_utils.Database(memory=True)
@@ -140,6 +141,8 @@ def open_db(path: Path | str | None = None, *, memory: bool = False,
         raise BadInput(f"the database path {path} is a folder; give a file path such as {path / 'audits.db'}")
     if read_only:
         return _open_read_only(path)
+    if must_exist and not path.exists():
+        raise BadInput(f"no audit database at {path}; check --db or AUDITOR_DB (only an audit creates one)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

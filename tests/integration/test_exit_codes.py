@@ -95,6 +95,10 @@ def test_read_commands_never_create_a_database(stored, tmp_path):
     for args in (("list",), ("show", a), ("compare", a, a), ("report", a, "--out", str(tmp_path / "r.pdf"))):
         exit_2(run_cli(*args, "--db", str(typo)), f"no audit database at {typo}")
     exit_2(run_cli("verify-report", str(stored["pdf"]), "--db", str(typo)), f"--db {typo}: no such database file")
+    # commands that act on a stored audit write to the database, but never create one either
+    for args in (("sign", a, "--role", "reviewer", "--name", "R. Reviewer"), ("assign", a, "1", "--owner", "T"),
+                 ("reevaluate", a, "--template", "standard")):
+        exit_2(run_cli(*args, "--db", str(typo)), f"no audit database at {typo}")
     assert not typo.parent.exists() and not (tmp_path / "r.pdf").exists()
 
 
