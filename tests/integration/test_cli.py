@@ -218,7 +218,9 @@ def test_a_cnn_is_audited_with_what_applies(tmp_path, cnn_file):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     statuses = {c["id"]: c["status"] for c in data["checks"]}
-    assert statuses["flow.representation"] == "skipped" and statuses["artifact.integrity"] == "pass"
+    # a required check the CNN cannot give: the audit says so instead of passing on the rest
+    assert statuses["flow.representation"] == "inconclusive" and statuses["artifact.integrity"] == "pass"
+    assert data["verdict"] == "inconclusive"
     rep = next(c for c in data["checks"] if c["id"] == "flow.representation")
     assert "hidden states" in rep["summary"]
     assert data["model"]["layers"] is None
@@ -233,7 +235,8 @@ def test_long_texts_are_truncated_and_bad_rows_skipped_on_request(tmp_path, tiny
     probes.write_text("\n".join(json.dumps(r) for r in rows) + "\n[\"not an object\"]\n", encoding="utf-8")
     db = tmp_path / "p.db"
     _assert_refused(run_cli("audit", str(tiny_bert), "--probes", str(probes), db=db), "line 2", "--skip-bad-probes")
-    result = run_cli("audit", str(tiny_bert), "--probes", str(probes), "--skip-bad-probes", "--json", db=db)
+    result = run_cli("audit", str(tiny_bert), "--probes", str(probes), "--skip-bad-probes", "--json",
+                     "--template", no_minimum(), db=db)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["probes"]["count"] == 3 and len(data["probes"]["skipped"]) == 2
