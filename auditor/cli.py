@@ -276,6 +276,15 @@ def _template_line(data: dict[str, Any]) -> str:
     return f"Template: {data['template']['name']} v{data['template']['version']}"
 
 
+def _probes_line(probes: dict[str, Any]) -> str:
+    offered = probes.get("offered")
+    if probes.get("spec") == "none" and offered:
+        return (f"Probes:   none reached the model ({offered.get('spec')}, {offered.get('count')} probes, was offered "
+                "but could not be fed)")
+    return (f"Probes:   {probes.get('spec')} ({probes.get('count')} probes, sha256 "
+            f"{(probes.get('sha256') or '')[:16]}…)")
+
+
 def format_audit(data: dict[str, Any], db: str | None) -> str:
     """A readable summary for a terminal."""
     from auditor.api import db_path
@@ -288,14 +297,17 @@ def format_audit(data: dict[str, Any], db: str | None) -> str:
         + (f"{model['layers']} layers, " if model["layers"] is not None else "no layers found, ")
         + (f"{model['parameters']:,} parameters)" if model["parameters"] is not None else "parameters unknown)"),
         f"SHA-256:  {model['sha256']}",
-        f"Probes:   {data['probes'].get('spec')} ({data['probes'].get('count')} probes, sha256 "
-        f"{(data['probes'].get('sha256') or '')[:16]}…)",
+        _probes_line(data["probes"]),
+        *([f"Scope:    {scope['en']}"] if (scope := (model.get("details") or {}).get("audit_scope")) else []),
         _template_line(data),
     ]
-    missing = [f for f in data["findings"] if f["severity"] == "inconclusive"]
+    missing: dict[tuple[str, str], list[str]] = {}     # one line per reason, naming every check it stops
+    for f in data["findings"]:
+        if f["severity"] == "inconclusive":
+            missing.setdefault((f["detail"], f["action"]), []).append(f["check_id"])
     if missing:
         lines += ["", "Inconclusive: evidence is missing, so no pass, warn or fail can be given. To get it:"]
-        lines += [f"  ? {f['check_id']}: {f['detail']}\n      → {f['action']}" for f in missing]
+        lines += [f"  ? {', '.join(checks)}: {detail}\n      → {action}" for (detail, action), checks in missing.items()]
         lines.append("")
     ratings = data.get("ratings") or {}
     if ratings:
@@ -307,12 +319,12 @@ def format_audit(data: dict[str, Any], db: str | None) -> str:
                      f"{data['audit_id']})")
     lines += ["", "Checks:"]
     for check in data["checks"]:
-        lines.append(f"  {SYMBOL.get(check['status'], ' ')} {check['status']:<7} {check['id']:<28} {check['summary']}")
+        lines.append(f"  {SYMBOL.get(check['status'], ' ')} {check['status']:<12} {check['id']:<28} {check['summary']}")
     if data["findings"]:
         lines += ["", "Findings:"]
         for f in data["findings"]:
             who = "".join(f"; {k} {f[k]}" for k in ("owner", "due") if f.get(k))
-            lines.append(f"  [{f.get('id', '-')}] {SYMBOL.get(f['severity'], ' ')} {f['severity']:<5} {f['title']}: "
+            lines.append(f"  [{f.get('id', '-')}] {SYMBOL.get(f['severity'], ' ')} {f['severity']:<12} {f['title']}: "
                          f"{f['detail']}{who}")
     for s in data.get("signoffs") or []:
         lines.append(f"Signed:   {s['role']} {s['name']} at {s['at']}" + (f": {s['decision']}" if s.get("decision") else ""))
