@@ -14,6 +14,7 @@ from auditor.checks.registry import register
 from auditor.errors import Cancelled
 from auditor.estimators import information as info
 from auditor.models.base import Capability
+from auditor.splits import too_few_scored
 from auditor.trace import TraceBatch, pool
 
 LIMITATIONS = (
@@ -156,9 +157,6 @@ class InformationPlaneCheck(Check):
                            metrics=metrics, evidence=evidence)
 
 
-# below this many held-out probes a probe's accuracy cannot be told from chance: with 16 scored
-# probes one probe moves the accuracy by 6 points, and the binomial standard error near 50% is 12
-MIN_SCORED = 16
 # the rules decided on the held-out probe: each is undecided when the probe's own evidence is thin
 _PROBE_RULES = ("probe_accuracy_over_chance", "task_information_drop")
 
@@ -166,14 +164,11 @@ _PROBE_RULES = ("probe_accuracy_over_chance", "task_information_drop")
 def insufficient_evidence(plane: info.InformationPlane, labels: np.ndarray, score: np.ndarray) -> dict[str, str]:
     """{metric: reason} for the probe-based figures whose own evidence is too thin to decide on."""
     scored = np.asarray(labels)[np.asarray(score, dtype=int)]
-    reason = ""
-    if len(scored) < MIN_SCORED:
-        reason = (f"only {len(scored)} probes were held out to score the linear probe; at least {MIN_SCORED} are "
-                  "needed to tell its accuracy from chance (give more probes)")
-    elif len(np.unique(scored)) < 2 or plane.chance_accuracy >= 1.0:
+    reason = too_few_scored(len(scored), "the linear probe")
+    if not reason and (len(np.unique(scored)) < 2 or plane.chance_accuracy >= 1.0):
         reason = ("every held-out probe has the same label, so the chance level is undefined "
                   "(give probes of at least two labels)")
-    elif plane.probe_accuracy[-1] is None:
+    if not reason and plane.probe_accuracy[-1] is None:
         reason = "the linear probe could not be fitted (too few probes per label in the fit split)"
     return {metric: reason for metric in _PROBE_RULES} if reason else {}
 

@@ -28,6 +28,7 @@ from auditor.estimators.laplacian import laplacian
 from auditor.estimators.pde import Scatter, StepFit, pca_basis, pca_basis_of_scatter
 from auditor.models.base import Capability
 from auditor.parallel import run_all as _run_all
+from auditor.splits import too_few_scored
 from auditor.trace import TraceBatch
 
 _EPS = 1e-12
@@ -431,6 +432,9 @@ def _evidence(stats: PDEStats, ctx: AuditContext) -> dict[str, Any]:
         "laplacian": "2-D patch grid, Neumann ends; class token excluded" if ctx.identity.modality == "image"
         else "token chain over valid tokens, Neumann ends",
         "attention_examples": stats.examples,
+        # the held-out scores of the surrogate decide nothing on a handful of probes
+        "insufficient": {m: thin for m in ("pde_r2", "rollout_cos") if (thin := too_few_scored(len(score),
+                                                                                                "the surrogate"))},
     }
     if stats.kernels is not None:
         evidence["kernel_parameters"] = [[{"drift": v, "spread": None if np.isinf(s) else s, "sink": w}

@@ -38,3 +38,18 @@ def test_a_required_check_with_no_figures_makes_the_audit_inconclusive_and_every
     assert "Inconclusive: evidence is missing" in shown.stdout and "--reference" in shown.stdout
     listing = run_cli("list", db=db).stdout
     assert listing.count("? inconclusive") == 3 and "pass" not in listing
+
+
+def test_the_surrogate_on_a_handful_of_held_out_probes_decides_nothing(tmp_path, tiny_bert):
+    template = tmp_path / "pde.yaml"
+    template.write_text("name: pde-only\nversion: 1\nchecks:\n  - id: flow.pde\n    conditions:\n"
+                        "      - {condition: below, metric: pde_r2, reduce: min, warn: 0.1, fail: 0.0, "
+                        "finding: flow.unexplained_step}\n")
+    args = ("audit", str(tiny_bert), "--template", str(template), "--progress", "none", "--json")
+    few = json.loads(run_cli(*args, "--limit", "12", db=tmp_path / "a.db").stdout)
+    (rule,) = [f for f in few["findings"] if f.get("metric") == "pde_r2"]
+    assert rule["severity"] == "inconclusive" and "held out to score the surrogate" in rule["detail"]
+    assert few["verdict"] == "inconclusive"
+    enough = json.loads(run_cli(*args, "--limit", "60", db=tmp_path / "a.db").stdout)
+    (rule,) = [f for f in enough["findings"] if f.get("metric") == "pde_r2"]
+    assert rule["severity"] in ("pass", "warn", "fail") and enough["verdict"] != "inconclusive"

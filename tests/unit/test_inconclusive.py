@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 
 from auditor.checks.base import CheckResult
-from auditor.checks.bottleneck import MIN_SCORED, insufficient_evidence
+from auditor.checks.bottleneck import insufficient_evidence
 from auditor.checks.conditions import Condition
 from auditor.findings import AUDIT_SCOPE, audit_verdict, check_status, evaluate
 from auditor.ratings import rate, with_trend
+from auditor.splits import MIN_SCORED, too_few_scored
 from auditor.status import Status, fails_gate, verdict_of, worst
 from auditor.templates import CheckSpec, Template
 
@@ -149,3 +150,8 @@ def test_builtin_templates_require_the_checks_every_model_can_give():
         assert {"artifact.integrity", "flow.representation", "perturbation.sensitivity"} <= set(template.required)
         # checks that an ONNX file or a model without --reference cannot give are never required
         assert not {"gradients.flow", "artifact.parity", "sanity.randomization"} & set(template.required)
+
+
+def test_held_out_figures_need_a_held_out_split_large_enough_to_decide():
+    assert too_few_scored(MIN_SCORED, "the surrogate") == ""
+    assert too_few_scored(MIN_SCORED - 1, "the surrogate").startswith(f"only {MIN_SCORED - 1} probes were held out")
