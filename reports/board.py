@@ -14,10 +14,11 @@ from reportlab.platypus import (
 )
 
 from reports import fonts
-from reports.data import ReportData, dimension_of, opportunities, top_risks
+from reports.data import ReportData, dimension_of, open_actions, opportunities, top_risks
 from reports.figures import river
 from reports.layout import (
     CELL_FONT,
+    COLOUR,
     CONTENT_W,
     LIGHT,
     MARGIN,
@@ -30,6 +31,10 @@ from reports.layout import (
     table,
     write_pdf,
 )
+from reports.missing import missing_evidence, scope_label
+from reports.strings import check_text
+
+MAX_MISSING = 5   # causes listed on the board; the full report's register lists every finding
 
 
 def _header(data: ReportData, t: dict[str, Any], st: dict) -> Table:
@@ -51,6 +56,41 @@ def _header(data: ReportData, t: dict[str, Any], st: dict) -> Table:
     return tb
 
 
+def _scope(check_id: str, data: ReportData, t: dict[str, Any]) -> str:
+    return scope_label(check_id, data.lang, lambda c: check_text(t, c)["title"])
+
+
+def missing_block(data: ReportData, t: dict[str, Any], st: dict, limit: int | None = MAX_MISSING) -> list:
+    """What evidence an inconclusive audit lacks and how to get it: one line per cause, in the report's language."""
+    items = missing_evidence(data.findings, data.lang)
+    if not items:
+        return []
+    ja = data.lang == "ja"
+    comma, colon, left, right = ("、", "：", "（", "）") if ja else (", ", ": ", " (", ")")
+    q = f'<font name="{fonts.SANS}" color="{COLOUR["inconclusive"]}">?</font>'
+    cells = [[Paragraph(f"<b>{esc(t['missing_title'])}</b>", st["body"])],
+             [Paragraph(esc(t["missing_intro"]), st["cell"])]]
+    for m in items[:limit]:
+        where = comma.join(_scope(c, data, t) for c in m.scopes)
+        cells.append([Paragraph(f"{q} <b>{esc(m.title)}</b>{left}{esc(where)}{right}{colon}{esc(m.reason)}<br/>"
+                                f"&nbsp;&nbsp;&nbsp;→ <b>{esc(t['missing_how'])}</b>{colon}{esc(m.action)}",
+                                st["cell"])])
+    if limit is not None and len(items) > limit:
+        cells.append([Paragraph(esc(t["missing_more"].format(n=len(items) - limit)), st["cell"])])
+    box = Table(cells, colWidths=[CONTENT_W])
+    box.setStyle(TableStyle([CELL_FONT, ("BOX", (0, 0), (-1, -1), 1.2, colors.HexColor(COLOUR["inconclusive"])),
+                             ("BACKGROUND", (0, 0), (-1, -1), LIGHT["inconclusive"]),
+                             ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]))
+    return [box, Spacer(1, 4)]
+
+
+def _trend_text(data: ReportData, t: dict[str, Any], trend: str | None) -> str:
+    """The trend words; without a trend after an earlier audit, say that it was not measured in both."""
+    if trend is None and data.audit.get("previous_audit_id"):
+        return t["trend_unmeasured"]
+    return t["trend"].get(trend, "")
+
+
 def _tiles(data: ReportData, t: dict[str, Any], st: dict) -> Table:
     cells, shades = [], []
     for i, (dim, info) in enumerate(data.ratings.items()):
@@ -59,7 +99,7 @@ def _tiles(data: ReportData, t: dict[str, Any], st: dict) -> Table:
                       Paragraph(esc(t["dimension_hint"].get(dim, "")), st["cell"]),
                       Paragraph(mark(rating, t["verdict"], size=11), st["body"]),
                       Paragraph(f'<font name="{fonts.SANS}">{TREND.get(trend, "·")}</font> '
-                                f'{esc(t["trend"].get(trend, ""))}', st["cell"])])
+                                f'{esc(_trend_text(data, t, trend))}', st["cell"])])
         shades.append(("BACKGROUND", (i % 3, i // 3), (i % 3, i // 3), LIGHT.get(rating or "", colors.white)))
     rows = [cells[i:i + 3] + [""] * (3 - len(cells[i:i + 3])) for i in range(0, len(cells), 3)]
     tb = Table(rows, colWidths=[CONTENT_W / 3] * 3)
@@ -70,10 +110,15 @@ def _tiles(data: ReportData, t: dict[str, Any], st: dict) -> Table:
 
 
 def _risks(data: ReportData, t: dict[str, Any], st: dict) -> list:
-    risks = top_risks(data)
+    # inconclusive findings need attention too, but the board already lists each of them, with its cause and
+    # the way to get the evidence, under the overall rating: the table keeps its rows for measured risks
+    listed = sum(1 for f in top_risks(data, len(data.findings)) if f.get("severity") == "inconclusive")
+    risks = [f for f in top_risks(data, len(data.findings)) if f.get("severity") != "inconclusive"][:3]
     out = [Paragraph(esc(t["risks_title"]), st["h2"])]
+    if listed:
+        out.append(Paragraph(esc(t["risks_inconclusive"].format(n=listed)), st["cell"]))
     if not risks:
-        out.append(Paragraph(esc(t["no_risks"]), st["body"]))
+        out.append(Paragraph(esc(t["no_measured_risks"] if listed else t["no_risks"]), st["body"]))
         return out
     ja = data.lang == "ja"
     rows = [["", t["risk"], t["impact_h"], t["owner"]]]
@@ -81,7 +126,8 @@ def _risks(data: ReportData, t: dict[str, Any], st: dict) -> list:
         title = (f.get("title_ja") if ja else None) or f.get("title")
         meaning = (f.get("meaning") or {}).get(data.lang) or f.get("detail") or ""
         owner = f.get("owner") or t["owners"].get(dimension_of(f.get("check_id", "")), t["owners"]["other"])
-        rows.append([mark(f.get("severity"), t["verdict"]), f"<b>{esc(title)}</b><br/>{esc(meaning)}",
+        where = _scope(f.get("check_id") or "", data, t)
+        rows.append([mark(f.get("severity"), t["verdict"]), f"<b>{esc(title)}</b> · {esc(where)}<br/>{esc(meaning)}",
                      esc(t["impact"].get(f.get("severity"), "")), esc(owner)])
     out.append(table(rows, [62, CONTENT_W - 62 - 140 - 110, 140, 110], st))
     return out
@@ -107,7 +153,7 @@ def _efficiency(data: ReportData, t: dict[str, Any], st: dict) -> list:
 def _decision(data: ReportData, t: dict[str, Any], st: dict) -> list:
     box = f'<font name="{fonts.SANS}">☐</font>'
     opts = " &nbsp; ".join(f"{box} {esc(o)}" for o in t["decision_options"])
-    open_n = sum(1 for f in data.findings if f.get("severity") in ("warn", "fail", "error") and not f.get("owner"))
+    open_n = open_actions(data)
     out = [Paragraph(esc(t["decision_title"]), st["h2"]), Paragraph(opts, st["body"]),
            Paragraph(esc(t["open_actions"].format(n=open_n) if open_n else t["no_open_actions"]), st["cell"])]
     for s in (data.audit.get("signoffs") or [])[:3]:
@@ -122,7 +168,7 @@ def _decision(data: ReportData, t: dict[str, Any], st: dict) -> list:
 def story(data: ReportData, t: dict[str, Any]) -> list:
     st = styles(data.lang)
     meta = data.audit.get("meta") or {}
-    parts: list = [_header(data, t, st), Spacer(1, 6)]
+    parts: list = [_header(data, t, st), Spacer(1, 4), *missing_block(data, t, st)]
     if data.incomplete or data.missing_checks:
         status = t["status"].get(data.audit.get("status"), data.audit.get("status"))
         detail = data.audit.get("error") or ""
@@ -154,6 +200,8 @@ def story(data: ReportData, t: dict[str, Any]) -> list:
                             f"{t['control']['template']}: {(data.audit.get('template') or {}).get('name')} "
                             f"v{(data.audit.get('template') or {}).get('version')}  ·  "
                             f"{t['model']} SHA-256: {fmt(data.model.get('sha256'))}"), st["small"])]
+    for part in parts:   # when the page shrinks to fit, tables stay flush with the text instead of centring
+        part.hAlign = "LEFT"
     return [KeepInFrame(CONTENT_W, PAGE_H - 2 * MARGIN - 10, parts, mode="shrink")]
 
 

@@ -1,4 +1,4 @@
-"""Everything a report shows, read from the stored rows (through auditor's public API where it exists)."""
+"""Everything a report shows, read from the stored rows through auditor's public API (statuses ordered by auditor.status)."""
 from __future__ import annotations
 
 import secrets
@@ -7,17 +7,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from auditor import api
+from auditor.ratings import dimension_of as _engine_dimension
+from auditor.status import Status, rank
 from auditor.store.fingerprint import fingerprint_of
 
-DIMENSIONS: dict[str, tuple[str, ...]] = {
-    "flow": ("flow.representation", "flow.smoothing", "flow.pde"),
-    "retention": ("bottleneck.information_plane",),
-    "robustness": ("perturbation.sensitivity",),
-    "trainability": ("gradients.flow",),
-    "transparency": ("attention.structure", "sanity.randomization"),
-    "integrity": ("artifact.integrity", "artifact.parity"),
-}
-ORDER = {"fail": 0, "error": 1, "warn": 2, "pass": 3, "info": 4, "skipped": 5}
+AUDIT_SCOPE = "audit"   # the check_id of findings about the audit as a whole (auditor.findings.AUDIT_SCOPE)
+# severities that need someone's attention: a measured breach, a check that could not run, missing evidence
+NEEDS_ATTENTION = (Status.FAIL, Status.INCONCLUSIVE, Status.ERROR, Status.WARN)
 
 
 @dataclass
@@ -65,27 +61,9 @@ class ReportData:
                 + [c for c in self.planned if c not in stored])
 
 
-def evidence_content(audit_id: str, db: str | None, audit: dict[str, Any]) -> dict[str, Any]:
-    """The canonical content the fingerprint covers (api.audit_evidence, or the store directly)."""
-    if hasattr(api, "audit_evidence"):
-        return api.audit_evidence(audit_id, db)
-    from auditor.store import open_db, queries
-
-    return queries.stored_content(open_db(db), audit["audit_id"], audit.get("evaluation_id"))
-
-
-def _fallback_ratings(audit: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    statuses = {c["id"]: c.get("status") for c in audit.get("checks") or []}
-    out = {}
-    for dim, ids in DIMENSIONS.items():
-        present = [statuses[i] for i in ids if statuses.get(i) in ("pass", "warn", "fail", "error")]
-        if not present:
-            rating = "not_assessed"
-        else:
-            worst = min(present, key=lambda s: ORDER[s])
-            rating = "warn" if worst == "error" else worst
-        out[dim] = {"rating": rating, "checks": [i for i in ids if i in statuses], "trend": None}
-    return out
+def evidence_content(audit_id: str, db: str | None, audit: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The canonical content the fingerprint covers (`audit` is accepted for callers that pass it)."""
+    return api.audit_evidence(audit_id, db)
 
 
 def _template(audit_id: str, db: str | None) -> dict[str, Any]:
@@ -100,30 +78,15 @@ def _template(audit_id: str, db: str | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _fallback_conditions(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The template's conditions, read from the template text stored with the audit."""
-    out = []
-    for check in data.get("checks") or []:
-        for cond in (check or {}).get("conditions") or []:
-            out.append({"check_id": check.get("id"), **{k: cond.get(k) for k in (
-                "metric", "condition", "reduce", "variant", "warn", "fail", "info", "rationale", "rationale_ja", "clauses",
-                "finding")}})
-    return out
-
-
 def load(audit_id: str, db: str | None = None, lang: str = "en") -> ReportData:
     """Read one audit for a report; works for failed, cancelled and running audits too."""
     audit = api.show_audit(audit_id, db)
-    content = evidence_content(audit["audit_id"], db, audit)
-    ratings = audit.get("ratings") or _fallback_ratings(audit)
+    content = evidence_content(audit["audit_id"], db)
     template = _template(audit["audit_id"], db)
-    conditions = audit.get("template_conditions")
-    if conditions is None:
-        conditions = _fallback_conditions(template)
     planned = [c.get("id") for c in template.get("checks") or [] if isinstance(c, dict) and c.get("id")]
     comparison = None
     previous = audit.get("previous_audit_id")
-    if previous and hasattr(api, "compare_audits"):
+    if previous:
         try:
             comparison = api.compare_audits(previous, audit["audit_id"], db)
         except Exception:  # a broken previous audit must not stop this report
@@ -131,7 +94,8 @@ def load(audit_id: str, db: str | None = None, lang: str = "en") -> ReportData:
     now = datetime.now(timezone.utc)
     return ReportData(
         audit=audit, content=content, fingerprint=fingerprint_of(content),
-        stored_fingerprint=audit.get("fingerprint"), ratings=ratings, conditions=list(conditions),
+        stored_fingerprint=audit.get("fingerprint"), ratings=audit.get("ratings") or {},
+        conditions=list(audit.get("template_conditions") or []),
         comparison=comparison, report_id=f"R-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}",
         generated_at=now.isoformat(timespec="seconds"), lang=lang,
         evidence={c["id"]: c.get("evidence") or {} for c in content.get("checks") or []}, planned=planned,
@@ -139,14 +103,20 @@ def load(audit_id: str, db: str | None = None, lang: str = "en") -> ReportData:
 
 
 def top_risks(data: ReportData, n: int = 3) -> list[dict[str, Any]]:
-    """Findings at fail, error or warn, worst first; checks that errored count as risks too."""
-    risky = [f for f in data.findings if f.get("severity") in ("fail", "error", "warn")]
-    risky.sort(key=lambda f: ORDER.get(f.get("severity"), 9))
+    """Findings that need attention (fail, inconclusive, error, warn), worst first in auditor.status's order."""
+    risky = [f for f in data.findings if Status.of(f.get("severity")) in NEEDS_ATTENTION]
+    risky.sort(key=lambda f: -rank(f.get("severity")))
     return risky[:n]
 
 
+def open_actions(data: ReportData) -> int:
+    """Findings that need attention and have no owner yet."""
+    return sum(1 for f in data.findings if Status.of(f.get("severity")) in NEEDS_ATTENTION and not f.get("owner"))
+
+
 def dimension_of(check_id: str) -> str:
-    return next((d for d, ids in DIMENSIONS.items() if check_id in ids), "other")
+    """The engine's dimension of a check; `other` for findings about the audit as a whole."""
+    return "other" if check_id == AUDIT_SCOPE else _engine_dimension(check_id)
 
 
 def opportunities(data: ReportData) -> list[dict[str, Any]]:

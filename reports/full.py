@@ -13,9 +13,9 @@ from reportlab.platypus import (
 )
 
 from reports import fonts
-from reports.data import ReportData, top_risks
+from reports.board import missing_block
+from reports.data import AUDIT_SCOPE, ReportData, top_risks
 from reports.figures import river
-from reports.finding_text import finding_detail
 from reports.layout import (
     CONTENT_W,
     esc,
@@ -26,6 +26,7 @@ from reports.layout import (
     table,
     write_pdf,
 )
+from reports.missing import detail as finding_detail
 from reports.results import results_story
 from reports.strings import check_text
 from reports.summaries import summary
@@ -61,11 +62,13 @@ def _control(data: ReportData, t: dict[str, Any], st: dict) -> list:
 
 def _executive(data: ReportData, t: dict[str, Any], st: dict) -> list:
     checks = data.checks
-    count = {s: sum(1 for ch in checks if ch.get("status") == s) for s in ("pass", "warn", "fail")}
+    count = {s: sum(1 for ch in checks if ch.get("status") == s) for s in ("pass", "warn", "fail", "inconclusive")}
     verdict = mark(data.audit.get("verdict") or "none", t["verdict"])
     intro = t["exec_intro"].format(verdict="§V§", n_checks=len(checks), n_pass=count["pass"], n_warn=count["warn"],
-                                   n_fail=count["fail"], n_other=len(checks) - sum(count.values()))
+                                   n_fail=count["fail"], n_inconclusive=count["inconclusive"],
+                                   n_other=len(checks) - sum(count.values()))
     out = [_h(t, 1, st), Paragraph(esc(intro).replace("§V§", verdict), st["body"])]
+    out += missing_block(data, t, st, limit=None)   # decisions first: what is missing and how to get it
     if data.incomplete or data.missing_checks:
         status = t["status"].get(data.audit.get("status"), data.audit.get("status"))
         detail = " ".join(filter(None, [data.audit.get("error"), t["missing_checks"].format(
@@ -77,11 +80,13 @@ def _executive(data: ReportData, t: dict[str, Any], st: dict) -> list:
     out.append(table([[t["dimension_h"], t["results"]["verdict"], t["trend_h"]]] + dims, [200, 120, CONTENT_W - 320], st))
     risks = top_risks(data, 10)
     out.append(Paragraph(esc(t["exec_findings"] if risks else t["exec_none"]), st["h2"]))
+    ja = data.lang == "ja"
     for f in risks:
-        title = (f.get("title_ja") if data.lang == "ja" else None) or f.get("title")
-        out.append(Paragraph(f"{mark(f.get('severity'), t['verdict'])} <b>{esc(title)}</b>: "
-                             f"{esc(finding_detail(f, data.lang))}",
-                             st["body"]))
+        title = (f.get("title_ja") if ja else None) or f.get("title")
+        where = t["audit_scope"] if f.get("check_id") == AUDIT_SCOPE else check_text(t, f.get("check_id") or "")["title"]
+        out.append(Paragraph(f"{mark(f.get('severity'), t['verdict'])} <b>{esc(title)}</b>"
+                             + (f"（{esc(where)}）：" if ja else f" ({esc(where)}): ")
+                             + esc(finding_detail(f, data.lang)), st["body"]))
     out += [Spacer(1, 4), Paragraph(f"<b>{esc(t['river_title'])}</b>", st["body"]), river(data, t, CONTENT_W),
             Paragraph(esc(t["river_note"]), st["caption"])]
     return out
@@ -165,7 +170,8 @@ def _register(data: ReportData, t: dict[str, Any], st: dict) -> list:
         ja = data.lang == "ja"
         title = (f.get("title_ja") if ja else None) or f.get("title")
         action = (f.get("action_ja") if ja else None) or f.get("action")
-        rows.append([mark(f.get("severity"), t["verdict"]), f"<b>{esc(title)}</b> ({esc(f.get('check_id'))})<br/>"
+        where = t["audit_scope"] if f.get("check_id") == AUDIT_SCOPE else f.get("check_id")
+        rows.append([mark(f.get("severity"), t["verdict"]), f"<b>{esc(title)}</b> ({esc(where)})<br/>"
                      f"{esc(finding_detail(f, data.lang))}", esc(action), esc(f.get("owner") or r["blank"]),
                      esc(f.get("due") or r["blank"])])
     return [_h(t, 7, st), table(rows, [55, 190, CONTENT_W - 355, 60, 50], st)]

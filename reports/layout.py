@@ -17,13 +17,14 @@ PAGE_W, PAGE_H = A4
 MARGIN = 36
 CONTENT_W = PAGE_W - 2 * MARGIN
 
+# inconclusive (evidence missing) is a neutral amber-grey "?": never green, and not the warn or fail colour either
 SYMBOL = {"pass": "✔", "warn": "▲", "fail": "✖", "error": "⚠", "info": "ℹ", "skipped": "–", "not_assessed": "○",
-          "none": "○"}
+          "none": "○", "inconclusive": "?"}
 COLOUR = {"pass": "#1b7a2f", "warn": "#a86200", "fail": "#b3161b", "error": "#6a1b9a", "info": "#1f4e79",
-          "skipped": "#555555", "not_assessed": "#555555", "none": "#555555"}
+          "skipped": "#555555", "not_assessed": "#555555", "none": "#555555", "inconclusive": "#6b5d3f"}
 TREND = {"better": "↑", "worse": "↓", "same": "→", None: "·"}
 LIGHT = {"pass": colors.Color(0.88, 0.95, 0.89), "warn": colors.Color(1, 0.93, 0.8),
-         "fail": colors.Color(0.98, 0.86, 0.86)}
+         "fail": colors.Color(0.98, 0.86, 0.86), "inconclusive": colors.Color(0.92, 0.9, 0.86)}
 HEADER_BG = colors.Color(0.9, 0.92, 0.95)
 # tables set a cell font even when every cell is a Paragraph; reportlab's default is Helvetica (not embedded)
 CELL_FONT = ("FONTNAME", (0, 0), (-1, -1), fonts.SANS)

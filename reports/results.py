@@ -7,8 +7,9 @@ from reportlab.platypus import CondPageBreak, Paragraph, Spacer, Table, TableSty
 
 from reports.data import ReportData
 from reports.figures import BASELINES, FIGURES
-from reports.finding_text import finding_detail, place
+from reports.finding_text import place
 from reports.layout import CELL_FONT, CONTENT_W, esc, fmt, mark, table
+from reports.missing import detail as finding_detail
 from reports.strings import check_text
 from reports.summaries import reason, summary
 
@@ -126,8 +127,8 @@ def check_section(data: ReportData, check_id: str, number: str, t: dict[str, Any
     status = check.get("status")
     out.append(Paragraph(f"<b>{esc(t['results']['verdict'])}:</b> {mark(status, t['verdict'])} &nbsp; "
                          f"<b>{esc(t['results']['meaning'])}:</b> {esc(ct['meaning'])}", st["body"]))
-    if status in ("skipped", "error"):
-        key = "skipped" if status == "skipped" else "error"
+    if status in ("skipped", "error") or _required_not_run(check):
+        key = "inconclusive" if status == "inconclusive" else "skipped" if status == "skipped" else "error"
         why = reason(check, data.lang)
         out.append(Paragraph("<b>" + esc(t["results"][key].format(why=why)) + "</b>", st["body"]))
     else:
@@ -140,6 +141,12 @@ def check_section(data: ReportData, check_id: str, number: str, t: dict[str, Any
         out.append(Paragraph(f"{esc(t['results']['duration'])}: {fmt(check['duration_s'])} s", st["small"]))
     out.append(Spacer(1, 6))
     return out
+
+
+def _required_not_run(check: dict[str, Any]) -> bool:
+    """An inconclusive check that never produced figures (required, but skipped or failed to run)."""
+    return check.get("status") == "inconclusive" and str(check.get("summary") or "").startswith(("skipped: ",
+                                                                                                  "error: "))
 
 
 def results_story(data: ReportData, t: dict[str, Any], st: dict) -> list:

@@ -38,7 +38,8 @@ def reason(check: dict[str, Any], lang: str) -> str:
     """Why a check was skipped (or the error text), without the "skipped: " prefix, in `lang` where known."""
     stored = _stored(check)
     why = stored.removeprefix(SKIPPED_EN)
-    if lang != "ja" or not isinstance(check, dict) or check.get("status") != "skipped":
+    # a required check that was skipped is `inconclusive`; its summary keeps the "skipped: " reason
+    if lang != "ja" or not isinstance(check, dict) or check.get("status") not in ("skipped", "inconclusive"):
         return why
     try:
         # no closing 。 here: the report's sentence around the reason ends it (and 。 alone on a line looks broken)
@@ -59,7 +60,7 @@ def _japanese(check: dict[str, Any]) -> str | None:
     stored = _stored(check)
     if status == "error":
         return None
-    if status == "skipped":
+    if status == "skipped" or (status == "inconclusive" and stored.startswith(SKIPPED_EN)):
         why = _skip_reason_ja(stored.removeprefix(SKIPPED_EN)) if stored.startswith(SKIPPED_EN) else None
         return SKIPPED_JA + why if why else None
     metrics = check.get("metrics")
@@ -109,6 +110,14 @@ _SKIP_RULES: list[Rule] = [
      _const("モデルが層ごとの隠れ状態を出力しません（層構造を持つTransformerではないか、ONNXの層出力が見つかりませんでした。"
             "--layer-outputs で指定できます）")),
     (re.escape("the model exposes no attention maps"), _const("モデルがアテンションマップを出力しません")),
+    # the adapters' own reasons (auditor/models): a graph that reads neither text nor images, a model without blocks
+    (r"(.+?) takes no text or images \(inputs: (.+?)\); no probe can be fed to it, so nothing about its behaviour "
+     r"was measured \(this version audits text and image models\)",
+     lambda m: f"{m[1]} はテキストも画像も入力に取りません（入力：{m[2]}）。プローブを入力できないため、挙動は何も"
+               "測定されていません（この版が監査できるのはテキストと画像のモデルです）"),
+    (r"no stack of (\S+) transformer blocks was found in (\w+); this version audits layered transformer models only",
+     lambda m: f"{m[2]} に{'' if m[1] == 'numbered' else m[1] + '個の'}Transformerブロックの並びが見つかりませんでした。"
+               "この版が監査できるのは層構造を持つTransformerモデルのみです"),
     (re.escape("the model format has no gradients (ONNX runtimes run inference only)"),
      _const("このモデル形式では勾配を得られません（ONNXランタイムは推論のみを実行します）")),
     (re.escape("the model format allows no interventions on activations (ONNX)"),

@@ -26,12 +26,13 @@ from gui.strings import verdict_word
 from gui.theme import BACKGROUNDS, COLOURS, colour
 from gui.widgets.check_charts import charts_for
 from gui.widgets.tiles import Badge, DimensionTile
-from reports.finding_text import finding_detail
+from reports.missing import AUDIT_SCOPE, missing_evidence
+from reports.missing import detail as finding_detail
 from reports.strings import check_text, text
 from reports.summaries import summary as check_summary
 
 DIMENSIONS = ("flow", "retention", "robustness", "trainability", "transparency", "integrity")
-SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "?", "skipped": "–", "info": "i"}
+SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "?", "skipped": "–", "info": "i", "inconclusive": "?"}
 
 
 def ratings_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -71,6 +72,11 @@ class FindingsPage(QWidget):
         self.title = QLabel(wordWrap=True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.verdict = Badge()
+        self.missing = QLabel(wordWrap=True)   # decisions first: what evidence is missing and how to get it
+        self.missing.setObjectName("missing")
+        self.missing.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.missing.setStyleSheet(f"QLabel#missing {{background:{BACKGROUNDS['inconclusive']};"
+                                   f"border:2px solid {COLOURS['inconclusive']};border-radius:6px;padding:6px;}}")
         self.tiles = {d: DimensionTile(d) for d in DIMENSIONS}
         self.checks = QListWidget()
         self.checks.currentRowChanged.connect(self._show_check)
@@ -90,6 +96,7 @@ class FindingsPage(QWidget):
         splitter.setSizes([260, 900])
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addWidget(self.missing)
         layout.addLayout(tiles)
         layout.addWidget(splitter, 1)
         state.audit_opened.connect(self.load)
@@ -109,6 +116,7 @@ class FindingsPage(QWidget):
         if data is None:
             self.title.setText(self.state.tr("f.none"))
             self.verdict.set_status(None, lang)
+            self.missing.hide()
             for tile in self.tiles.values():
                 tile.set_rating(None, None, lang)
             self.checks.blockSignals(False)
@@ -122,6 +130,7 @@ class FindingsPage(QWidget):
                            f"{html.escape(str((data.get('template') or {}).get('name') or ''))} · "
                            f"{self.state.tr('st.' + str(data.get('status')))}")
         self.verdict.set_status(data.get("verdict"), lang, prefix=self.state.tr("f.overall") + ": ")
+        self._show_missing(data.get("findings") or [])
         ratings = ratings_of(data)
         for dim, tile in self.tiles.items():
             entry = ratings.get(dim) or {}
@@ -134,6 +143,25 @@ class FindingsPage(QWidget):
         self.checks.blockSignals(False)
         self.checks.setCurrentRow(min(row, self.checks.count() - 1))
         self._show_check(self.checks.currentRow())
+
+    def _show_missing(self, findings: list[dict[str, Any]]) -> None:
+        """The inconclusive findings, one line per cause with the checks it stops, above everything else."""
+        t, lang = self.state.tr, self.state.lang
+        items = missing_evidence(findings, lang)
+        self.missing.setVisible(bool(items))
+        if not items:
+            self.missing.setText("")
+            return
+        colon, left, right = ("：", "（", "）") if lang == "ja" else (": ", " (", ")")
+        comma = "、" if lang == "ja" else ", "
+        lines = [f"<b>{html.escape(t('f.missing_title'))}</b><br>{html.escape(t('f.missing_intro'))}"]
+        for m in items:
+            where = comma.join(t("f.audit_scope") if c == AUDIT_SCOPE else _check_title(c, lang) for c in m.scopes)
+            lines.append(f"<span style='color:{COLOURS['inconclusive']}'><b>?</b></span> "
+                         f"<b>{html.escape(m.title)}</b>{left}{html.escape(where)}{right}{colon}"
+                         f"{html.escape(m.reason)}<br>&nbsp;&nbsp;→ <b>{html.escape(t('f.missing_how'))}</b>{colon}"
+                         f"{html.escape(m.action)}")
+        self.missing.setText("<br>".join(lines))
 
     def select_check(self, check_id: str) -> None:
         for i, check in enumerate((self.data or {}).get("checks") or []):
@@ -197,7 +225,8 @@ class FindingsPage(QWidget):
         owner = " · ".join(x for x in (f.get("owner") or "", f.get("due") or "") if x)
         text = (f"<b>{verdict_word(sev, lang)} — "
                 f"{html.escape(finding_text(f, 'title', lang))}</b><br>"
-                f"<b>{t('f.threshold')}:</b> {html.escape(finding_detail(f, lang))}<br>"
+                f"<b>{t('f.reason' if _is_reason(f) else 'f.threshold')}:</b> "
+                f"{html.escape(finding_detail(f, lang))}<br>"
                 f"<b>{t('f.meaning')}:</b> {html.escape(meaning)}<br>"
                 f"<b>{t('f.action')}:</b> {html.escape(finding_text(f, 'action', lang))}<br>"
                 f"<span style='color:#555'>{t('f.clauses')}: {html.escape(clauses)}"
@@ -208,6 +237,11 @@ class FindingsPage(QWidget):
         box.setContentsMargins(10, 6, 6, 6)
         box.addWidget(label)
         return card
+
+
+def _is_reason(f: dict[str, Any]) -> bool:
+    """Whether a finding's detail is a reason (missing evidence, a skip, an error) rather than a figure and threshold."""
+    return f.get("severity") == "inconclusive" or f.get("key") in ("check.skipped", "check.error")
 
 
 def _check_title(check_id: str, lang: str) -> str:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from auditor import api
+from auditor.status import VERDICTS
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import colour
@@ -73,8 +74,8 @@ class LibraryPage(QWidget):
         self.verdict.blockSignals(True)
         self.verdict.clear()
         self.verdict.addItem(t("lib.all"), "")
-        for v in ("pass", "warn", "fail"):
-            self.verdict.addItem(verdict_word(v, self.state.lang), v)
+        for v in VERDICTS:   # pass, warn, inconclusive, fail: the engine's one vocabulary
+            self.verdict.addItem(verdict_word(v, self.state.lang), str(v))
         self.verdict.setCurrentIndex(max(0, self.verdict.findData(current or "")))
         self.verdict.blockSignals(False)
         self.refresh_button.setText(t("lib.refresh"))
