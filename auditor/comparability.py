@@ -77,18 +77,22 @@ def load_side(db: sqlite_utils.Database, label: str, audit: dict[str, Any]) -> S
     return Side(label=label, audit=audit,
                 template={**{k: audit["template"].get(k) for k in ("name", "version", "sha256", "source")},
                           "min_probes": int(judged.get("min_probes") or 0)},
-                probes={k: probes.get(k) for k in ("spec", "sha256", "count", "kind")},
+                probes={k: probes.get(k) for k in ("spec", "sha256", "count", "kind", "selection")},
                 rules=rules, params=params, statuses={c["id"]: c.get("status") for c in audit["checks"]})
 
 
 def _probe_words(side: Side) -> str:
     p = side.probes
-    return f"{p.get('spec')} ({p.get('count')} probes, sha256 {str(p.get('sha256') or '')[:12]})"
+    sample = p.get("selection") or {}
+    drawn = f", a sample drawn with seed {sample.get('seed')}" if sample.get("limit") is not None else ""
+    return f"{p.get('spec')} ({p.get('count')} probes{drawn}, sha256 {str(p.get('sha256') or '')[:12]})"
 
 
 def _probe_words_ja(side: Side) -> str:
     p = side.probes
-    return f"{p.get('spec')}（{p.get('count')} 件、SHA-256 {str(p.get('sha256') or '')[:12]}）"
+    sample = p.get("selection") or {}
+    drawn = f"、シード {sample.get('seed')} で抽出" if sample.get("limit") is not None else ""
+    return f"{p.get('spec')}（{p.get('count')} 件{drawn}、SHA-256 {str(p.get('sha256') or '')[:12]}）"
 
 
 def same_template(a: Side, b: Side) -> bool:
@@ -96,7 +100,11 @@ def same_template(a: Side, b: Side) -> bool:
 
 
 def same_probes(a: Side, b: Side) -> bool:
-    return (a.probes.get("sha256"), a.probes.get("count")) == (b.probes.get("sha256"), b.probes.get("count"))
+    """The same source (its hash) and the same seeded sample of it (`--limit` and `--seed`)."""
+    def key(side: Side) -> tuple[object, ...]:
+        return side.probes.get("sha256"), side.probes.get("count"), side.probes.get("selection") or {}
+
+    return key(a) == key(b)
 
 
 def header_reasons(a: Side, b: Side) -> list[Text]:

@@ -111,9 +111,12 @@ def stored_content(db: sqlite_utils.Database, audit_id: str, evaluation_id: int 
 def previous_audit_id(db: sqlite_utils.Database, audit_id: str) -> str | None:
     """The latest completed audit of the same model name that started before this one."""
     audit = audit_row(db, audit_id)
+    # started_at has one-second resolution and IDs end in random hex: within a second, the row
+    # inserted first (the lower rowid) started first
     row = db.execute(
         "SELECT id FROM audits WHERE name = ? AND status = 'completed' AND id != ? AND "
-        "(started_at < ? OR (started_at = ? AND id < ?)) ORDER BY started_at DESC, id DESC LIMIT 1",
+        "(started_at < ? OR (started_at = ? AND rowid < (SELECT rowid FROM audits WHERE id = ?))) "
+        "ORDER BY started_at DESC, rowid DESC LIMIT 1",
         [audit["name"], audit["id"], audit["started_at"], audit["started_at"], audit["id"]]).fetchone()
     return row[0] if row else None
 
@@ -139,9 +142,8 @@ def _same_conditions(db: sqlite_utils.Database, audit_id: str, other_id: str) ->
     def conditions(audit: str) -> tuple[Any, ...]:
         row = audit_row(db, audit)
         evaluation = latest_evaluation(db, row["id"])
-        probes = db["probe_sets"].get(row["probe_set_id"])
-        return (evaluation["template_sha256"] if evaluation else row["template_sha256"], probes["sha256"],
-                probes["count"])
+        # one probe_sets row per spec, hash, count, seeded selection and skips: the same row, the same probes
+        return (evaluation["template_sha256"] if evaluation else row["template_sha256"], row["probe_set_id"])
 
     return conditions(audit_id) == conditions(other_id)
 
@@ -255,7 +257,7 @@ def list_audits(db: sqlite_utils.Database) -> list[dict[str, Any]]:
                COALESCE((SELECT e.template_name FROM evaluations e WHERE e.audit_id = a.id ORDER BY e.id DESC
                          LIMIT 1), a.template_name), a.started_at,
                a.finished_at, m.sha256, m.format, m.architecture
-        FROM audits a JOIN models m ON m.id = a.model_id ORDER BY a.started_at DESC, a.id DESC""").fetchall()
+        FROM audits a JOIN models m ON m.id = a.model_id ORDER BY a.started_at DESC, a.rowid DESC""").fetchall()
     keys = ("audit_id", "status", "verdict", "name", "version", "template", "started_at", "finished_at",
             "model_sha256", "format", "architecture")
     return [dict(zip(keys, row, strict=True)) for row in rows]
