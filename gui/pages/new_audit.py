@@ -164,7 +164,12 @@ class NewAuditPage(QWidget):
         i = self.template.currentIndex()
         if 0 <= i < len(self._templates):
             tpl = self._templates[i]
-            self.template_text.setText(f"{tpl.describe(self.state.lang)}\n" + self.state.tr("new.checks", n=len(tpl.checks)))
+            minimum = self.state.tr("new.min_probes", n=tpl.min_probes) if tpl.min_probes else ""
+            self.template_text.setText(f"{tpl.describe(self.state.lang)}\n"
+                                       + self.state.tr("new.checks", n=len(tpl.checks)) + (f"\n{minimum}" if minimum else ""))
+            # a sample below the template's minimum would only be refused by the worker
+            if 0 < self.limit.value() < tpl.min_probes:
+                self.limit.setValue(tpl.min_probes)
 
     # ---- model and probes
     def _choose_folder(self) -> None:

@@ -24,7 +24,7 @@ def test_audit_of_a_tiny_model_runs_in_the_worker_and_opens(make_window, qtbot, 
     assert page.info["sha"].text() == info["sha256"]
     page.template.setCurrentIndex(page.template.findData("quick"))
     assert "minute" in page.template_text.text()
-    page.limit.setValue(32)   # the quick template's min_probes
+    page.limit.setValue(96)   # the quick template's min_probes
     page.meta["name"].setText("tiny-bert")
     page.meta["purpose"].setText("Routing customer e-mails")
     page.meta["preparer"].setText("A. Officer")

@@ -245,7 +245,7 @@ def test_long_texts_are_truncated_and_bad_rows_skipped_on_request(tmp_path, tiny
 
 
 def test_demo_writes_where_the_results_are(tmp_path):
-    result = run_cli("demo", "--out", str(tmp_path), "--limit", "64", "--progress", "none")
+    result = run_cli("demo", "--out", str(tmp_path), "--limit", "256", "--progress", "none")
     assert result.returncode == 0, result.stderr
     assert "Database:" in result.stdout and str(tmp_path / "demo.db") in result.stdout
     saved = list(tmp_path.glob("audit-*.json"))

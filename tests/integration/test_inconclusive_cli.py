@@ -9,7 +9,7 @@ def test_fewer_probes_than_the_template_needs_are_refused_before_anything_runs(t
     db = tmp_path / "never.db"
     result = run_cli("audit", str(tiny_bert), "--limit", "8", db=db)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == ("auditor: 8 probes; template standard needs at least 64 (give more probes "
+    assert result.stderr.strip() == ("auditor: 8 probes; template standard needs at least 256 (give more probes "
                                      "or a larger --limit; the `quick` template needs fewer)")
     assert not db.exists()          # refused before the database, the model or an audit row
 
