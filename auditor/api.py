@@ -84,8 +84,9 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
     probes = load_probes(request.probes, limit=request.limit, seed=request.seed, skip_bad=request.skip_bad_probes)
     if template.min_probes and probes.count < template.min_probes:
         # below this size the verdict changes from one sample to the next (bench/min_probes.py)
+        hint = "; the `quick` template needs fewer" if template.name in ("standard", "eu-ai-act-high-risk") else ""
         raise BadInput(f"{probes.count} probes; template {template.name} needs at least {template.min_probes} "
-                       f"(give more probes or a larger --limit; the `quick` template needs fewer)")
+                       f"(give more probes or a larger --limit{hint})")
     db = open_db(request.db)
     bar(0.01, "loading model")
     model_path = Path(request.model).expanduser()
