@@ -125,7 +125,7 @@ def test_truncated_safetensors_is_refused(tmp_path, tiny_bert):
 
 def test_wrong_probe_kind_fails_the_audit_without_completing_it(tmp_path, tiny_bert):
     db = tmp_path / "kind.db"
-    result = run_cli("audit", str(tiny_bert), "--probes", "builtin:images", db=db)
+    result = run_cli("audit", str(tiny_bert), "--probes", "builtin:images", "--template", no_minimum(), db=db)
     _assert_refused(result, "builtin:text")
     audits = json.loads(run_cli("list", "--json", db=db).stdout)["audits"]
     assert [a["status"] for a in audits] in ([], ["failed"])

@@ -16,6 +16,7 @@ import pytest
 from auditor.models.base import Capability
 from tests.conftest import run_cli
 from tests.fixtures import odd_models as om
+from tests.fixtures.templates import no_minimum
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +129,7 @@ def test_layer_outputs_on_a_graph_probes_cannot_reach_is_refused_before_the_audi
 
 def test_t5_audits_its_encoder_and_says_the_decoder_was_not(t5: Path, tmp_path: Path) -> None:
     db = tmp_path / "audits.db"
-    result = run_cli("audit", str(t5), "--probes", "builtin:text", "--template", "quick", "--limit", "40",
+    result = run_cli("audit", str(t5), "--probes", "builtin:text", "--template", no_minimum("quick"), "--limit", "40",
                      "--json", "--progress", "none", db=db)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)

@@ -23,7 +23,7 @@ DATA = Path(".local/share/transformer-auditor")      # platformdirs user_data_di
 STRIP_PREFIXES = ("HF_", "TRANSFORMERS_", "ORT_", "XDG_", "TORCH", "MPL", "TRITON_", "CUDA_CACHE")
 STRIP = {"DO_NOT_TRACK", "TOKENIZERS_PARALLELISM", "AUDITOR_DB"}
 HOLD_S = 15     # onnxruntime's Linux telemetry starts about 10 s into the process (measured)
-QUICK = ("--template", "quick", "--limit", "64", "--progress", "none", "--json")   # at least quick's min_probes
+QUICK = ("--template", "quick", "--limit", "96", "--progress", "none", "--json")   # quick's min_probes
 CONNECT = re.compile(r"sa_family=AF_INET6?\b")
 LOOPBACK = re.compile(r'inet_addr\("127\.|inet_pton\(AF_INET6, "(::1|::ffff:127\.)')
 
