@@ -140,9 +140,10 @@ def _efficiency(data: ReportData, t: dict[str, Any], st: dict) -> list:
         return out + [Paragraph(esc(t["no_efficiency"]), st["cell"])]
     for f in items[:2]:
         if f.get("derived") == "heads":
-            text = (f"{f['heads']} / {f['total'] or '?'} heads: &lt; 1% importance; ≈ {f['share']:.0%} attention "
-                    f"compute" if data.lang != "ja" else
-                    f"{f['heads']} / {f['total'] or '?'} 個のヘッドの重要度が1%未満。アテンション計算の約 {f['share']:.0%} を削減できる可能性。")
+            text = (f"{f['heads']} / {f['total'] or '?'} heads with low gradient importance; ≈ {f['share']:.0%} of "
+                    f"attention FLOPs (effect on outputs not measured)" if data.lang != "ja" else
+                    f"{f['heads']} / {f['total'] or '?'} 個のヘッドの勾配に基づく重要度が低い。アテンションFLOPsの約 "
+                    f"{f['share']:.0%}（出力への影響は未測定）。")
         else:
             title = (f.get("title_ja") if data.lang == "ja" else None) or f.get("title")
             text = f"<b>{esc(title)}</b>: {esc((f.get('meaning') or {}).get(data.lang) or f.get('detail'))}"

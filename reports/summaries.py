@@ -335,15 +335,24 @@ def _gradients(m: dict[str, Any], _stored: str) -> str:
             f"層間の最大／最小の比は{_num(m['grad_ratio']):.2f}で、最も弱いのは{_layer(weakest)}です。")
 
 
-def _attention(m: dict[str, Any], _stored: str) -> str:
+def _attention(m: dict[str, Any], stored: str) -> str | None:
     entropy = np.array(m["entropy"], dtype=np.float64)
     sink = np.array(m["sink_share"], dtype=np.float64)
     text = (f"アテンションの平均エントロピーは{_num(m['mean_entropy']):.2f}です（0 = 1トークンのみ、1 = 一様）。"
             f"アテンションの{100 * float(np.nanmean(sink)):.0f}%が特殊トークン・先頭トークンに向いています。")
-    if m.get("redundant_heads") is not None:
-        text += (f"アテンションヘッド{entropy.size}個のうち{int(_num(m['redundant_heads']))}個は重要度が全体の1%未満です"
-                 f"（アテンション計算量の{100 * _num(m['prunable_attention_share']):.0f}%）。")
-    return text
+    if m.get("redundant_heads") is None:
+        return text
+    heads, share = int(_num(m["redundant_heads"])), 100 * _num(m["prunable_attention_share"])
+    # the rule is not among the metrics: read it back from the English sentence the check stored
+    relative = re.search(r" heads have gradient importance below (\S+) x the mean head ", stored)
+    if relative:
+        return text + (f"アテンションヘッド{entropy.size}個のうち{heads}個は、勾配に基づく重要度が平均的なヘッドの"
+                       f"{relative[1]}倍未満です（アテンションFLOPsの{share:.0f}%。取り除いたときの出力への影響は"
+                       "測定していません）。")
+    if " heads below 1% of total importance " in stored:   # audits stored before the rule was relative to the mean
+        return text + (f"アテンションヘッド{entropy.size}個のうち{heads}個は重要度が全体の1%未満です"
+                       f"（アテンション計算量の{share:.0f}%）。")
+    return None
 
 
 _METRIC_JA = {"head_importance": "ヘッドの重要度", "entropy": "アテンションのエントロピー",

@@ -36,6 +36,14 @@ def test_minilm_attention_structure(minilm_audit):
     assert entropy.min() >= 0 and entropy.max() <= 1 and 0.2 < m["mean_entropy"] < 0.9
     assert np.asarray(m["head_importance"]).min() >= 0
     assert m["prunable_attention_share"] == pytest.approx(m["redundant_heads"] / 72)
+    importance = np.asarray(m["head_importance"])      # the rule: below 0.1 x the mean head (quick's default)
+    assert m["redundant_heads"] == int((importance < 0.1 * importance.mean()).sum())
+    from auditor.store import open_db, queries
+
+    stored = queries.stored_content(open_db(minilm_audit["db"]), minilm_audit["json"]["audit_id"], None)
+    evidence = next(c["evidence"] for c in stored["checks"] if c["id"] == "attention.structure")
+    assert evidence["importance_rule"] == "importance below 0.1 x the mean head importance"
+    assert evidence["importance_threshold"] == pytest.approx(0.1 * importance.mean())
 
 
 def test_onnx_attention_matches_pytorch(minilm_folder, minilm_path):

@@ -84,3 +84,30 @@ def test_module_stays_light_for_the_gui():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def _attention_check(summary_en: str, heads: int = 3, share: float = 3 / 72) -> dict:
+    metrics = {"entropy": [[0.5] * 12] * 6, "sink_share": [[0.4] * 12] * 6, "mean_entropy": 0.5,
+               "redundant_heads": heads, "prunable_attention_share": share}
+    return {"id": "attention.structure", "status": "pass", "metrics": metrics, "summary": summary_en}
+
+
+def test_attention_rule_is_read_back_from_the_english_sentence():
+    from auditor.checks.attention import _summary
+
+    for relative in (0.1, 0.25):
+        check = _attention_check(_summary(_attention_check("")["metrics"], relative))
+        ja = summary(check, "ja")
+        assert f"平均的なヘッドの{relative:g}倍未満" in ja and "アテンションFLOPsの4%" in ja, ja
+        assert "測定していません" in ja and "1%" not in ja
+        assert numbers(check["summary"]) <= numbers(ja), (numbers(check["summary"]) - numbers(ja), ja)
+    # an audit stored under the old rule (1% of the total) keeps its own wording
+    old = _attention_check("mean attention entropy 0.50 (0 = one token, 1 = uniform); 40% of attention on "
+                           "special/first tokens; 3 of 72 heads below 1% of total importance (4% of attention compute)")
+    assert "重要度が全体の1%未満" in summary(old, "ja")
+    assert numbers(old["summary"]) <= numbers(summary(old, "ja"))
+    unknown = _attention_check("mean attention entropy 0.50; 3 of 72 heads in a wording this module does not know")
+    assert summary(unknown, "ja") == unknown["summary"]
+    without = {**_attention_check("mean attention entropy 0.50"), "metrics": {
+        **_attention_check("")["metrics"], "redundant_heads": None, "prunable_attention_share": None}}
+    assert "エントロピー" in summary(without, "ja") and "ヘッド" not in summary(without, "ja")
