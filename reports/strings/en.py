@@ -227,7 +227,7 @@ TEXT: dict = {
                            "the model can be fine-tuned and corrected.",
                            "meaning": "Whether the model can still learn and be corrected."},
         "attention.structure": {"title": "Attention structure and head importance", "why": "Shows who looks at "
-                                "whom, and which attention heads matter (redundant heads cost compute).",
+                                "whom, and which attention heads matter (heads of low importance are candidates for pruning).",
                                 "meaning": "Which parts of the attention do the work."},
         "sanity.randomization": {"title": "Sanity check (randomised weights)", "why": "Confirms the audit measures "
                                  "what the model learned, not just its architecture.",
