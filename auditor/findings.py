@@ -12,16 +12,22 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from auditor.checks._tasks import MODEL_PREDICTIONS
 from auditor.checks.base import CheckResult
 from auditor.checks.conditions import Condition
 from auditor.safe_yaml import load_yaml
 from auditor.status import Status, status_of_check, verdict_of
-from auditor.templates import Template
+from auditor.templates import CheckSpec, Template
 
 SEVERITIES = ("pass", "warn", "fail", "error", "info", "inconclusive")
 DEFAULT_CLAUSE = "EU AI Act Annex IV 2(g)"
 # the check_id of findings about the audit as a whole (too few probes, nothing measured)
 AUDIT_SCOPE = "audit"
+# appended to a rule's detail when its figure used the model's own predictions as labels
+# (reports/finding_text.py recognises it to say the same in Japanese)
+LABELS_NOTE = " (labels: the model's own predictions)"
+CIRCULAR_LABELS = ("the figures used the model's own predictions as labels, which is circular (they measure "
+                   "agreement with the model itself); give a probe file with a label column")
 
 
 @dataclass
@@ -106,8 +112,13 @@ def evaluate(template: Template, results: Iterable[CheckResult], *, probe_count:
                                         clauses=[DEFAULT_CLAUSE], **_from_catalogue("check.error", spec.id, "")))
             continue
         steps = _step_metrics(spec.id)
-        insufficient = (result.evidence or {}).get("insufficient") or {}
-        findings += [_condition_finding(spec.id, cond, result.metrics, steps, insufficient)
+        evidence = result.evidence or {}
+        insufficient = {**(evidence.get("insufficient") or {}), **_circular(spec, evidence)}
+        # the rules whose figures used the model's own predictions as labels (none with probe labels)
+        on_predictions = _label_metrics(evidence) if evidence.get("label_source") == MODEL_PREDICTIONS \
+            else frozenset()
+        findings += [_condition_finding(spec.id, cond, result.metrics, steps, insufficient,
+                                        labels_note=_is_label_rule(cond.metric, on_predictions))
                      for cond in spec.conditions]
     return findings + audit_findings(template, probe_count, probes_fed, why_not_fed)
 
@@ -132,6 +143,24 @@ def audit_findings(template: Template, probe_count: int | None, probes_fed: bool
 def why_not_fed(details: Mapping[str, Any]) -> str:
     """The adapter's reason no probe could reach the model (its first unavailable capability), or ''."""
     return str(next(iter((details.get("unavailable") or {}).values()), ""))
+
+
+def _label_metrics(evidence: Mapping[str, Any]) -> frozenset[str] | None:
+    """The metrics that depend on the labels (evidence `label_metrics`); None: all of the check's."""
+    named = evidence.get("label_metrics")
+    return frozenset(str(m) for m in named) if isinstance(named, list) else None
+
+
+def _is_label_rule(metric: str, label_metrics: frozenset[str] | None) -> bool:
+    return label_metrics is None or metric in label_metrics
+
+
+def _circular(spec: CheckSpec, evidence: Mapping[str, Any]) -> dict[str, str]:
+    """{metric: reason} for a `requires_labels` check whose labels were the model's own predictions."""
+    if not spec.requires_labels or evidence.get("label_source") != MODEL_PREDICTIONS:
+        return {}
+    label_metrics = _label_metrics(evidence)
+    return {c.metric: CIRCULAR_LABELS for c in spec.conditions if _is_label_rule(c.metric, label_metrics)}
 
 
 def _required_missing(check_id: str, reason: str) -> Finding:
@@ -159,7 +188,8 @@ def where_text(metric: str | None, layer: int | None, steps: frozenset[str]) -> 
 
 
 def _condition_finding(check_id: str, cond: Condition, metrics: Mapping[str, Any],
-                       steps: frozenset[str] = frozenset(), insufficient: Mapping[str, str] | None = None) -> Finding:
+                       steps: frozenset[str] = frozenset(), insufficient: Mapping[str, str] | None = None,
+                       labels_note: bool = False) -> Finding:
     outcome = cond.evaluate(metrics, insufficient)
     key = {"error": "condition.error", "not_applicable": "condition.not_applicable",
            "inconclusive": "evidence.insufficient"}.get(outcome.status, cond.finding)
@@ -170,6 +200,8 @@ def _condition_finding(check_id: str, cond: Condition, metrics: Mapping[str, Any
     where = where_text(cond.metric, outcome.layer, steps) if cond.reduce in ("any_layer", "min", "max") else ""
     detail = outcome.message if outcome.status in ("error", "not_applicable", "inconclusive") else \
         f"{outcome.message}{where}; {cond.threshold_text()} ({verdict})"
+    if labels_note and outcome.status in ("pass", "warn", "fail", "info"):
+        detail += LABELS_NOTE
     severity = "info" if outcome.status == "not_applicable" else str(outcome.status)
     return Finding(check_id=check_id, severity=severity, detail=detail,
                    clauses=list(cond.clauses) or [DEFAULT_CLAUSE], metric=cond.metric, value=outcome.value,

@@ -83,6 +83,16 @@ def _due(text: str) -> str | None:
         raise BadInput(f"--due {text} is not a real date") from None
 
 
+def _decisive(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a check's stored evidence that findings.evaluate decides on, so a re-evaluation
+    decides as the audit did: thin-evidence reasons and where the labels came from."""
+    kept = {"insufficient": evidence.get("insufficient") or {}}
+    kept.update({k: evidence[k] for k in ("label_source", "label_metrics") if k in evidence})
+    if str(kept.get("label_source") or "").startswith("model predictions"):
+        kept["label_source"] = "model_predictions"   # audits stored before the code replaced the prose
+    return kept
+
+
 def reevaluate(db: sqlite_utils.Database, audit_id: str, template_name: str | None,
                actor: str | None = None) -> dict[str, Any]:
     """Applies a template to the stored results as a new evaluation (the earlier ones stay)."""
@@ -98,8 +108,7 @@ def reevaluate(db: sqlite_utils.Database, audit_id: str, template_name: str | No
     metrics = metric_rows.from_rows(list(db["metrics"].rows_where("audit_id = ?", [audit["id"]])))
     results = [CheckResult(check_id=r["check_id"], outcome=r["outcome"], summary=r["summary"],
                            metrics=metrics.get(r["check_id"], {}),
-                           evidence={"insufficient": queries.load_json(r["evidence_json"], {}).get("insufficient")
-                                     or {}},
+                           evidence=_decisive(queries.load_json(r["evidence_json"], {})),
                            duration_s=r["duration_s"] or 0.0)
                for r in db["check_results"].rows_where("audit_id = ?", [audit["id"]], order_by="position")]
     stored = {r.check_id for r in results}

@@ -30,6 +30,8 @@ class CheckSpec:
     conditions: tuple[Condition, ...] = ()
     # a required check that is skipped or fails to run makes the audit inconclusive
     required: bool = False
+    # its figures must rest on probe labels: with the model's own predictions as labels they are inconclusive
+    requires_labels: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
         check_id = item["id"]
         if check_id not in known:
             raise ValueError(f"{where}: unknown check '{check_id}' (known: {', '.join(sorted(known))})")
-        extra = set(item) - {"id", "params", "conditions", "required"}
+        extra = set(item) - {"id", "params", "conditions", "required", "requires_labels"}
         if extra:
             raise ValueError(f"{where} ({check_id}): unknown key(s) {', '.join(sorted(extra))}")
         cls = known[check_id]
@@ -144,7 +146,10 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
         required = item.get("required", False)
         if not isinstance(required, bool):
             raise ValueError(f"{where} ({check_id}): required must be true or false, not {required!r}")
-        specs.append(CheckSpec(check_id, dict(params), tuple(conditions), required))
+        requires_labels = item.get("requires_labels", False)
+        if not isinstance(requires_labels, bool):
+            raise ValueError(f"{where} ({check_id}): requires_labels must be true or false, not {requires_labels!r}")
+        specs.append(CheckSpec(check_id, dict(params), tuple(conditions), required, requires_labels))
     return Template(name=str(data["name"]), version=str(data["version"]),
                     description=" ".join(str(data.get("description") or "").split()),
                     checks=tuple(specs), sha256=digest, source=source, text=text,

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditor.findings import LABELS_NOTE
 from reports.summaries import reason
 
 _REDUCE_JA = {"min": "最小", "max": "最大", "mean": "平均", "last": "最終層", "first": "最初の層",
               "drop_from_peak": "ピークからの低下", "any_layer": "最も厳しい層"}
+_LABELS_NOTE_JA = "（ラベル：モデル自身の予測）"
 _VERDICT_JA = {"pass": "閾値内", "warn": "注意の閾値を超えています", "fail": "不合格の閾値を超えています",
                "info": "効率化の機会"}
 
@@ -22,9 +24,13 @@ def finding_detail(finding: dict[str, Any], lang: str) -> str:
     if lang != "ja":
         return stored
     try:
-        return _japanese(finding) or stored
+        text = _japanese(finding)
     except Exception:   # a report never fails on wording
         return stored
+    if not text:
+        return stored
+    # the stored fields do not hold the label source; the English line's fixed suffix does
+    return text + _LABELS_NOTE_JA if stored.endswith(LABELS_NOTE) else text
 
 
 def _japanese(f: dict[str, Any]) -> str | None:

@@ -48,6 +48,11 @@ _JA_RULES: list[Rule] = [
      lambda m: "評価用のプローブがすべて同じラベルのため、偶然の水準が定義できません（2種類以上のラベルのプローブを与えてください）"),
     (re.escape("the linear probe could not be fitted (too few probes per label in the fit split)"),
      lambda m: "線形プローブを当てはめられませんでした（当てはめ用の分割でラベルごとのプローブが少なすぎます）"),
+    # auditor/findings.py CIRCULAR_LABELS: a requires_labels check whose labels were the model's own predictions
+    (re.escape("the figures used the model's own predictions as labels, which is circular (they measure "
+               "agreement with the model itself); give a probe file with a label column"),
+     lambda m: "数値はモデル自身の予測をラベルとして用いており、循環しています（モデル自身との一致を測っているにすぎません）。"
+               "ラベル列のあるプローブファイルを与えてください"),
     (r"(\d+) probes; template (.+) needs at least (\d+)",
      lambda m: f"プローブは{m[1]}件です。テンプレート {m[2]} には少なくとも{m[3]}件が必要です"),
     (r"no probe reached the model, so only static checks of the file ran(?:: (.+))?",

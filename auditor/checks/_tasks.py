@@ -16,6 +16,10 @@ from auditor.estimators.probe_head import fit_softmax
 from auditor.models.base import Capability
 
 FIT_CAP = 4096   # a probe head learns enough from this many rows; more only costs time
+# evidence["label_source"] of a label-dependent check: where its Y came from. With MODEL_PREDICTIONS
+# the figures measure agreement with the model's own output, which is circular (findings.py says so)
+PROBE_LABELS = "probe_labels"
+MODEL_PREDICTIONS = "model_predictions"
 
 
 class StreamingProbeHead:
@@ -83,6 +87,8 @@ class GradientSetup:
     task: ProbeTask | None
     reason: str                        # why there is no task (empty when there is one)
     description: str                   # which loss, in words, for the report
+    # PROBE_LABELS | MODEL_PREDICTIONS for a classification loss; None for next-token loss (no labels)
+    label_source: str | None = None
 
 
 def labels_of(ctx: AuditContext) -> np.ndarray | None:
@@ -120,9 +126,9 @@ def _build(ctx: AuditContext) -> GradientSetup:
         return GradientSetup(ProbeTask("causal_lm", np.ones(count, bool), None), "",
                              f"language-modelling loss (next-token cross-entropy) on all {count} probes")
     if kind == "head":
-        targets, how = _head_targets(ctx, count)
+        targets, how, source = _head_targets(ctx, count)
         return GradientSetup(ProbeTask("head", np.ones(count, bool), targets), "",
-                             f"the model's own head, cross-entropy against {how}, on all {count} probes")
+                             f"the model's own head, cross-entropy against {how}, on all {count} probes", source)
     head = shared_probe_head(ctx)
     if head is None:
         return GradientSetup(None, "the model has no output head and the probes have no labels (at least two "
@@ -132,17 +138,21 @@ def _build(ctx: AuditContext) -> GradientSetup:
     scored[score] = True
     return GradientSetup(ProbeTask("probe_head", scored, labels_of(ctx), head), "",
                          f"a linear probe head fitted on the final layer with the probe labels "
-                         f"({len(head.wanted)} fit probes); loss on the {int(scored.sum())} held-out probes")
+                         f"({len(head.wanted)} fit probes); loss on the {int(scored.sum())} held-out probes",
+                         PROBE_LABELS)
 
 
-def _head_targets(ctx: AuditContext, count: int) -> tuple[np.ndarray, str]:
-    """Probe labels mapped onto the model's classes by name, or the model's own predictions."""
+def _head_targets(ctx: AuditContext, count: int) -> tuple[np.ndarray, str, str]:
+    """Probe labels mapped onto the model's classes by name, or the model's own predictions (-1):
+    the targets, in words, and the label source."""
     own = np.full(count, -1, dtype=np.int64)
     labels = getattr(ctx.probes, "labels", None)
     names = [str(n).lower() for n in getattr(ctx.probes, "label_names", [])]
     id2label = getattr(getattr(ctx.adapter, "config", None), "id2label", None) or {}
     classes = {str(v).lower(): int(k) for k, v in id2label.items()}
     if labels is None or not names or not all(n in classes for n in names):
-        return own, "the model's own predictions (the probe labels are not the model's classes)"
+        why = "the probe labels are not the model's classes" if labels is not None and names else \
+            "the probe set has no labels"
+        return own, f"the model's own predictions ({why})", MODEL_PREDICTIONS
     mapping = np.array([classes[n] for n in names], dtype=np.int64)
-    return mapping[np.asarray(labels)], "the probe labels (matched to the model's classes by name)"
+    return mapping[np.asarray(labels)], "the probe labels (matched to the model's classes by name)", PROBE_LABELS

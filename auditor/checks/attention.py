@@ -125,7 +125,9 @@ class AttentionStructure(Check):
             found = low_importance_heads(importance, self.params["relative_importance"])
             redundant, share = found["redundant_heads"], found["prunable_attention_share"]
             evidence.update({**found["evidence"], "importance_loss": setup.description,
-                             "importance_rows": stats.grad_rows})
+                             "importance_rows": stats.grad_rows, "label_source": setup.label_source,
+                             # only these figures depend on the task's labels (findings.py reads this)
+                             "label_metrics": ["head_importance", "redundant_heads", "prunable_attention_share"]})
         else:
             evidence["importance_missing"] = (setup.reason or "the heads' output projections could not be found, "
                                               "so no head mask could be placed")

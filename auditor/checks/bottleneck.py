@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from auditor.checks._tasks import MODEL_PREDICTIONS, PROBE_LABELS
 from auditor.checks.base import AuditContext, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.errors import Cancelled
@@ -202,16 +203,16 @@ def _probe_labels(ctx: AuditContext) -> np.ndarray | None:
 
 
 def _labels(ctx: AuditContext) -> tuple[np.ndarray | None, str, list[str]]:
-    """Y, where it came from, and the label names: the probe set's labels, else the model's predictions."""
+    """Y, where it came from (PROBE_LABELS | MODEL_PREDICTIONS) and the label names: the probe set's labels,
+    else the model's predictions."""
     labels = _probe_labels(ctx)
     if labels is not None:
-        return labels, "probe labels", [str(n) for n in getattr(ctx.probes, "label_names", [])]
+        return labels, PROBE_LABELS, [str(n) for n in getattr(ctx.probes, "label_names", [])]
     logits = ctx.trace.logits
     if logits is None or logits.ndim != 2:
         return None, "", []
-    predictions = np.asarray(logits).argmax(axis=1)
-    return predictions, ("model predictions (the probe set has no labels; Y is the class the model's own "
-                         "output head predicts for each probe)"), []
+    # the probe set has no labels: Y is the class the model's own output head predicts (circular)
+    return np.asarray(logits).argmax(axis=1), MODEL_PREDICTIONS, []
 
 
 def _drop(plane: info.InformationPlane) -> float | None:
@@ -225,7 +226,7 @@ def _drop(plane: info.InformationPlane) -> float | None:
 
 def _summary(plane: info.InformationPlane, metrics: dict[str, Any], evidence: dict[str, Any]) -> str:
     accuracy = plane.probe_accuracy[-1]
-    what = "label groups" if evidence["label_source"] == "probe labels" else "classes the model predicts"
+    what = "label groups" if evidence["label_source"] == PROBE_LABELS else "classes the model predicts"
     head = (f"The final layer separates the {evidence['classes']} {what} with {accuracy:.0%} held-out accuracy "
             f"(chance {plane.chance_accuracy:.0%})") if accuracy is not None else \
         "The linear probe could not be fitted (too few probes per label)"

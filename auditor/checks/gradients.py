@@ -78,6 +78,7 @@ class GradientFlow(Check):
                    f"({metrics['grad_attenuation']:.2f}x); max/min over layers {metrics['grad_ratio']:.2f}, "
                    f"weakest at layer {weakest}")
         evidence = {"loss": setup.description, "loss_kind": setup.task.kind if setup.task else None,
+                    "label_source": setup.label_source,
                     "mean_loss": stats.loss_sum / stats.rows, "rows": stats.rows,
                     "parameter_gradients": "norm of the gradient of the mean loss over these rows, per block"}
         return CheckResult(check_id=self.id, outcome="ok", summary=summary, metrics=metrics, evidence=evidence)

@@ -70,7 +70,7 @@ def test_minilm_evidence_holds_the_chart_settings_and_limitations(minilm_audit):
         points = evidence["information_plane"][estimator]
         assert [p["layer"] for p in points] == list(range(7))
         assert all(isinstance(p["i_xt"], float) and isinstance(p["i_ty"], float) for p in points)
-    assert evidence["label_source"] == "probe labels" and len(evidence["label_names"]) == 6
+    assert evidence["label_source"] == "probe_labels" and len(evidence["label_names"]) == 6
     assert evidence["sigma"] > 0 and evidence["units"] == "bits" and evidence["k"] == 32
     assert evidence["sample_size"] == evidence["probe_count"] == data["probes"]["count"]
     assert evidence["chance_accuracy"] == pytest.approx(1 / 6, abs=0.02)
@@ -114,5 +114,5 @@ def test_unlabelled_probes_use_the_model_predictions_and_say_so(tmp_path, tiny_g
     check, evidence = _audit(tmp_path, tiny_gpt2, str(_unlabelled_csv(tmp_path)))
     assert check["status"] != "skipped", check["summary"]
     _assert_every_layer(check, 2)
-    assert evidence["label_source"].startswith("model predictions")
+    assert evidence["label_source"] == "model_predictions"
     assert "predict" in check["summary"]

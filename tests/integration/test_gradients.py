@@ -70,7 +70,10 @@ def test_headless_encoder_with_unlabelled_probes_is_skipped(tiny_bert, tmp_path)
 def test_loss_follows_the_model(tiny_gpt2, tiny_vit):
     gpt = audit(str(tiny_gpt2), limit=16)
     assert gpt["evidence"]["gradients.flow"]["loss_kind"] == "causal_lm"
+    assert gpt["evidence"]["gradients.flow"]["label_source"] is None          # next tokens, not labels
     vit = audit(str(tiny_vit), probes="builtin:images", limit=24)
     assert vit["evidence"]["gradients.flow"]["loss_kind"] == "head"
     assert "own predictions" in vit["evidence"]["gradients.flow"]["loss"]   # shape names are not its classes
+    assert "the probe labels are not the model's classes" in vit["evidence"]["gradients.flow"]["loss"]
+    assert vit["evidence"]["gradients.flow"]["label_source"] == "model_predictions"
     assert len(check(vit, "gradients.flow")["metrics"]["grad_norm_hidden"]) == 3
