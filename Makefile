@@ -9,7 +9,7 @@ STAMP := $(VENV)/.setup-stamp
 # import (auditor/offline.py), for every process of ours; nothing here is needed for them.
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup system-packages demo test lint gui bench clean
+.PHONY: setup system-packages demo test test-fast lint gui bench clean
 
 # The tests read PDFs with poppler (pdffonts, pdftotext, pdftoppm); screenshots run Qt's xcb
 # platform under Xvfb, which needs the xcb libraries below; the offline test traces connect() with
@@ -52,7 +52,13 @@ demo: setup
 test: setup
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check auditor gui reports tests bench installer
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q --durations=15
+
+# the unit tier and the import and lint rules (integration, GUI and installer tests are marked slow)
+test-fast: setup
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check auditor gui reports tests bench installer
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow" --durations=15
 
 lint: setup
 	$(VENV)/bin/lint-imports --no-cache

@@ -93,3 +93,15 @@ def cnn_file(onnx_root: Path) -> Path:
     from tests.fixtures import onnx_models as om
 
     return om.export_tiny_cnn(onnx_root / "cnn")
+
+
+# The fast tier (`make test-fast`) is tests/unit: integration, GUI and installer tests run real models,
+# processes, windows or package builds, so they carry the `slow` marker without each saying so.
+_SLOW_FOLDERS = ("integration", "gui", "installer")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(ROOT).parts
+        if len(parts) > 1 and parts[0] == "tests" and parts[1] in _SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
