@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from auditor.messages import Message, render, verbatim
 from auditor.models.base import Capability, ModelIdentity
 from auditor.progress import Progress, never, no_progress
 from auditor.trace import Trace, TraceBatch
@@ -18,22 +19,50 @@ OUTCOMES = ("ok", "skipped", "error")   # how a check's run ended; its status co
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Plain, JSON-serialisable result of one check. No HTML, Qt or reportlab inside."""
+    """Plain, JSON-serialisable result of one check. No HTML, Qt or reportlab inside.
+
+    `sentences` state what the check found as catalogue messages (auditor.messages); `summary` is
+    their English rendering, kept because `show --json` has always printed it. Reports and the GUI
+    render `sentences` in the reader's language and never parse `summary`.
+    """
 
     check_id: str
     outcome: str                               # ok | skipped | error
-    summary: str
+    summary: str = ""
     metrics: Mapping[str, Any] = field(default_factory=dict)
     evidence: Mapping[str, Any] = field(default_factory=dict)   # chart data, details
     duration_s: float = 0.0
+    sentences: tuple[Message, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.sentences and not self.summary:
+            object.__setattr__(self, "summary", render(self.sentences, "en"))
 
     @classmethod
-    def skipped(cls, check_id: str, reason: str) -> CheckResult:
-        return cls(check_id=check_id, outcome="skipped", summary=f"skipped: {reason}")
+    def skipped(cls, check_id: str, *reasons: Message) -> CheckResult:
+        return cls(check_id=check_id, outcome="skipped", sentences=(Message("check.skipped", {"reasons": reasons}),))
 
     @classmethod
-    def error(cls, check_id: str, message: str, duration_s: float = 0.0) -> CheckResult:
-        return cls(check_id=check_id, outcome="error", summary=f"error: {message}", duration_s=duration_s)
+    def error(cls, check_id: str, detail: str, duration_s: float = 0.0) -> CheckResult:
+        """A check that raised: `detail` is the exception's own text, shown as it is in every language."""
+        return cls(check_id=check_id, outcome="error", duration_s=duration_s,
+                   sentences=(Message("check.error", {"detail": verbatim(detail)}),))
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart a check's figures get in reports and the GUI (the check declares them; see Check.charts).
+
+    The title is the catalogue sentence `chart.<check id>.<name>`; `axis` names the value axis's
+    catalogue sentence `axis.<axis>` ('' for none). `kind`: line (per-layer series, one per metric),
+    heatmap (a [layer][head] grid), plane (the information plane path), bars (a mapping of names to
+    values), shares (stacked per-step shares).
+    """
+
+    name: str
+    metrics: tuple[str, ...]
+    kind: str = "line"
+    axis: str = ""
 
 
 class Accumulator(Protocol):
@@ -78,9 +107,10 @@ class Check:
     """A configured check. Subclasses set `id`, `requires`, `metric_names` and implement `run`."""
 
     id: ClassVar[str] = ""
-    title: ClassVar[str] = ""
-    meaning: ClassVar[str] = ""                 # one sentence for a non-specialist
+    # its title and one-sentence meaning are catalogue sentences check.<id>.title and check.<id>.meaning
     dimension: ClassVar[str] = ""               # flow | retention | robustness | trainability | transparency | integrity
+    charts: ClassVar[tuple[Chart, ...]] = ()    # the charts reports and the GUI draw from its metrics
+    baselines: ClassVar[tuple[tuple[str, str], ...]] = ()   # (measured, baseline) pairs shown side by side
     requires: ClassVar[frozenset[Capability]] = frozenset()
     metric_names: ClassVar[frozenset[str]] = frozenset()
     step_metrics: ClassVar[frozenset[str]] = frozenset()   # [L] lists indexed by block (step l -> l+1)
