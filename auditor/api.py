@@ -12,7 +12,7 @@ from auditor import environment
 from auditor.errors import AuditFailed, AuditorError, BadInput, Cancelled
 from auditor.progress import Progress, ProgressCallback, never
 from auditor.store import open_db, queries, records
-from auditor.store.fingerprint import fingerprint_of
+from auditor.views import AuditView
 
 META_FIELDS = ("purpose", "users", "out_of_scope", "preparer", "decision_requested", "name", "version")
 
@@ -68,6 +68,7 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
     """
     from auditor import findings as findings_mod
     from auditor.checks.base import AuditContext
+    from auditor.governance import record_evaluation, template_row
     from auditor.models.load import load_model
     from auditor.probes import load_probes
     from auditor.runner import build_checks, run_checks
@@ -106,7 +107,7 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
     env.update({"seed": request.seed, "batch_size": request.batch_size, "model_path": str(model_path.resolve()),
                 "compute_dtype": adapter.identity.details.get("compute_dtype"), "reference": request.reference})
     audit_id = records.create_audit(
-        db, identity=adapter.identity.to_dict(), probes=probes.describe(), template=template, meta=meta,
+        db, identity=adapter.identity.to_dict(), probes=probes.describe(), template=template_row(template), meta=meta,
         environment=env, seed=request.seed, device=adapter.device, name=name, model_version=version)
     try:
         checks = build_checks(template)
@@ -121,17 +122,16 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         timings = {"load_s": round(load_s, 3), "checks_s": round(time.perf_counter() - run_began, 3)}
         fed = getattr(adapter, "probes_fed", 0) > 0      # counted as the adapter encodes them
         env.update({"input_notes": notes, "timings": timings, "probes_fed": fed})
-        db["audits"].update(audit_id, {"environment_json": records._json(env)})
+        records.update_environment(db, audit_id, env)
         if not fed:
             records.record_probes_not_fed(db, audit_id, probes.describe())
-        records.store_results(db, audit_id, results)
+        records.store_results(db, audit_id, [result_row(r) for r in results])
         found = findings_mod.evaluate(template, results, probe_count=probes.count, probes_fed=fed,
                                       why_not_fed=findings_mod.why_not_fed(adapter.identity.details))
         verdict = findings_mod.audit_verdict(results, found)
-        evaluation_id = records.store_evaluation(db, audit_id, template, found, verdict, reason="initial")
+        evaluation_id = record_evaluation(db, audit_id, template, results, found, verdict, reason="initial")
         records.mark_finished_at(db, audit_id)
-        digest = fingerprint_of(queries.stored_content(db, audit_id, evaluation_id))
-        db["evaluations"].update(evaluation_id, {"fingerprint": digest})
+        digest = records.seal_evaluation(db, audit_id, evaluation_id)
         records.finish_audit(db, audit_id, verdict=verdict, fingerprint=digest)
         bar(1.0, "audit complete")
         return audit_id
@@ -196,8 +196,30 @@ def _seed_everything(seed: int) -> None:
         pass
 
 
+def result_row(result: Any) -> dict[str, Any]:
+    """A CheckResult as the store keeps it (its sentences as catalogue messages in JSON)."""
+    from auditor.messages import to_json
+
+    return {"check_id": result.check_id, "outcome": result.outcome, "summary": result.summary,
+            "metrics": dict(result.metrics), "evidence": dict(result.evidence), "duration_s": result.duration_s,
+            "sentences": to_json(result.sentences)}
+
+
+def audit_view(audit_id: str, db: str | None = None, evaluation_id: int | None = None) -> AuditView:
+    """The stored audit as a typed view (auditor.views), under its latest evaluation or `evaluation_id`;
+    built on one read-only database handle."""
+    from auditor.store.read_model import audit_view as build
+
+    handle = open_db(db, read_only=True)
+    try:
+        return build(handle, audit_id, evaluation_id)
+    finally:
+        handle.conn.close()
+
+
 def show_audit(audit_id: str, db: str | None = None) -> dict[str, Any]:
-    return queries.audit_json(open_db(db, read_only=True), audit_id)
+    """The object `auditor show --json` prints: `audit_view(...).to_json()`."""
+    return audit_view(audit_id, db).to_json()
 
 
 def list_audits(db: str | None = None) -> list[dict[str, Any]]:

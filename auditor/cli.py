@@ -171,12 +171,8 @@ def _run(request: Any, style: str | None) -> str:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from auditor.api import show_audit
-    from auditor.checks.registry import load_all
 
     audit_id = _run(_request(args), args.progress)
-    if args.reference and "artifact.parity" not in load_all():
-        sys.stderr.write("auditor: note: --reference is recorded with the audit; this version has no "
-                         "artifact.parity check to compare the two yet\n")
     data = show_audit(audit_id, args.db)
     if args.json:
         print(json.dumps(data, ensure_ascii=False))

@@ -7,6 +7,7 @@ the earlier ones instead of replacing them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -14,7 +15,6 @@ import sqlite_utils
 
 from auditor.errors import BadInput
 from auditor.store import queries, records
-from auditor.store.fingerprint import fingerprint_of
 
 ROLES = ("preparer", "reviewer", "approver")
 _MAX_TEXT = 500
@@ -64,10 +64,7 @@ def assign(db: sqlite_utils.Database, audit_id: str, finding_id: int, owner: str
         changes["owner"] = _clean(owner, "--owner")
     if due is not None:
         changes["due"] = _due(due)
-    with db.conn:
-        db["findings"].update(finding_id, changes)
-        records.add_event(db, audit["id"], "assigned", {"finding_id": finding_id, **changes},
-                          actor=_clean(actor, "--actor") or "auditor")
+    records.assign_finding(db, audit["id"], finding_id, changes, actor=_clean(actor, "--actor") or "auditor")
     return {"audit_id": audit["id"], "finding_id": finding_id, **changes}
 
 
@@ -98,40 +95,61 @@ def reevaluate(db: sqlite_utils.Database, audit_id: str, template_name: str | No
     """Applies a template to the stored results as a new evaluation (the earlier ones stay)."""
     from auditor import findings as findings_mod
     from auditor.checks.base import CheckResult
-    from auditor.store import metrics as metric_rows
+    from auditor.store.read_model import audit_view
     from auditor.templates import load_template
 
     template = load_template(template_name)
-    audit = queries.audit_row(db, audit_id)
-    if audit["status"] != "completed":
-        raise BadInput(f"audit {audit['id']} is {audit['status']}; only a completed audit can be re-evaluated")
-    metrics = metric_rows.from_rows(list(db["metrics"].rows_where("audit_id = ?", [audit["id"]])))
-    results = [CheckResult(check_id=r["check_id"], outcome=r["outcome"], summary=r["summary"],
-                           metrics=metrics.get(r["check_id"], {}),
-                           evidence=_decisive(queries.load_json(r["evidence_json"], {})),
-                           duration_s=r["duration_s"] or 0.0)
-               for r in db["check_results"].rows_where("audit_id = ?", [audit["id"]], order_by="position")]
+    view = audit_view(db, audit_id)
+    if view.status != "completed":
+        raise BadInput(f"audit {view.audit_id} is {view.status}; only a completed audit can be re-evaluated")
+    results = [CheckResult(check_id=c.id, outcome=c.outcome, summary=c.summary, metrics=c.metrics,
+                           evidence=_decisive(dict(c.evidence)), duration_s=c.duration_s or 0.0,
+                           sentences=c.sentences or ()) for c in view.checks]
     stored = {r.check_id for r in results}
     missing = [c.id for c in template.checks if c.id not in stored]
     planned = {c.id for c in template.checks}
-    environment = queries.load_json(audit["environment_json"], {})
-    probe_count = db["probe_sets"].get(audit["probe_set_id"])["count"]
-    found = findings_mod.evaluate(template, results, probe_count=probe_count,
-                                  probes_fed=bool(environment.get("probes_fed", True)),
-                                  why_not_fed=findings_mod.why_not_fed(queries.load_json(
-                                      db["models"].get(audit["model_id"])["identity_json"], {}).get("details") or {}))
+    found = findings_mod.evaluate(template, results, probe_count=view.probes.get("count"),
+                                  probes_fed=bool(view.environment.get("probes_fed", True)),
+                                  why_not_fed=findings_mod.why_not_fed(view.model.details or {}))
     verdict = findings_mod.audit_verdict([r for r in results if r.check_id in planned], found)
-    previous = queries.latest_evaluation(db, audit["id"])
-    evaluation_id = records.store_evaluation(db, audit["id"], template, found, verdict, reason="re-evaluated")
-    digest = fingerprint_of(queries.stored_content(db, audit["id"], evaluation_id))
-    with db.conn:
-        db["evaluations"].update(evaluation_id, {"fingerprint": digest})
-        records.add_event(db, audit["id"], "re-evaluated", {
+    previous = view.evaluation
+    evaluation_id = record_evaluation(db, view.audit_id, template, results, found, verdict, reason="re-evaluated")
+    digest = records.seal_evaluation(db, view.audit_id, evaluation_id)
+    with db.atomic():
+        records.add_event(db, view.audit_id, "re-evaluated", {
             "evaluation_id": evaluation_id, "template": template.name, "template_version": template.version,
             "template_sha256": template.sha256, "verdict": verdict,
-            "previous_evaluation_id": previous["id"] if previous else None,
-            "previous_verdict": previous["verdict"] if previous else None,
+            "previous_evaluation_id": previous.id if previous else None,
+            "previous_verdict": _text(previous.verdict) if previous else None,
             "checks_not_in_audit": missing}, actor=_clean(actor, "--actor") or "auditor")
-    return {"audit_id": audit["id"], "evaluation_id": evaluation_id, "verdict": verdict,
-            "previous_verdict": previous["verdict"] if previous else None, "fingerprint": digest,
+    return {"audit_id": view.audit_id, "evaluation_id": evaluation_id, "verdict": verdict,
+            "previous_verdict": _text(previous.verdict) if previous else None, "fingerprint": digest,
             "template": template.summary(), "checks_not_in_audit": missing}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def template_row(template: Any) -> dict[str, Any]:
+    """A Template as the store keeps it with an audit or an evaluation."""
+    return {k: getattr(template, k) for k in ("name", "version", "sha256", "source", "text")}
+
+
+def record_evaluation(db: sqlite_utils.Database, audit_id: str, template: Any, results: Sequence[Any],
+                      findings: Sequence[Any], verdict: str, reason: str) -> int:
+    """Stores an evaluation: its findings, each check's status and the ratings, computed here once.
+
+    The one place an evaluation is made (the audit's initial one and every re-evaluation), so
+    `show`, reports and the GUI read statuses and ratings instead of recomputing them.
+    """
+    from auditor import findings as findings_mod
+    from auditor.messages import to_json
+    from auditor.ratings import rate
+
+    statuses = {r.check_id: findings_mod.check_status(r, findings) for r in results}
+    ratings = rate({"id": c, "status": s} for c, s in statuses.items())
+    rows = [{**f.to_dict(), "sentences": to_json(getattr(f, "sentences", ()))} for f in findings]
+    return records.store_evaluation(db, audit_id, template_row(template), rows, verdict, reason, statuses=statuses,
+                                    ratings=[{"dimension": d, "rating": r["rating"], "checks": r["checks"]}
+                                             for d, r in ratings.items()])

@@ -5,19 +5,18 @@ skipped checks do not count, a check that raised counts as a warning, a required
 figures makes it `inconclusive`; `not_assessed` where no check of the dimension produced a
 result. The trend compares with the previous audit of the same model, and only where both
 ratings are measured conclusions (pass, warn, fail): an inconclusive rating has no trend.
+
+Ratings are computed once, when an audit is evaluated (auditor.governance.record_evaluation),
+and stored with the evaluation; `show`, reports and the GUI read them (auditor.views.RatingView).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from auditor.status import Status, verdict_of
-
-DIMENSIONS = ("flow", "retention", "robustness", "trainability", "transparency", "integrity")
-_BY_PREFIX = {"flow": "flow", "bottleneck": "retention", "perturbation": "robustness",
-              "gradients": "trainability", "attention": "transparency", "sanity": "transparency",
-              "artifact": "integrity"}
-_CONCLUSIVE = (Status.PASS, Status.WARN, Status.FAIL)
+from auditor.status import verdict_of
+from auditor.store.legacy import dimension_of as family_dimension
+from auditor.views import DIMENSIONS, trend_of
 
 
 def dimension_of(check_id: str) -> str:
@@ -30,7 +29,7 @@ def dimension_of(check_id: str) -> str:
             return declared
     except KeyError:
         pass
-    return _BY_PREFIX.get(check_id.split(".", 1)[0], "integrity")
+    return family_dimension(check_id)   # a check this version no longer has: by its id's family
 
 
 def rate(checks: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -52,10 +51,5 @@ def rate(checks: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
 def with_trend(now: dict[str, dict[str, Any]], before: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
     """Adds `trend` (better | worse | same) where both audits assessed the dimension."""
     for dimension, entry in now.items():
-        prior = (before or {}).get(dimension, {}).get("rating")
-        if entry["rating"] in _CONCLUSIVE and prior in _CONCLUSIVE:
-            delta = Status(entry["rating"]).rank - Status(prior).rank
-            entry["trend"] = "same" if delta == 0 else ("worse" if delta > 0 else "better")
-        else:
-            entry["trend"] = None
+        entry["trend"] = trend_of(entry["rating"], (before or {}).get(dimension, {}).get("rating"))
     return now

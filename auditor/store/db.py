@@ -1,4 +1,10 @@
-"""Opening the audit database: location, WAL, busy timeout, read-only opens, migrations, the interrupted sweep."""
+"""Opening the audit database: location, WAL, busy timeout, read-only opens, migrations, the interrupted sweep.
+
+Migrations (and the network-share check that precedes them) run once per process per database
+file: a file this process has brought to the current schema is remembered by its resolved path
+and identity (device, inode), so later opens skip them. A read-only open whose file is current
+and has no `running` audit to check needs no read-write connection at all.
+"""
 from __future__ import annotations
 
 import os
@@ -41,6 +47,19 @@ def _filesystem_type(path: Path) -> str | None:
                 and len(parts[1]) >= len(best):
             best, fstype = parts[1], parts[2]
     return fstype
+
+
+# (resolved path, device, inode) of files this process has migrated; a file replaced at the same path
+# has another identity (and a current schema is checked on every open anyway)
+_MIGRATED: set[tuple[str, int, int]] = set()
+
+
+def _identity(path: Path) -> tuple[str, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return str(path.resolve()), stat.st_dev, stat.st_ino
 
 
 BUSY_ENV = "AUDITOR_BUSY_TIMEOUT"
@@ -143,13 +162,15 @@ def open_db(path: Path | str | None = None, *, memory: bool = False,
         return _open_read_only(path)
     if must_exist and not path.exists():
         raise BadInput(f"no audit database at {path}; check --db or AUDITOR_DB (only an audit creates one)")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInput(f"cannot create the database folder {path.parent}: {exc.strerror}") from None
-    if _filesystem_type(path.parent) in _NETWORK_FS:
-        raise BadInput(f"the database {path} is on a network share; SQLite's WAL mode needs a local disk, "
-                       "so choose a local path with --db or AUDITOR_DB")
+    known = _identity(path) in _MIGRATED
+    if not known:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"cannot create the database folder {path.parent}: {exc.strerror}") from None
+        if _filesystem_type(path.parent) in _NETWORK_FS:
+            raise BadInput(f"the database {path} is on a network share; SQLite's WAL mode needs a local disk, "
+                           "so choose a local path with --db or AUDITOR_DB")
     if path.exists() and not _is_sqlite(path):
         raise BadInput(f"{path} is not an audit database (it is not a SQLite file)")
     if path.exists():
@@ -161,13 +182,22 @@ def open_db(path: Path | str | None = None, *, memory: bool = False,
     except sqlite3.Error as exc:
         raise BadInput(f"cannot open the database {path}: {exc}") from None
     _settle(db, path)
+    _migrate_once(db, path, known)
+    lease.sweep(db)
+    return db
+
+
+def _migrate_once(db: sqlite_utils.Database, path: Path, known: bool) -> None:
+    """Pending migrations, unless this process already brought this file to the current schema."""
     try:
-        migrate(db)
+        if not known or version_of(db) < latest_version():
+            migrate(db)
     except sqlite3.DatabaseError as exc:
         raise BadInput(f"the database {path} cannot be used: {exc}") from None
     _check_version(db, path)
-    lease.sweep(db)
-    return db
+    identity = _identity(path)
+    if identity is not None:
+        _MIGRATED.add(identity)
 
 
 def require_writable(path: Path | str | None) -> Path:
@@ -203,7 +233,18 @@ def _open_read_only(path: Path) -> sqlite_utils.Database:
         raise BadInput(f"no audit database at {path}; check --db or AUDITOR_DB (a read command never creates one)")
     if not _is_sqlite(path):
         raise BadInput(f"{path} is not an audit database (it is not a SQLite file)")
-    _maintain(path)
+    db = _read_only_connection(path)
+    # migrations and the interrupted sweep need a short read-write connection; only when there is work
+    if version_of(db) < latest_version() or _has_running(db):
+        _maintain(path)
+    return db
+
+
+def _has_running(db: sqlite_utils.Database) -> bool:
+    return db.execute("SELECT 1 FROM audits WHERE status = 'running' LIMIT 1").fetchone() is not None
+
+
+def _read_only_connection(path: Path) -> sqlite_utils.Database:
     uri = path.resolve().as_uri()
     error: sqlite3.Error | None = None
     for query in ("mode=ro", "mode=ro&immutable=1"):
@@ -247,7 +288,7 @@ def _maintain(path: Path) -> None:
         version = version_of(db)
         if version == 0 or version > latest_version():
             return
-        migrate(db)
+        _migrate_once(db, path, _identity(path) in _MIGRATED)
         lease.sweep(db)
     except (BadInput, sqlite3.Error):
         return

@@ -1,10 +1,13 @@
 """Numbered, named migrations; each runs once and is recorded in `_migrations`."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 import sqlite_utils
+
+from auditor.store import legacy
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
@@ -62,10 +65,45 @@ def _m002_leases(db: sqlite_utils.Database) -> None:
                         pk="audit_id", foreign_keys=[("audit_id", "audits", "id")])
 
 
+def _m003_read_model(db: sqlite_utils.Database) -> None:
+    """What the read model needs stored instead of recomputed on every read (auditor.views):
+
+    - `check_statuses`: each check's status under each evaluation (pass | warn | fail |
+      inconclusive | error | skipped), computed once when the evaluation is made;
+    - `evaluations.ratings_json`: the evaluation's rating per dimension, in dimension order
+      ([{dimension, rating, checks}]);
+    - `check_results.sentences_json`, `findings.sentences_json`: the catalogue messages a summary
+      or detail was rendered from (auditor.messages), so readers render them in any language.
+
+    Rows written before: statuses and ratings derived from their findings (auditor.store.legacy),
+    sentences NULL (readers then show the stored English text).
+    """
+    db.execute("ALTER TABLE check_results ADD COLUMN sentences_json TEXT")
+    db.execute("ALTER TABLE findings ADD COLUMN sentences_json TEXT")
+    db.execute("ALTER TABLE evaluations ADD COLUMN ratings_json TEXT")
+    db["check_statuses"].create({"evaluation_id": int, "audit_id": str, "check_id": str, "status": str},
+                                pk=("evaluation_id", "check_id"),
+                                foreign_keys=[("evaluation_id", "evaluations", "id"), ("audit_id", "audits", "id")])
+    db["check_statuses"].create_index(["audit_id"])
+    for evaluation in list(db.query("SELECT id, audit_id FROM evaluations ORDER BY id")):
+        results = list(db.query("SELECT check_id, outcome FROM check_results WHERE audit_id = ? ORDER BY position",
+                                [evaluation["audit_id"]]))
+        findings = db.query("SELECT check_id, severity FROM findings WHERE evaluation_id = ?", [evaluation["id"]])
+        statuses = legacy.check_statuses(results, findings)
+        db["check_statuses"].insert_all([{"evaluation_id": evaluation["id"], "audit_id": evaluation["audit_id"],
+                                          "check_id": check_id, "status": status}
+                                         for check_id, status in statuses.items()])
+        db.execute("UPDATE evaluations SET ratings_json = ? WHERE id = ?",
+                   [json.dumps(legacy.ratings(statuses)), evaluation["id"]])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial", _m001_initial),
     (2, "leases", _m002_leases),
+    (3, "read model", _m003_read_model),
 ]
+
+READ_MODEL = 3   # the first version that stores statuses, ratings and sentences
 
 
 def migrate(db: sqlite_utils.Database) -> list[int]:

@@ -1,4 +1,4 @@
-"""Reads: the audit object (`show --json`), the audit list, the fingerprint content."""
+"""Reads: rows as plain data, the audit list, the fingerprint content (the typed views: auditor.store.views)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,6 @@ from typing import Any
 import sqlite_utils
 
 from auditor.errors import BadInput
-from auditor.store import metrics as metric_rows
 from auditor.text import fold
 
 META_KEYS = ("purpose", "users", "out_of_scope", "preparer", "decision_requested")
@@ -41,7 +40,7 @@ def latest_evaluation(db: sqlite_utils.Database, audit_id: str) -> dict[str, Any
     return rows[0] if rows else None
 
 
-def _model(db: sqlite_utils.Database, audit: dict[str, Any]) -> dict[str, Any]:
+def model_of(db: sqlite_utils.Database, audit: dict[str, Any]) -> dict[str, Any]:
     row = db["models"].get(audit["model_id"])
     identity = _load(row["identity_json"], {})
     return {
@@ -57,6 +56,7 @@ def _model(db: sqlite_utils.Database, audit: dict[str, Any]) -> dict[str, Any]:
 
 
 def findings_of(db: sqlite_utils.Database, evaluation_id: int) -> list[dict[str, Any]]:
+    """The findings of one evaluation as plain dicts, in order (`sentences` None where none were stored)."""
     rows = db["findings"].rows_where("evaluation_id = ?", [evaluation_id], order_by="position")
     return [{
         "id": r["id"], "check_id": r["check_id"], "severity": r["severity"], "title": r["title"],
@@ -64,13 +64,13 @@ def findings_of(db: sqlite_utils.Database, evaluation_id: int) -> list[dict[str,
         "clauses": _load(r["clauses_json"], []), "action": r["action"], "action_ja": r["action_ja"],
         "owner": r["owner"], "due": r["due"], "key": r["key"], "metric": r["metric"], "value": r["value"],
         "layer": r["layer"], "condition": _load(r["condition_json"], {}),
+        "sentences": _load(r.get("sentences_json"), None),
     } for r in rows]
 
 
-def _check_status(outcome: str, check_id: str, findings: list[dict[str, Any]]) -> str:
-    from auditor.status import status_of_check
-
-    return str(status_of_check(outcome, [f["severity"] for f in findings if f["check_id"] == check_id]))
+def _with_sentences(item: dict[str, Any], sentences: Any) -> dict[str, Any]:
+    """The fingerprint covers stored sentences; rows stored before them keep the content (and digest) they had."""
+    return item if sentences is None else {**item, "sentences": sentences}
 
 
 def stored_content(db: sqlite_utils.Database, audit_id: str, evaluation_id: int | None) -> dict[str, Any]:
@@ -88,19 +88,20 @@ def stored_content(db: sqlite_utils.Database, audit_id: str, evaluation_id: int 
     evaluation = None
     if evaluation_id is not None:
         evaluation = db["evaluations"].get(evaluation_id)
-        findings = [{k: v for k, v in f.items() if k not in ("owner", "due", "id")}
-                    for f in findings_of(db, evaluation_id)]
+        findings = [_with_sentences({k: v for k, v in f.items() if k not in ("owner", "due", "id", "sentences")},
+                                    f["sentences"]) for f in findings_of(db, evaluation_id)]
     return {
         "audit_id": audit["id"],
-        "model": _model(db, audit),
+        "model": model_of(db, audit),
         "probes": _load(db["probe_sets"].get(audit["probe_set_id"])["detail_json"], {}),
         "environment": _load(audit["environment_json"], {}),
         "meta": _load(audit["meta_json"], {}),
         "template": {"name": audit["template_name"], "version": audit["template_version"],
                      "sha256": audit["template_sha256"]},
         "started_at": audit["started_at"], "finished_at": audit["finished_at"],
-        "checks": [{"id": r["check_id"], "outcome": r["outcome"], "summary": r["summary"],
-                    "evidence": _load(r["evidence_json"], {}), "duration_s": r["duration_s"]} for r in results],
+        "checks": [_with_sentences({"id": r["check_id"], "outcome": r["outcome"], "summary": r["summary"],
+                                    "evidence": _load(r["evidence_json"], {}), "duration_s": r["duration_s"]},
+                                   _load(r.get("sentences_json"), None)) for r in results],
         "metrics": metric_list,     # [check_id, name, layer, head, variant, value], sorted
         "evaluation": None if evaluation is None else {
             "id": evaluation["id"], "template_sha256": evaluation["template_sha256"],
@@ -119,33 +120,6 @@ def previous_audit_id(db: sqlite_utils.Database, audit_id: str) -> str | None:
         "ORDER BY started_at DESC, rowid DESC LIMIT 1",
         [audit["name"], audit["id"], audit["started_at"], audit["started_at"], audit["id"]]).fetchone()
     return row[0] if row else None
-
-
-def check_statuses(db: sqlite_utils.Database, audit_id: str) -> list[dict[str, str]]:
-    """[{id, status}] under the latest evaluation, as `show --json` lists the checks."""
-    evaluation = latest_evaluation(db, audit_id)
-    findings = findings_of(db, evaluation["id"]) if evaluation else []
-    return [{"id": r["check_id"], "status": _check_status(r["outcome"], r["check_id"], findings)}
-            for r in db["check_results"].rows_where("audit_id = ?", [audit_id], order_by="position")]
-
-
-def ratings_of(db: sqlite_utils.Database, audit_id: str, previous: str | None) -> dict[str, Any]:
-    from auditor.ratings import rate, with_trend
-
-    before = rate(check_statuses(db, previous)) if previous and _same_conditions(db, audit_id, previous) else None
-    return with_trend(rate(check_statuses(db, audit_id)), before)
-
-
-def _same_conditions(db: sqlite_utils.Database, audit_id: str, other_id: str) -> bool:
-    """Whether two audits were evaluated under the same template on the same probe set: only then is
-    a rating's trend a change of the model (`auditor compare` says in detail what differs)."""
-    def conditions(audit: str) -> tuple[Any, ...]:
-        row = audit_row(db, audit)
-        evaluation = latest_evaluation(db, row["id"])
-        # one probe_sets row per spec, hash, count, seeded selection and skips: the same row, the same probes
-        return (evaluation["template_sha256"] if evaluation else row["template_sha256"], row["probe_set_id"])
-
-    return conditions(audit_id) == conditions(other_id)
 
 
 def events_of(db: sqlite_utils.Database, audit_id: str) -> list[dict[str, Any]]:
@@ -195,58 +169,11 @@ def template_conditions(template_text: str | None) -> list[dict[str, Any]]:
     return rows
 
 
-def _current_template(audit: dict[str, Any], evaluation: dict[str, Any] | None) -> dict[str, Any]:
-    if evaluation is None or evaluation["template_sha256"] == audit["template_sha256"]:
-        return {"name": audit["template_name"], "version": audit["template_version"],
-                "sha256": audit["template_sha256"], "source": audit["template_source"]}
-    return {"name": evaluation["template_name"], "version": evaluation["template_version"],
-            "sha256": evaluation["template_sha256"], "source": f"re-evaluation {evaluation['id']}"}
-
-
 def audit_json(db: sqlite_utils.Database, audit_id: str) -> dict[str, Any]:
-    """The object `auditor show --json` prints (ARCHITECTURE.md, CLI contract)."""
-    audit = audit_row(db, audit_id)
-    evaluation = latest_evaluation(db, audit["id"])
-    findings = findings_of(db, evaluation["id"]) if evaluation else []
-    results = list(db["check_results"].rows_where("audit_id = ?", [audit["id"]], order_by="position"))
-    previous = previous_audit_id(db, audit["id"])
-    events = events_of(db, audit["id"])
-    metrics = metric_rows.from_rows(list(db["metrics"].rows_where("audit_id = ?", [audit["id"]])))
-    probe_detail = _load(db["probe_sets"].get(audit["probe_set_id"])["detail_json"], {})
-    meta = _load(audit["meta_json"], {})
-    return {
-        "audit_id": audit["id"],
-        "status": audit["status"],
-        "verdict": evaluation["verdict"] if evaluation else audit["verdict"],   # a re-evaluation can change it
-        "model": _model(db, audit),
-        "probes": probe_detail,
-        "environment": _load(audit["environment_json"], {}),
-        "meta": {**{k: meta.get(k) for k in META_KEYS}, **meta},
-        # the template of the evaluation shown (a re-evaluation changes it); the audit's own is kept too
-        "template": _current_template(audit, evaluation),
-        "audit_template": {"name": audit["template_name"], "version": audit["template_version"],
-                           "sha256": audit["template_sha256"], "source": audit["template_source"]},
-        "started_at": audit["started_at"],
-        "finished_at": audit["finished_at"],
-        "error": audit["error"],
-        "checks": [{"id": r["check_id"], "status": _check_status(r["outcome"], r["check_id"], findings),
-                    "summary": r["summary"], "metrics": metrics.get(r["check_id"], {}),
-                    "duration_s": r["duration_s"]} for r in results],
-        "findings": [{k: f[k] for k in ("check_id", "severity", "title", "detail", "meaning", "clauses", "action",
-                                        "owner", "due", "id", "title_ja", "action_ja", "key", "metric", "value",
-                                        "layer", "condition")} for f in findings],
-        "evaluation_id": evaluation["id"] if evaluation else None,
-        "fingerprint": evaluation["fingerprint"] if evaluation else None,
-        "ratings": ratings_of(db, audit["id"], previous),
-        "previous_audit_id": previous,
-        "evaluation": None if evaluation is None else {
-            k: evaluation[k] for k in ("id", "template_name", "template_version", "template_sha256", "verdict",
-                                       "reason", "created_at")},
-        "evaluations": evaluations_of(db, audit["id"]),
-        "template_conditions": template_conditions(evaluation["template_text"] if evaluation else None),
-        "signoffs": signoffs_of(events),
-        "events": events,
-    }
+    """The object `auditor show --json` prints (docs/ARCHITECTURE.md, CLI contract)."""
+    from auditor.store.read_model import audit_view
+
+    return audit_view(db, audit_id).to_json()
 
 
 def list_audits(db: sqlite_utils.Database) -> list[dict[str, Any]]:

@@ -1,20 +1,25 @@
 """Writes: audits (with their leases), results, evaluations, findings and the append-only event log.
 
-Each function is one transaction (sqlite-utils' atomic(); nested calls become savepoints)."""
+Every write to the database goes through these functions; each is one transaction (sqlite-utils'
+atomic(); nested calls become savepoints). They take plain data (mappings of JSON-ready values),
+never the engine's types: auditor.api and auditor.governance turn CheckResults and Findings into
+these rows (the store imports no domain module; an import-linter contract)."""
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import sqlite_utils
 
-from auditor.checks.base import CheckResult
-from auditor.findings import Finding
-from auditor.store import lease
+from auditor.store import lease, legacy, queries
 from auditor.store import metrics as metric_rows
+from auditor.store.fingerprint import fingerprint_of
+
+# a template as stored with an audit or an evaluation: name, version, sha256, source, text
+TemplateRow = Mapping[str, Any]
 
 
 def now() -> str:
@@ -23,6 +28,11 @@ def now() -> str:
 
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def _json_or_null(value: Any) -> str | None:
+    """Stored sentences: NULL where the writer had none (readers then show the stored English)."""
+    return None if value is None else json.dumps(list(value), ensure_ascii=False, allow_nan=False)
 
 
 def new_audit_id() -> str:
@@ -60,7 +70,7 @@ def upsert_probe_set(db: sqlite_utils.Database, description: Mapping[str, Any]) 
 
 
 def create_audit(db: sqlite_utils.Database, *, identity: Mapping[str, Any], probes: Mapping[str, Any],
-                 template: Any, meta: Mapping[str, Any], environment: Mapping[str, Any], seed: int,
+                 template: TemplateRow, meta: Mapping[str, Any], environment: Mapping[str, Any], seed: int,
                  device: str, name: str, model_version: str) -> str:
     """A new audit row in status `running` (it becomes `completed` only when every check is stored)."""
     audit_id = new_audit_id()
@@ -70,47 +80,93 @@ def create_audit(db: sqlite_utils.Database, *, identity: Mapping[str, Any], prob
         db["audits"].insert({
             "id": audit_id, "status": "running", "verdict": None, "model_id": model_id,
             "probe_set_id": probe_id, "name": name, "model_version": model_version,
-            "template_name": template.name, "template_version": template.version,
-            "template_sha256": template.sha256, "template_source": template.source,
-            "template_text": template.text, "meta_json": _json(dict(meta)),
+            "template_name": template["name"], "template_version": template["version"],
+            "template_sha256": template["sha256"], "template_source": template["source"],
+            "template_text": template["text"], "meta_json": _json(dict(meta)),
             "environment_json": _json(dict(environment)), "seed": seed, "device": device,
             "started_at": now(), "finished_at": None, "fingerprint": None, "error": None,
         })
         # in the same transaction as the row: a `running` audit always names the process that runs it
         lease.record(db, audit_id)
-        add_event(db, audit_id, "created", {"template": template.name, "model_sha256": identity["sha256"]},
+        add_event(db, audit_id, "created", {"template": template["name"], "model_sha256": identity["sha256"]},
                   actor=str(meta.get("preparer") or "auditor"))
     return audit_id
 
 
-def store_results(db: sqlite_utils.Database, audit_id: str, results: Iterable[CheckResult]) -> None:
+def store_results(db: sqlite_utils.Database, audit_id: str, results: Iterable[Mapping[str, Any]]) -> None:
+    """Each check's result, in run order: {check_id, outcome, summary, metrics, evidence, duration_s,
+    sentences (a list of messages as JSON, or None)}."""
     with db.atomic():
         for position, result in enumerate(results):
             db["check_results"].insert({
-                "audit_id": audit_id, "check_id": result.check_id, "position": position,
-                "outcome": result.outcome, "summary": result.summary,
-                "evidence_json": _json(dict(result.evidence)), "duration_s": round(float(result.duration_s), 4),
+                "audit_id": audit_id, "check_id": result["check_id"], "position": position,
+                "outcome": result["outcome"], "summary": result.get("summary") or "",
+                "evidence_json": _json(dict(result.get("evidence") or {})),
+                "duration_s": round(float(result.get("duration_s") or 0.0), 4),
+                "sentences_json": _json_or_null(result.get("sentences")),
             })
-            db["metrics"].insert_all(metric_rows.to_rows(audit_id, result.check_id, result.metrics))
+            db["metrics"].insert_all(metric_rows.to_rows(audit_id, result["check_id"], result.get("metrics") or {}))
 
 
-def store_evaluation(db: sqlite_utils.Database, audit_id: str, template: Any, findings: list[Finding],
-                     verdict: str, reason: str) -> int:
+_FINDING_COLUMNS = ("check_id", "key", "severity", "title", "title_ja", "detail", "action", "action_ja", "owner",
+                    "due", "metric", "value", "layer")
+
+
+def store_evaluation(db: sqlite_utils.Database, audit_id: str, template: TemplateRow,
+                     findings: Sequence[Mapping[str, Any]], verdict: str, reason: str, *,
+                     statuses: Mapping[str, str] | None = None,
+                     ratings: Sequence[Mapping[str, Any]] | None = None) -> int:
+    """An evaluation with its findings, each check's status and the ratings, computed once by the caller.
+
+    findings: {check_id, key, severity, title, title_ja, detail, meaning {en, ja}, clauses, action,
+    action_ja, owner, due, metric, value, layer, condition, sentences (JSON list or None)};
+    statuses: {check_id: status} for every stored check; ratings: [{dimension, rating, checks}].
+    Where the caller gives none they are derived as for rows older than migration 3 (store.legacy).
+    """
     with db.atomic():
         evaluation_id = int(db["evaluations"].insert({
-            "audit_id": audit_id, "template_name": template.name, "template_version": template.version,
-            "template_sha256": template.sha256, "template_text": template.text, "verdict": verdict,
+            "audit_id": audit_id, "template_name": template["name"], "template_version": template["version"],
+            "template_sha256": template["sha256"], "template_text": template["text"], "verdict": verdict,
             "reason": reason, "created_at": now(),
         }).last_pk)
         db["findings"].insert_all([{
-            "evaluation_id": evaluation_id, "audit_id": audit_id, "position": i, "check_id": f.check_id,
-            "key": f.key, "severity": f.severity, "title": f.title, "title_ja": f.title_ja, "detail": f.detail,
-            "meaning_en": f.meaning.get("en"), "meaning_ja": f.meaning.get("ja"),
-            "clauses_json": _json(f.clauses), "action": f.action, "action_ja": f.action_ja, "owner": f.owner,
-            "due": f.due, "metric": f.metric, "value": f.value, "layer": f.layer,
-            "condition_json": _json(f.condition),
+            "evaluation_id": evaluation_id, "audit_id": audit_id, "position": i,
+            **{k: f.get(k) for k in _FINDING_COLUMNS},
+            "meaning_en": (f.get("meaning") or {}).get("en"), "meaning_ja": (f.get("meaning") or {}).get("ja"),
+            "clauses_json": _json(list(f.get("clauses") or [])), "condition_json": _json(dict(f.get("condition") or {})),
+            "sentences_json": _json_or_null(f.get("sentences")),
         } for i, f in enumerate(findings)])
+        if statuses is None:
+            results = db.query("SELECT check_id, outcome FROM check_results WHERE audit_id = ? ORDER BY position",
+                               [audit_id])
+            statuses = legacy.check_statuses(results, findings)
+        db["check_statuses"].insert_all([{"evaluation_id": evaluation_id, "audit_id": audit_id, "check_id": c,
+                                          "status": str(s)} for c, s in statuses.items()])
+        db["evaluations"].update(evaluation_id, {"ratings_json": json.dumps(
+            list(ratings) if ratings is not None else legacy.ratings(statuses))})
     return evaluation_id
+
+
+def seal_evaluation(db: sqlite_utils.Database, audit_id: str, evaluation_id: int) -> str:
+    """Stores the evaluation's fingerprint: the SHA-256 of everything stored for it (queries.stored_content)."""
+    digest = fingerprint_of(queries.stored_content(db, audit_id, evaluation_id))
+    with db.atomic():
+        db["evaluations"].update(evaluation_id, {"fingerprint": digest})
+    return digest
+
+
+def update_environment(db: sqlite_utils.Database, audit_id: str, environment: Mapping[str, Any]) -> None:
+    """The audit's environment as completed after the run (input notes, timings, whether probes were fed)."""
+    with db.atomic():
+        db["audits"].update(audit_id, {"environment_json": _json(dict(environment))})
+
+
+def assign_finding(db: sqlite_utils.Database, audit_id: str, finding_id: int, changes: Mapping[str, Any],
+                   actor: str) -> None:
+    """Sets a finding's owner and/or due date, and logs it, in one transaction."""
+    with db.atomic():
+        db["findings"].update(finding_id, {k: changes[k] for k in ("owner", "due") if k in changes})
+        add_event(db, audit_id, "assigned", {"finding_id": finding_id, **changes}, actor=actor)
 
 
 def finish_audit(db: sqlite_utils.Database, audit_id: str, *, verdict: str, fingerprint: str) -> None:

@@ -1,4 +1,5 @@
 """Storage: long-form metrics round-trip, migrations, the append-only log, the fingerprint."""
+import json
 import sqlite3
 
 import pytest
@@ -36,10 +37,10 @@ def test_long_form_rows_have_the_contract_columns():
 
 
 def test_migrations_are_recorded_and_idempotent(fresh_db):
-    assert [r["id"] for r in fresh_db["_migrations"].rows] == [1, 2]
+    assert [r["id"] for r in fresh_db["_migrations"].rows] == [1, 2, 3]
     assert migrate(fresh_db) == []
     assert {"models", "probe_sets", "audits", "check_results", "metrics", "evaluations", "findings",
-            "events", "leases"} <= set(fresh_db.table_names())
+            "events", "leases", "check_statuses"} <= set(fresh_db.table_names())
 
 
 def test_events_are_append_only(fresh_db):
@@ -75,3 +76,118 @@ def test_fingerprint_is_canonical():
     assert fingerprint_of({"a": 1.0}) != fingerprint_of({"a": 1.0000001})
     with pytest.raises(ValueError):
         canonical_json({"a": float("nan")})
+
+
+AUDIT = "20260101-000000-abcdef"
+
+
+def _schema_2_database(path):
+    """A database as the version before the read model left it (migrations 1 and 2): a completed audit of three
+    checks (one measured with a warn and a pass rule, one skipped, one that raised) and its evaluation."""
+    import sqlite_utils
+
+    from auditor.store.migrations import MIGRATIONS
+
+    db = sqlite_utils.Database(path)
+    db["_migrations"].create({"id": int, "name": str, "applied_at": str}, pk="id")
+    for number, name, step in MIGRATIONS[:2]:
+        step(db)
+        db["_migrations"].insert({"id": number, "name": name, "applied_at": "2026-01-01T00:00:00+00:00"})
+    db["models"].insert({"id": 1, "sha256": "ab" * 32, "format": "onnx", "architecture": "x",
+                         "identity_json": '{"sha256": "%s", "format": "onnx"}' % ("ab" * 32)})
+    db["probe_sets"].insert({"id": 1, "key": "k", "spec": "builtin:text", "sha256": "cd" * 32, "count": 3,
+                             "detail_json": '{"spec": "builtin:text", "count": 3}'})
+    db["audits"].insert({"id": AUDIT, "status": "completed", "verdict": "warn", "model_id": 1, "probe_set_id": 1,
+                         "name": "old", "template_name": "quick", "template_sha256": "ef" * 32,
+                         "started_at": "2026-01-01T00:00:00+00:00", "meta_json": "{}", "environment_json": "{}"})
+    for position, (check_id, outcome) in enumerate([("flow.representation", "ok"), ("gradients.flow", "skipped"),
+                                                    ("attention.structure", "error")]):
+        db["check_results"].insert({"audit_id": AUDIT, "check_id": check_id, "position": position,
+                                    "outcome": outcome, "summary": f"{check_id} as stored", "evidence_json": "{}"})
+    db["evaluations"].insert({"id": 1, "audit_id": AUDIT, "template_name": "quick", "template_sha256": "ef" * 32,
+                              "verdict": "warn", "reason": "initial", "created_at": "2026-01-01T00:00:00+00:00"})
+    for position, (check_id, severity) in enumerate([("flow.representation", "warn"), ("flow.representation", "pass"),
+                                                     ("gradients.flow", "info"), ("audit", "pass")]):
+        db["findings"].insert({"evaluation_id": 1, "audit_id": AUDIT, "position": position, "check_id": check_id,
+                               "severity": severity, "title": "t", "detail": f"{severity} as stored",
+                               "clauses_json": "[]", "condition_json": "{}"})
+    db.conn.close()
+
+
+def test_migration_3_stores_the_statuses_and_ratings_of_older_audits(tmp_path):
+    from auditor import api
+    from auditor.ratings import rate
+    from auditor.store import queries
+
+    path = tmp_path / "old.db"
+    _schema_2_database(path)
+    import sqlite_utils
+
+    before = queries.stored_content(sqlite_utils.Database(path), AUDIT, 1)
+    db = open_db(path)
+    statuses = {r["check_id"]: r["status"] for r in db["check_statuses"].rows_where("evaluation_id = 1")}
+    assert statuses == {"flow.representation": "warn", "gradients.flow": "skipped", "attention.structure": "error"}
+    stored = json.loads(db["evaluations"].get(1)["ratings_json"])
+    # the same rule as auditor.ratings (which `show` applied on every read before)
+    live = rate([{"id": c, "status": s} for c, s in statuses.items()])
+    assert [r["dimension"] for r in stored] == list(live)
+    assert {r["dimension"]: (r["rating"], r["checks"]) for r in stored} == \
+        {d: (r["rating"], r["checks"]) for d, r in live.items()}
+    assert live["flow"]["rating"] == "warn" and live["transparency"]["rating"] == "warn"
+    assert {r["sentences_json"] for r in db["check_results"].rows} == {None}
+    assert {r["sentences_json"] for r in db["findings"].rows} == {None}
+    # the fingerprint content of an audit stored before is unchanged, so its reports still verify
+    assert queries.stored_content(db, AUDIT, 1) == before
+    view = api.audit_view(AUDIT, str(path))
+    check = view.check("flow.representation")
+    assert check.sentences is None and check.summary_in("ja") == "flow.representation as stored"
+    assert view.findings[0].detail_in("ja") == "warn as stored"
+
+
+def test_a_database_read_only_before_migration_3_is_read_as_its_version_wrote_it(tmp_path):
+    import sqlite_utils
+
+    from auditor.store.read_model import audit_view
+
+    path = tmp_path / "old.db"
+    _schema_2_database(path)
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    view = audit_view(sqlite_utils.Database(conn), AUDIT)
+    assert {c.id: str(c.status) for c in view.checks} == {
+        "flow.representation": "warn", "gradients.flow": "skipped", "attention.structure": "error"}
+    assert str(view.rating("flow").rating) == "warn" and view.rating("flow").checks == ("flow.representation",)
+    assert "check_statuses" not in sqlite_utils.Database(conn).table_names()     # nothing was written
+
+
+def test_open_db_runs_migrations_once_per_file(tmp_path, monkeypatch):
+    from auditor.store import db as store_db
+
+    calls = {"migrate": 0, "mounts": 0}
+    migrate_, mounts_ = store_db.migrate, store_db._filesystem_type
+
+    def counted_migrate(db):
+        calls["migrate"] += 1
+        return migrate_(db)
+
+    def counted_mounts(path):
+        calls["mounts"] += 1
+        return mounts_(path)
+
+    monkeypatch.setattr(store_db, "migrate", counted_migrate)
+    monkeypatch.setattr(store_db, "_filesystem_type", counted_mounts)
+    path = tmp_path / "a.db"
+    for _ in range(3):
+        open_db(path).conn.close()
+    for _ in range(2):
+        open_db(path, read_only=True).conn.close()
+    assert calls == {"migrate": 1, "mounts": 1}
+    other = tmp_path / "b.db"
+    _schema_2_database(other)
+    open_db(other, read_only=True).conn.close()            # an older file: migrated by the read's maintenance
+    open_db(other, read_only=True).conn.close()
+    open_db(other).conn.close()
+    assert calls["migrate"] == 2
+    # a file replaced at the same path is a new file: it is migrated again
+    path.unlink()
+    open_db(path).conn.close()
+    assert calls["migrate"] == 3 and [r["id"] for r in open_db(path)["_migrations"].rows] == [1, 2, 3]
