@@ -1,9 +1,11 @@
-"""Whether two audits measured a check under the same conditions, and why not, in English and Japanese.
+"""Whether two audits measured a check under the same conditions, and why not, as catalogue messages.
 
 A check is compared only when it ran conclusively (pass, warn or fail) in both audits, under the
 same rules (the conditions of the evaluations' templates), the same parameters (the audits' own
 templates, defaults filled in) and, for a check that feeds probes to the model, the same probe
 set. Anything else is `not_compared` with a reason: a difference there is not a change of the model.
+Reasons are `Message`s (sentences comparison.* in templates/sentences/findings.yaml), rendered by
+auditor.compare into the English and Japanese fields of its JSON.
 """
 from __future__ import annotations
 
@@ -13,16 +15,18 @@ from typing import Any
 
 import sqlite_utils
 
+from auditor.messages import Message, has, verbatim
 from auditor.status import Status
 from auditor.store import queries
 
 CONCLUSIVE = frozenset({Status.PASS, Status.WARN, Status.FAIL})
 _RULE_KEYS = ("metric", "condition", "reduce", "variant", "warn", "fail", "info", "finding")
-_STATUS_WORDS = {"skipped": ("skipped", "対象外"), "error": ("could not run (error)", "エラーで実行できませんでした"),
-                 "inconclusive": ("inconclusive", "判定不能"), "not_applicable": ("not applicable", "対象外"),
-                 None: ("not run", "未実行")}
 
-Text = tuple[str, str]   # (English, Japanese)
+
+def _word(kind: str, value: Any) -> Message:
+    """A status as words (comparison.<kind>.<status>); an unknown status as it is stored."""
+    key = f"comparison.{kind}.{'not_run' if value is None else value}"
+    return Message(key) if has(key) else verbatim(str(value))
 
 
 @dataclass
@@ -38,8 +42,8 @@ class Side:
     statuses: dict[str, str | None] = field(default_factory=dict)
 
     @property
-    def template_words(self) -> str:
-        return f"{self.template['name']} v{self.template['version']}"
+    def template_words(self) -> Message:
+        return Message("comparison.template", {"name": self.template["name"], "version": self.template["version"]})
 
 
 def _parse(text: str | None) -> dict[str, Any]:
@@ -81,18 +85,13 @@ def load_side(db: sqlite_utils.Database, label: str, audit: dict[str, Any]) -> S
                 rules=rules, params=params, statuses={c["id"]: c.get("status") for c in audit["checks"]})
 
 
-def _probe_words(side: Side) -> str:
+def _probe_words(side: Side) -> Message:
     p = side.probes
     sample = p.get("selection") or {}
-    drawn = f", a sample drawn with seed {sample.get('seed')}" if sample.get("limit") is not None else ""
-    return f"{p.get('spec')} ({p.get('count')} probes{drawn}, sha256 {str(p.get('sha256') or '')[:12]})"
-
-
-def _probe_words_ja(side: Side) -> str:
-    p = side.probes
-    sample = p.get("selection") or {}
-    drawn = f"、シード {sample.get('seed')} で抽出" if sample.get("limit") is not None else ""
-    return f"{p.get('spec')}（{p.get('count')} 件{drawn}、SHA-256 {str(p.get('sha256') or '')[:12]}）"
+    params = {"spec": str(p.get("spec")), "count": p.get("count"), "sha": str(p.get("sha256") or "")[:12]}
+    if sample.get("limit") is not None:
+        return Message("comparison.probe_set_sampled", {**params, "seed": str(sample.get("seed"))})
+    return Message("comparison.probe_set", params)
 
 
 def same_template(a: Side, b: Side) -> bool:
@@ -107,40 +106,31 @@ def same_probes(a: Side, b: Side) -> bool:
     return key(a) == key(b)
 
 
-def header_reasons(a: Side, b: Side) -> list[Text]:
+def header_reasons(a: Side, b: Side) -> list[Message]:
     """Sentences about the two audits as a whole: their status, templates and probe sets."""
-    out: list[Text] = []
+    out: list[Message] = []
     for side in (a, b):
         status = side.audit.get("status")
         if status != "completed":
-            out.append((f"Audit {side.label} is {status}, not completed.",
-                        f"監査 {side.label} は完了していません（状態：{status}）。"))
+            out.append(Message("comparison.audit_not_completed",
+                               {"side": side.label, "status": _word("audit_status", status)}))
     if not same_template(a, b):
-        ta, tb = a.template, b.template
-        out.append((f"The audits ran under different templates: A {a.template_words} (sha256 {ta['sha256'][:12]}), "
-                    f"B {b.template_words} (sha256 {tb['sha256'][:12]}); only checks run under the same "
-                    "conditions in both are compared.",
-                    f"2つの監査は異なるテンプレートで実行されました：A は {ta['name']} 版 {ta['version']}"
-                    f"（SHA-256 {ta['sha256'][:12]}）、B は {tb['name']} 版 {tb['version']}（SHA-256 "
-                    f"{tb['sha256'][:12]}）。同じ条件で両方に実行されたチェックだけを比較します。"))
+        out.append(Message("comparison.templates_differ", {
+            "a": a.template_words, "sha_a": a.template["sha256"][:12],
+            "b": b.template_words, "sha_b": b.template["sha256"][:12]}))
     if not same_probes(a, b):
-        out.append((f"The audits fed different probe sets: A {_probe_words(a)}, B {_probe_words(b)}; checks that "
-                    "feed probes to the model are not compared.",
-                    f"2つの監査は異なるプローブセットを使いました：A は {_probe_words_ja(a)}、B は "
-                    f"{_probe_words_ja(b)}。プローブをモデルに入力するチェックは比較しません。"))
+        out.append(Message("comparison.probe_sets_differ", {"a": _probe_words(a), "b": _probe_words(b)}))
     return out
 
 
-def _absent(check_id: str, missing: Side, other: Side) -> Text:
+def _absent(check_id: str, missing: Side, other: Side) -> Message:
     if check_id in missing.rules:
-        return (f"run in {other.label} only (audit {missing.label} has no result for it)",
-                f"{other.label} でのみ実行されました（監査 {missing.label} には結果がありません）")
-    return (f"run in {other.label} only (template {missing.template_words} of {missing.label} does not include it)",
-            f"{other.label} でのみ実行されました（{missing.label} のテンプレート {missing.template['name']} 版 "
-            f"{missing.template['version']} には含まれていません）")
+        return Message("comparison.only_in", {"other": other.label, "missing": missing.label})
+    return Message("comparison.only_in_template",
+                   {"other": other.label, "missing": missing.label, "template": missing.template_words})
 
 
-def check_reason(check_id: str, a: Side, b: Side) -> tuple[Text, bool] | None:
+def check_reason(check_id: str, a: Side, b: Side) -> tuple[Message, bool] | None:
     """Why this check is not compared, and whether that makes the audits not comparable as a whole
     (a check skipped in both, e.g. a parity check with no reference given, claims nothing either way);
     None when it is compared."""
@@ -148,38 +138,45 @@ def check_reason(check_id: str, a: Side, b: Side) -> tuple[Text, bool] | None:
     if "absent" in (sa, sb):
         missing, other = (a, b) if sa == "absent" else (b, a)
         return _absent(check_id, missing, other), True
-    parts: list[Text] = []
+    parts: list[Message] = []
     if sa == sb == Status.SKIPPED.value:
-        return ("skipped in both audits", "両方の監査で対象外でした"), False
+        return Message("comparison.skipped_in_both"), False
     for side, status in ((a, sa), (b, sb)):
         if Status.of(status) not in CONCLUSIVE:
-            en, ja = _STATUS_WORDS.get(status, (str(status), str(status)))
-            parts.append((f"{en} in {side.label}", f"{side.label} では{ja}"))
+            parts.append(Message("comparison.status_in", {"status": _word("status", status), "side": side.label}))
     if a.rules.get(check_id) != b.rules.get(check_id):
         metrics = _differing_metrics(a.rules.get(check_id) or [], b.rules.get(check_id) or [])
-        parts.append((f"its rules differ between the templates ({metrics})",
-                      f"2つのテンプレートで条件が異なります（{metrics.replace(', ', '、')}）"))
+        parts.append(Message("comparison.rules_differ", {"metrics": metrics}))
     pa, pb = a.params.get(check_id, {}), b.params.get(check_id, {})
     changed = sorted(k for k in set(pa) | set(pb) if _canonical(pa.get(k)) != _canonical(pb.get(k)))
     if changed:
-        parts.append((f"its parameters differ ({'; '.join(_param_words(k, pa, pb, ', ') for k in changed)})",
-                      f"パラメータが異なります（{'；'.join(_param_words(k, pa, pb, '、') for k in changed)}）"))
+        parts.append(Message("comparison.params_differ", {"params": _param_list(changed, pa, pb)}))
     if not same_probes(a, b) and _feeds_probes(check_id):
-        parts.append(("the probe sets differ", "プローブセットが異なります"))
+        parts.append(Message("comparison.probes_differ"))
     if not parts:
         return None
-    return ("; ".join(p[0] for p in parts), "。".join(p[1] for p in parts)), True
+    return Message("comparison.reasons", {"parts": parts}), True
 
 
-def _param_words(name: str, pa: dict[str, Any], pb: dict[str, Any], sep: str) -> str:
+def _param_words(name: str, pa: dict[str, Any], pb: dict[str, Any]) -> Message:
     """`max_rows: A 512, B 128`; long values (lists of perturbations) by name only."""
     va, vb = _canonical(pa.get(name)), _canonical(pb.get(name))
-    return f"{name}: A {va}{sep}B {vb}" if max(len(va), len(vb)) <= 24 else name
+    if max(len(va), len(vb)) <= 24:
+        return Message("comparison.param_values", {"name": name, "a": va, "b": vb})
+    return Message("comparison.param_name", {"name": name})
 
 
-def _differing_metrics(ra: list[str], rb: list[str]) -> str:
+def _param_list(names: list[str], pa: dict[str, Any], pb: dict[str, Any]) -> Message:
+    """The differing parameters joined by '; ' (ja '；'): their values hold commas of their own."""
+    first = _param_words(names[0], pa, pb)
+    if len(names) == 1:
+        return first
+    return Message("comparison.param_more", {"first": first, "rest": _param_list(names[1:], pa, pb)})
+
+
+def _differing_metrics(ra: list[str], rb: list[str]) -> list[Any]:
     names = sorted({json.loads(r)["metric"] for r in set(ra) ^ set(rb)}, key=str)
-    return ", ".join(str(n) for n in names) or "order"
+    return [str(n) for n in names] or [Message("comparison.order")]
 
 
 def _feeds_probes(check_id: str) -> bool:
@@ -189,10 +186,8 @@ def _feeds_probes(check_id: str) -> bool:
     return True if cls is None else bool(cls.feeds_probes)
 
 
-def scope_reason(a: Side, b: Side) -> Text | None:
+def scope_reason(a: Side, b: Side) -> Message | None:
     """Why findings about the audit as a whole (too few probes, nothing measured) are not compared."""
     if a.template["min_probes"] != b.template["min_probes"]:
-        return (f"the templates' probe minimums differ (A {a.template['min_probes']}, B {b.template['min_probes']})",
-                f"テンプレートのプローブ数の下限が異なります（A {a.template['min_probes']}、B "
-                f"{b.template['min_probes']}）")
+        return Message("comparison.min_probes_differ", {"a": a.template["min_probes"], "b": b.template["min_probes"]})
     return None

@@ -10,6 +10,10 @@ Direction comes from the conditions of audit B's evaluation: a metric with a `be
 better higher, one with an `above` rule better lower. Metrics without a rule are `changed`
 or `unchanged` only. A list metric is compared through its rule's reducer (or its mean), and
 both series are returned for charts.
+
+Every reason is a catalogue message (auditor.comparability): the JSON carries it as `reason_message`
+/ `reason_messages` ({"key", "params"}) beside its English (`reason`, `reasons`) and Japanese
+(`reason_ja`, `reasons_ja`) renderings. `change_word` words the `change` and `direction` codes.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import sqlite_utils
 
 from auditor import comparability as cmpy
 from auditor.checks.conditions import REDUCERS
+from auditor.messages import Message, has, render, verbatim
 from auditor.status import Status, rank
 from auditor.store import queries
 
@@ -28,6 +33,19 @@ RELATIVE_TOLERANCE = 0.01
 NOT_COMPARED = "not_compared"
 DIRECTIONS = ("improved", "worse", "unchanged", "changed", "not_comparable", NOT_COMPARED)
 AUDIT_SCOPE = "audit"   # check_id of findings about the audit as a whole (auditor.findings.AUDIT_SCOPE)
+
+
+def change_word(code: str | None) -> Message:
+    """improved / worse / not compared / … as words (comparison.change.<code>)."""
+    key = f"comparison.change.{code}"
+    return Message(key) if has(key) else verbatim(str(code))
+
+
+def reason_fields(reason: Message | None) -> dict[str, Any]:
+    """`reason` (English), `reason_ja` and `reason_message` (the facts) of one entry; None when compared."""
+    if reason is None:
+        return {"reason": None, "reason_ja": None, "reason_message": None}
+    return {"reason": render(reason, "en"), "reason_ja": render(reason, "ja"), "reason_message": reason.to_json()}
 
 
 def _reduce(value: Any, reduce: str | None, direction: str) -> float | None:
@@ -83,22 +101,24 @@ def compare(db: sqlite_utils.Database, audit_a: str, audit_b: str) -> dict[str, 
     rows = _compare_metrics(a, b, blocked)
     scope = cmpy.scope_reason(side_a, side_b)
     if scope is not None:
-        blocked = {**blocked, AUDIT_SCOPE: {"reason": scope[0], "reason_ja": scope[1]}}
+        blocked = {**blocked, AUDIT_SCOPE: {**reason_fields(scope), "message": scope}}
     findings = _compare_findings(a["findings"], b["findings"], blocked)
     reasons = cmpy.header_reasons(side_a, side_b) + [
-        (f"{c['id']}: {c['reason']}.", f"{c['id']}：{c['reason_ja']}。") for c in checks if c.get("blocks")]
+        Message("comparison.check_not_compared", {"check": c["id"], "reason": c["message"]})
+        for c in checks if c.get("blocks")]
     if scope is not None and any(f["check_id"] == AUDIT_SCOPE for f in a["findings"] + b["findings"]):
-        reasons.append((f"Findings about the audit as a whole are not compared: {scope[0]}.",
-                        f"監査全体に関する所見は比較しません：{scope[1]}。"))
+        reasons.append(Message("comparison.audit_scope_not_compared", {"reason": scope}))
     ratings = _compare_ratings(a, b, blocked)
     for c in checks:
         c.pop("blocks", None)
+        c.pop("message", None)
     summary = {k: sum(r["direction"] == k for r in rows) for k in DIRECTIONS}
     comparable = not reasons
     return {
         "a": a["audit_id"], "b": b["audit_id"],
         "comparable": comparable,
-        "reasons": [r[0] for r in reasons], "reasons_ja": [r[1] for r in reasons],
+        "reasons": [render(r, "en") for r in reasons], "reasons_ja": [render(r, "ja") for r in reasons],
+        "reason_messages": [r.to_json() for r in reasons],
         "templates": {"a": side_a.template, "b": side_b.template},
         "same_template": cmpy.same_template(side_a, side_b),
         "probe_sets": {"a": side_a.probes, "b": side_b.probes},
@@ -124,10 +144,10 @@ def _compare_checks(a: dict[str, Any], b: dict[str, Any], side_a: cmpy.Side, sid
         entry: dict[str, Any] = {"id": check_id, "a": sa, "b": sb}
         why = cmpy.check_reason(check_id, side_a, side_b)
         if why is None:
-            entry.update(change=_rank_change(sa, sb), reason=None, reason_ja=None)
+            entry.update(change=_rank_change(sa, sb), **reason_fields(None))
         else:
-            (en, ja), blocks = why
-            entry.update(change=NOT_COMPARED, reason=en, reason_ja=ja, blocks=blocks)
+            message, blocks = why
+            entry.update(change=NOT_COMPARED, **reason_fields(message), blocks=blocks, message=message)
         out.append(entry)
     return out
 
@@ -154,8 +174,7 @@ def _compare_metrics(a: dict[str, Any], b: dict[str, Any], blocked: dict[str, di
                    "rule": None if rule is None else {k: rule.get(k) for k in ("condition", "warn", "fail")}}
             if check["id"] in blocked:
                 # a difference measured under other conditions is not a change of the model
-                row.update(direction=NOT_COMPARED, reason=blocked[check["id"]]["reason"],
-                           reason_ja=blocked[check["id"]]["reason_ja"])
+                row.update(direction=NOT_COMPARED, **reason_fields(blocked[check["id"]]["message"]))
             if isinstance(flat_a[(name, variant)], list) and isinstance(flat_b[(name, variant)], list):
                 row["series"] = {"a": flat_a[(name, variant)], "b": flat_b[(name, variant)]}
             rows.append(row)
@@ -169,23 +188,23 @@ def _compare_ratings(a: dict[str, Any], b: dict[str, Any],
     out = {}
     for dim in b["ratings"]:
         ra, rb = (a["ratings"].get(dim) or {}).get("rating"), b["ratings"][dim]["rating"]
-        entry: dict[str, Any] = {"a": ra, "b": rb, "change": _rank_change(ra, rb), "reason": None, "reason_ja": None}
+        entry: dict[str, Any] = {"a": ra, "b": rb, "change": _rank_change(ra, rb), **reason_fields(None)}
         ids = sorted({*((a["ratings"].get(dim) or {}).get("checks") or []), *(b["ratings"][dim].get("checks") or [])})
         # a check skipped in both audits (no reference model for parity, say) leaves both ratings
         # resting on the same checks, so it does not stop the rating from being compared
         missing = [c for c in ids if blocked.get(c, {}).get("blocks")]
         unsure = [s for s, r in (("A", ra), ("B", rb)) if r == Status.INCONCLUSIVE.value]
+        reason = None
         if missing:
-            entry.update(change=NOT_COMPARED,
-                         reason=f"not every check of it ran conclusively in both audits: {', '.join(missing)}",
-                         reason_ja="すべてのチェックが両方の監査で判定できる形で実行されたわけではありません："
-                                   + "、".join(missing))
+            reason = Message("comparison.rating_missing_checks", {"checks": missing})
+        elif len(unsure) == 2:
+            reason = Message("comparison.rating_inconclusive_both", {"a": unsure[0], "b": unsure[1]})
         elif unsure:
-            entry.update(change=NOT_COMPARED, reason=f"the rating is inconclusive in {' and '.join(unsure)}",
-                         reason_ja=f"{'と'.join(unsure)} の評価は判定不能です")
+            reason = Message("comparison.rating_inconclusive", {"side": unsure[0]})
         elif ra == rb == Status.NOT_ASSESSED.value:
-            entry.update(change=NOT_COMPARED, reason="no check of it ran in either audit",
-                         reason_ja="どちらの監査でもこの観点のチェックは実行されていません")
+            reason = Message("comparison.rating_not_assessed")
+        if reason is not None:
+            entry.update(change=NOT_COMPARED, **reason_fields(reason))
         out[dim] = entry
     return out
 
@@ -222,5 +241,5 @@ def _compare_findings(fa: list[dict[str, Any]], fb: list[dict[str, Any]],
         out.append({"check_id": ref["check_id"], "title": ref["title"], "title_ja": ref.get("title_ja"),
                     "metric": ref.get("metric"), "a": sa, "b": sb, "change": change,
                     "value_a": fa_.get("value") if fa_ else None, "value_b": fb_.get("value") if fb_ else None,
-                    "reason": why["reason"] if why else None, "reason_ja": why["reason_ja"] if why else None})
+                    **reason_fields(why["message"] if why else None)})
     return out

@@ -1,20 +1,25 @@
 """Findings: one per evaluated condition (passes included), plus skips and errors.
 
 Meanings, titles and actions come from the en/ja catalogue (templates/findings.yaml), so the
-words a board reads are reviewable text, not code.
+words a board reads are reviewable text, not code. A finding's detail is stated as facts in
+`sentences` (catalogue messages, templates/sentences/findings.yaml); `detail` is their English
+rendering, kept because `show --json` has always printed it. Readers render `sentences` in their
+language and never parse `detail`.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from auditor import condition_text as wording
 from auditor.checks._tasks import MODEL_PREDICTIONS
 from auditor.checks.base import CheckResult
 from auditor.checks.conditions import Condition
+from auditor.messages import CatalogueError, Message, render, to_json, verbatim
 from auditor.safe_yaml import load_yaml
 from auditor.status import Status, status_of_check, verdict_of
 from auditor.templates import CheckSpec, Template
@@ -23,11 +28,11 @@ SEVERITIES = ("pass", "warn", "fail", "error", "info", "inconclusive")
 DEFAULT_CLAUSE = "EU AI Act Annex IV 2(g)"
 # the check_id of findings about the audit as a whole (too few probes, nothing measured)
 AUDIT_SCOPE = "audit"
-# appended to a rule's detail when its figure used the model's own predictions as labels
-# (reports/finding_text.py recognises it to say the same in Japanese)
+# the English ending of a rule's detail when its figure used the model's own predictions as labels
+# (sentence finding.on_predictions; reports/finding_text.py recognises it in audits stored before sentences)
 LABELS_NOTE = " (labels: the model's own predictions)"
-CIRCULAR_LABELS = ("the figures used the model's own predictions as labels, which is circular (they measure "
-                   "agreement with the model itself); give a probe file with a label column")
+CIRCULAR = Message("finding.circular_labels")
+CIRCULAR_LABELS = render(CIRCULAR, "en")
 
 
 @dataclass
@@ -48,15 +53,27 @@ class Finding:
     condition: dict[str, Any] = field(default_factory=dict)
     title_ja: str = ""
     action_ja: str = ""
+    sentences: tuple[Message, ...] = ()    # the detail as facts; `detail` is their English rendering
 
     def public(self) -> dict[str, Any]:
         """The finding as `show --json` prints it."""
         return {"check_id": self.check_id, "severity": self.severity, "title": self.title, "detail": self.detail,
                 "meaning": dict(self.meaning), "clauses": list(self.clauses), "action": self.action,
-                "owner": self.owner, "due": self.due}
+                "owner": self.owner, "due": self.due, "sentences": to_json(self.sentences)}
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every field as JSON-ready data; `sentences` as a list of Message.to_json()."""
+        return {**asdict(replace(self, sentences=())), "sentences": to_json(self.sentences)}
+
+    def text(self, lang: str = "en") -> str:
+        """The detail in `lang` (the stored English `detail` when there are no sentences)."""
+        return render(self.sentences, lang, default=self.detail) if self.sentences else self.detail
+
+
+def stated(check_id: str, severity: str, sentences: tuple[Message, ...], **fields: Any) -> Finding:
+    """A finding whose `detail` is the English rendering of `sentences`."""
+    return Finding(check_id=check_id, severity=severity, detail=render(sentences, "en"), sentences=sentences,
+                   **fields)
 
 
 @lru_cache(maxsize=1)
@@ -98,18 +115,16 @@ def evaluate(template: Template, results: Iterable[CheckResult], *, probe_count:
         result = by_id.get(spec.id)
         if result is None:
             if spec.required:
-                findings.append(_required_missing(spec.id, "this audit has no result for the check (the template "
-                                                           "it ran under did not include it)"))
+                findings.append(_required_missing(spec.id, (Message("finding.not_in_template"),)))
             continue
         if result.outcome in ("skipped", "error"):
             if spec.required:
-                findings.append(_required_missing(spec.id, result.summary))
-            elif result.outcome == "skipped":
-                findings.append(Finding(check_id=spec.id, severity="info", detail=result.summary,
-                                        clauses=[DEFAULT_CLAUSE], **_from_catalogue("check.skipped", spec.id, "")))
+                findings.append(_required_missing(spec.id, check_sentences(result)))
             else:
-                findings.append(Finding(check_id=spec.id, severity="error", detail=result.summary,
-                                        clauses=[DEFAULT_CLAUSE], **_from_catalogue("check.error", spec.id, "")))
+                key = "check.skipped" if result.outcome == "skipped" else "check.error"
+                findings.append(stated(spec.id, "info" if result.outcome == "skipped" else "error",
+                                       check_sentences(result), clauses=[DEFAULT_CLAUSE],
+                                       **_from_catalogue(key, spec.id, "")))
             continue
         steps = _step_metrics(spec.id)
         evidence = result.evidence or {}
@@ -124,25 +139,42 @@ def evaluate(template: Template, results: Iterable[CheckResult], *, probe_count:
 
 
 def audit_findings(template: Template, probe_count: int | None, probes_fed: bool,
-                   why_not_fed: str = "") -> list[Finding]:
-    """Inconclusive findings about the audit as a whole: too few probes, or none fed to the model."""
+                   why_not_fed: Message | Mapping[str, Any] | str | None = "") -> list[Finding]:
+    """Inconclusive findings about the audit as a whole: too few probes, or none fed to the model.
+
+    `why_not_fed` is the adapter's reason: a Message, a stored one ({"key": …, "params": …}) or text."""
     out = []
     if not probes_fed:
-        out.append(Finding(check_id=AUDIT_SCOPE, severity=Status.INCONCLUSIVE.value, clauses=[DEFAULT_CLAUSE],
-                           detail="no probe reached the model, so only static checks of the file ran"
-                                  + (f": {why_not_fed}" if why_not_fed else ""),
-                           **_from_catalogue("evidence.nothing_measured", AUDIT_SCOPE, "")))
+        reason = wording.as_message(why_not_fed)
+        sentence = Message("finding.nothing_measured") if reason is None else \
+            Message("finding.nothing_measured_because", {"reason": reason})
+        out.append(stated(AUDIT_SCOPE, Status.INCONCLUSIVE.value, (sentence,), clauses=[DEFAULT_CLAUSE],
+                          **_from_catalogue("evidence.nothing_measured", AUDIT_SCOPE, "")))
     if probes_fed and probe_count is not None and template.min_probes and probe_count < template.min_probes:
-        out.append(Finding(check_id=AUDIT_SCOPE, severity=Status.INCONCLUSIVE.value, clauses=[DEFAULT_CLAUSE],
-                           detail=f"{probe_count} probes; template {template.name} needs at least "
-                                  f"{template.min_probes}", metric="probe_count", value=float(probe_count),
-                           **_from_catalogue("evidence.too_few_probes", AUDIT_SCOPE, "")))
+        sentence = Message("finding.too_few_probes", {"count": probe_count, "template": template.name,
+                                                      "minimum": template.min_probes})
+        out.append(stated(AUDIT_SCOPE, Status.INCONCLUSIVE.value, (sentence,), clauses=[DEFAULT_CLAUSE],
+                          metric="probe_count", value=float(probe_count),
+                          **_from_catalogue("evidence.too_few_probes", AUDIT_SCOPE, "")))
     return out
 
 
-def why_not_fed(details: Mapping[str, Any]) -> str:
-    """The adapter's reason no probe could reach the model (its first unavailable capability), or ''."""
-    return str(next(iter((details.get("unavailable") or {}).values()), ""))
+def why_not_fed(details: Mapping[str, Any]) -> Any:
+    """The adapter's reason no probe could reach the model (its first unavailable capability): text or a
+    stored message as the adapter gave it, or ''."""
+    return next(iter((details.get("unavailable") or {}).values()), "")
+
+
+def check_sentences(result: CheckResult) -> tuple[Message, ...]:
+    """What a check said about itself (why it was skipped, its error), as messages; a result read back
+    without sentences (or with keys this version does not know) quotes its stored English summary."""
+    if result.sentences:
+        try:
+            render(result.sentences, "en")
+            return tuple(result.sentences)
+        except CatalogueError:
+            pass
+    return (verbatim(result.summary),)
 
 
 def _label_metrics(evidence: Mapping[str, Any]) -> frozenset[str] | None:
@@ -155,21 +187,22 @@ def _is_label_rule(metric: str, label_metrics: frozenset[str] | None) -> bool:
     return label_metrics is None or metric in label_metrics
 
 
-def _circular(spec: CheckSpec, evidence: Mapping[str, Any]) -> dict[str, str]:
+def _circular(spec: CheckSpec, evidence: Mapping[str, Any]) -> dict[str, Message]:
     """{metric: reason} for a `requires_labels` check whose labels were the model's own predictions."""
     if not spec.requires_labels or evidence.get("label_source") != MODEL_PREDICTIONS:
         return {}
     label_metrics = _label_metrics(evidence)
-    return {c.metric: CIRCULAR_LABELS for c in spec.conditions if _is_label_rule(c.metric, label_metrics)}
+    return {c.metric: CIRCULAR for c in spec.conditions if _is_label_rule(c.metric, label_metrics)}
 
 
-def _required_missing(check_id: str, reason: str) -> Finding:
-    return Finding(check_id=check_id, severity=Status.INCONCLUSIVE.value, clauses=[DEFAULT_CLAUSE],
-                   detail=f"required by the template; {reason}",
-                   **_from_catalogue("check.required_missing", check_id, ""))
+def _required_missing(check_id: str, reasons: tuple[Message, ...]) -> Finding:
+    """A required check without a conclusive result; `reasons`: the check's own skip or error sentences."""
+    return stated(check_id, Status.INCONCLUSIVE.value, (Message("finding.required_missing", {"reasons": reasons}),),
+                  clauses=[DEFAULT_CLAUSE], **_from_catalogue("check.required_missing", check_id, ""))
 
 
-def _step_metrics(check_id: str) -> frozenset[str]:
+def step_metrics(check_id: str) -> frozenset[str]:
+    """The check's metrics indexed by block (step l -> l+1); empty for an unknown check."""
     from auditor.checks import registry
 
     try:
@@ -178,34 +211,40 @@ def _step_metrics(check_id: str) -> frozenset[str]:
         return frozenset()
 
 
+_step_metrics = step_metrics
+
+
 def where_text(metric: str | None, layer: int | None, steps: frozenset[str]) -> str:
-    """'block 3' for per-step metrics, 'layer 2' for per-boundary ones (layer 0 = embeddings)."""
-    if layer is None:
-        return ""
-    if metric in steps:
-        return f" at block {layer + 1}"
-    return " at layer 0 (embeddings)" if layer == 0 else f" at layer {layer}"
+    """' at block 3' for per-step metrics, ' at layer 2' for per-boundary ones (layer 0 = embeddings)."""
+    where = wording.place(metric, layer, steps)
+    return "" if where is None else f" at {render(where, 'en')}"
+
+
+def outcome_sentence(cond: Condition, outcome: Any, steps: frozenset[str] = frozenset(),
+                     labels_note: bool = False) -> Message:
+    """A rule's outcome as one sentence: the measured value, where, the thresholds and the verdict
+    word; or why it was not applicable, not decided or not evaluated."""
+    if outcome.status in ("error", "not_applicable", "inconclusive") or outcome.sentence is None:
+        return outcome.sentence or verbatim(outcome.message)
+    where = wording.place(cond.metric, outcome.layer, steps) if cond.reduce in wording.PLACED_REDUCERS else None
+    params = {"measured": outcome.sentence, "thresholds": wording.thresholds(cond),
+              "verdict": wording.verdict(str(outcome.status))}
+    sentence = Message("finding.outcome", params) if where is None else \
+        Message("finding.outcome_at", {**params, "place": where})
+    return Message("finding.on_predictions", {"detail": sentence}) if labels_note else sentence
 
 
 def _condition_finding(check_id: str, cond: Condition, metrics: Mapping[str, Any],
-                       steps: frozenset[str] = frozenset(), insufficient: Mapping[str, str] | None = None,
+                       steps: frozenset[str] = frozenset(), insufficient: Mapping[str, Any] | None = None,
                        labels_note: bool = False) -> Finding:
     outcome = cond.evaluate(metrics, insufficient)
     key = {"error": "condition.error", "not_applicable": "condition.not_applicable",
            "inconclusive": "evidence.insufficient"}.get(outcome.status, cond.finding)
     texts = _from_catalogue(key, check_id, cond.title or f"{cond.metric} {cond.condition} threshold")
-    verdict = {"pass": "within threshold", "warn": "warning threshold crossed",
-               "fail": "failure threshold crossed", "info": "efficiency opportunity",
-               "error": "not evaluated", "not_applicable": "not applicable"}.get(outcome.status, "not decided")
-    where = where_text(cond.metric, outcome.layer, steps) if cond.reduce in ("any_layer", "min", "max") else ""
-    detail = outcome.message if outcome.status in ("error", "not_applicable", "inconclusive") else \
-        f"{outcome.message}{where}; {cond.threshold_text()} ({verdict})"
-    if labels_note and outcome.status in ("pass", "warn", "fail", "info"):
-        detail += LABELS_NOTE
+    sentence = outcome_sentence(cond, outcome, steps, labels_note and outcome.status in ("pass", "warn", "fail", "info"))
     severity = "info" if outcome.status == "not_applicable" else str(outcome.status)
-    return Finding(check_id=check_id, severity=severity, detail=detail,
-                   clauses=list(cond.clauses) or [DEFAULT_CLAUSE], metric=cond.metric, value=outcome.value,
-                   layer=outcome.layer, condition=cond.to_dict(), **texts)
+    return stated(check_id, severity, (sentence,), clauses=list(cond.clauses) or [DEFAULT_CLAUSE],
+                  metric=cond.metric, value=outcome.value, layer=outcome.layer, condition=cond.to_dict(), **texts)
 
 
 def check_status(result: CheckResult, findings: Iterable[Finding]) -> str:

@@ -16,10 +16,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from auditor import condition_text as wording
+from auditor.messages import Message, render, verbatim
 from auditor.status import Status, worst
 from auditor.text import fold
 
-__all__ = ["REDUCERS", "Condition", "Outcome", "Status", "parse_condition", "worst"]
+__all__ = ["REDUCERS", "Condition", "Outcome", "RuleProblem", "Status", "parse_condition", "worst"]
+
+
+class RuleProblem(ValueError):
+    """A rule that cannot be evaluated on the stored figures, with the reason as a catalogue message."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.sentence = Message(key, params)
+        super().__init__(render(self.sentence, "en"))
 
 
 def _all_null(value: Any) -> bool:
@@ -44,7 +54,7 @@ def _flatten(value: Any) -> list[tuple[int | None, float | None]]:
 def _numbers(value: Any) -> list[tuple[int | None, float]]:
     pairs = [(layer, v) for layer, v in _flatten(value) if v is not None]
     if not pairs:
-        raise ValueError("no value was computed")
+        raise RuleProblem("condition.problem.no_value")
     return pairs  # type: ignore[return-value]
 
 
@@ -76,10 +86,19 @@ KINDS = ("below", "above")
 
 @dataclass(frozen=True)
 class Outcome:
+    """How a rule came out. `sentence` states it as a catalogue message (the measured value, or why the rule
+    was not applicable, not decided or not evaluated); `message` is its English rendering."""
+
     status: str                      # a Status: pass | warn | fail | error | info | not_applicable | inconclusive
     value: float | None = None
     layer: int | None = None
     message: str = ""
+    sentence: Message | None = None
+
+    @classmethod
+    def stated(cls, status: str, sentence: Message, value: float | None = None,
+               layer: int | None = None) -> Outcome:
+        return cls(status, value, layer, render(sentence, "en"), sentence)
 
 
 @dataclass(frozen=True)
@@ -98,50 +117,47 @@ class Condition:
     title: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def threshold_text(self) -> str:
-        word = "below" if self.condition == "below" else "above"
-        parts = []
-        if self.info is not None:
-            parts.append(f"noted {word} {self.info:g}")
-        if self.warn is not None:
-            parts.append(f"warn {word} {self.warn:g}")
-        if self.fail is not None:
-            parts.append(f"fail {word} {self.fail:g}")
-        return ", ".join(parts)
+    def threshold_text(self, lang: str = "en") -> str:
+        """'warn below 0.15, fail below 0.05' (auditor.condition_text.thresholds, rendered)."""
+        return render(wording.thresholds(self), lang)
 
-    def describe_value(self) -> str:
-        name = self.metric + (f"[{self.variant}]" if self.variant else "")
-        return f"{name} ({self.reduce})" if self.reduce else name
+    def describe_value(self, lang: str = "en") -> str:
+        """'pde_r2 (any_layer)' (auditor.condition_text.measured_name, rendered)."""
+        return render(wording.measured_name(self), lang)
 
-    def evaluate(self, metrics: Mapping[str, Any], insufficient: Mapping[str, str] | None = None) -> Outcome:
+    def evaluate(self, metrics: Mapping[str, Any], insufficient: Mapping[str, Any] | None = None) -> Outcome:
         """Never raises: a problem computing the rule is an `error` outcome with its reason.
 
         `insufficient` maps metric names to the reason the check found its own evidence too thin
         to decide on (a split too small to score, an undefined chance level): such a rule is
-        `inconclusive` whatever the number says.
+        `inconclusive` whatever the number says. A reason is a Message, a stored one
+        ({"key": …, "params": …}) or plain text (quoted as it is).
         """
-        reason = (insufficient or {}).get(self.metric)
-        if reason:
-            return Outcome(Status.INCONCLUSIVE, message=f"{self.describe_value()} is not decided: {reason}")
+        name = wording.measured_name(self)
+        reason = wording.as_message((insufficient or {}).get(self.metric))
+        if reason is not None:
+            return Outcome.stated(Status.INCONCLUSIVE, Message("finding.not_decided", {"name": name, "reason": reason}))
         try:
             return self._evaluate(metrics)
         except Exception as exc:  # a broken rule must not crash the audit (ARCHITECTURE.md)
-            return Outcome(Status.ERROR, message=f"{self.describe_value()} could not be evaluated: {exc}")
+            problem = exc.sentence if isinstance(exc, RuleProblem) else verbatim(str(exc))
+            return Outcome.stated(Status.ERROR, Message("finding.condition_error", {"name": name, "problem": problem}))
 
     def _evaluate(self, metrics: Mapping[str, Any]) -> Outcome:
         if self.metric not in metrics:
-            raise ValueError(f"the check produced no metric '{self.metric}'")
+            raise RuleProblem("condition.problem.no_metric", metric=self.metric)
         value = metrics[self.metric]
         if isinstance(value, dict):
             if self.variant is None or self.variant not in value:
-                raise ValueError(f"variant '{self.variant}' not among {sorted(value)}")
+                raise RuleProblem("condition.problem.no_variant", variant=str(self.variant), known=str(sorted(value)))
             value = value[self.variant]
         if _all_null(value):
-            return Outcome(Status.NOT_APPLICABLE, message=f"{self.describe_value()} was not computed for this model")
+            return Outcome.stated(Status.NOT_APPLICABLE,
+                                  Message("finding.not_applicable", {"name": wording.measured_name(self)}))
         layer = None
         if isinstance(value, list):
             if not self.reduce:
-                raise ValueError("a per-layer metric needs a reducer")
+                raise RuleProblem("condition.problem.needs_reducer")
             number, layer = REDUCERS[self.reduce](value, self.condition)
         else:
             number = float(value)
@@ -153,7 +169,8 @@ class Condition:
             status = Status.WARN
         elif self.info is not None and crossed(self.info):
             status = Status.INFO
-        return Outcome(status, float(number), layer, f"{self.describe_value()} = {number:.4g}")
+        measured = Message("finding.measured", {"name": wording.measured_name(self), "value": float(number)})
+        return Outcome.stated(status, measured, float(number), layer)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

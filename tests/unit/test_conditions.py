@@ -2,6 +2,7 @@
 import pytest
 
 from auditor.checks.conditions import Condition, parse_condition, worst
+from auditor.messages import render
 
 
 @pytest.mark.parametrize("reduce, expected, layer", [
@@ -52,7 +53,10 @@ def test_problems_are_errors_never_exceptions(metrics):
     # the last case is a list without a reducer
     outcome = Condition("below", "m", warn=0.1).evaluate(metrics)
     assert outcome.status == "error"
-    assert outcome.message
+    assert outcome.message.startswith("m could not be evaluated: ")
+    # the reason is a catalogue sentence (auditor/messages.py), so it reads in Japanese too
+    assert outcome.sentence is not None and render(outcome.sentence, "en") == outcome.message
+    assert render(outcome.sentence, "ja").startswith("m を評価できませんでした：")
 
 
 def test_nulls_inside_a_list_are_ignored():
