@@ -10,25 +10,18 @@ from typing import Any
 import numpy as np
 
 from auditor.checks._tasks import MODEL_PREDICTIONS, PROBE_LABELS
-from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.errors import Cancelled
 from auditor.estimators import information as info
+from auditor.messages import Message, render
 from auditor.models.base import Capability
 from auditor.splits import too_few_scored
 from auditor.trace import TraceBatch, pool
 
-LIMITATIONS = (
-    "Mutual information between a deterministic network's layers and its input is not well defined: "
-    "every distinct input maps to a distinct representation, so the true value is infinite or log2 N. "
-    "These figures therefore depend on the estimator and its settings: the KDE bound on the stated "
-    "noise level sigma, the Renyi estimate on the Gram-matrix bandwidth, both on the PCA dimension k "
-    "and the sample size, and the linear probe on its held-out split and regularisation. Absolute "
-    "values are not comparable between estimators or between audits with different settings. The KDE "
-    "and Renyi estimates of I(T;Y) also keep a positive finite-sample bias, shown by the same estimators "
-    "with the labels shuffled. Read the trends across layers, and trust a trend only where the "
-    "estimators agree on it."
-)
+_KEY = "check.bottleneck.information_plane"
+# what these estimates cannot say, in every language (the stored evidence keeps the English text)
+LIMITATIONS = Message(f"{_KEY}.limitations")
 _INFO_METRICS = ("mi_xt_kde", "mi_ty_kde", "mi_xt_renyi", "mi_ty_renyi", "probe_accuracy",
                  "mi_ty_probe_bound", "compression")
 _BASELINES = ("mi_ty_kde_shuffled", "mi_ty_renyi_shuffled")   # what independent labels would score
@@ -60,9 +53,6 @@ class InformationPlaneCheck(Check):
     """I(X;T) and I(T;Y) per layer under three estimators, and a held-out linear probe."""
 
     id = "bottleneck.information_plane"
-    title = "Information plane"
-    meaning = ("How much each layer keeps about its input and about the task, so that a model which throws "
-               "away what its task needs before the final layer can be spotted.")
     dimension = "retention"
     requires = frozenset({Capability.HIDDEN_STATES})
     # logits stand in for labels when the probe set has none (the model's own predictions)
@@ -72,6 +62,10 @@ class InformationPlaneCheck(Check):
     metric_names = frozenset({*_INFO_METRICS, *_BASELINES, "probe_accuracy_over_chance", "estimator_trend_agreement",
                               "task_information_drop"})
     step_metrics = frozenset()
+    charts = (Chart("plane", ("mi_xt_kde", "mi_ty_kde"), "plane", "ity"),
+              Chart("probe", ("probe_accuracy",), "line", "accuracy"),
+              Chart("task", ("mi_ty_kde", "mi_ty_kde_shuffled"), "line", "bits"))
+    baselines = (("mi_ty_kde", "mi_ty_kde_shuffled"), ("mi_ty_renyi", "mi_ty_renyi_shuffled"))
 
     @classmethod
     def parameters(cls) -> dict[str, Any]:
@@ -87,23 +81,20 @@ class InformationPlaneCheck(Check):
         # under mean pooling z_0 already is the mean-pooled embedding output
         return None if ctx.identity.pooling == "mean" else InputRepresentation()
 
-    def skip_reason(self, ctx: AuditContext) -> str | None:
+    def skip_reason(self, ctx: AuditContext) -> Message | None:
         if _probe_labels(ctx) is None and Capability.LOGITS not in ctx.capabilities:
-            return ("the probe set has no labels (or only one) and the model has no output head whose "
-                    "predictions could stand in for them; give a probe file with a label column")
+            return Message(f"{_KEY}.skip.no_labels_no_head")
         return None
 
     def run(self, ctx: AuditContext) -> CheckResult:
         pooled = ctx.trace.pooled
         if not pooled or pooled[0].shape[0] < 2:
-            return CheckResult.skipped(self.id, "fewer than two probes were captured")
+            return CheckResult.skipped(self.id, Message(f"{_KEY}.skip.too_few_probes", {"minimum": 2}))
         labels, source, names = _labels(ctx)
         if labels is None:
-            return CheckResult.skipped(self.id, "the probe set has no labels and the model produced no predictions")
+            return CheckResult.skipped(self.id, Message(f"{_KEY}.skip.no_labels_no_predictions"))
         if len(np.unique(labels)) < 2:
-            return CheckResult.skipped(self.id, "the probe set has no labels and the model predicts the same class "
-                                                "for every probe, so there is no task information to trace; "
-                                                "give a probe file with a label column")
+            return CheckResult.skipped(self.id, Message(f"{_KEY}.skip.one_predicted_class"))
         collected = ctx.accumulators.get(self.id)
         inputs = collected.values() if isinstance(collected, InputRepresentation) else None
         fit, score = ctx.fit_score_split()
@@ -133,29 +124,37 @@ class InformationPlaneCheck(Check):
         # the least agreeing pair: a trend is trusted only where every estimator shows it
         metrics["estimator_trend_agreement"] = min(known) if known else None
         metrics["task_information_drop"] = _drop(plane)
-        evidence = {
-            "information_plane": {
-                estimator: [{"layer": layer, "i_xt": xt, "i_ty": ty} for layer, (xt, ty) in
-                            enumerate(zip(getattr(plane, f"mi_xt_{estimator}"), getattr(plane, f"mi_ty_{estimator}"),
-                                          strict=True))]
-                for estimator in ("kde", "renyi")},
-            "units": "bits",
-            "sigma": plane.sigma, "sigma_rule": plane.sigma_rule,
-            "renyi_bandwidths": plane.renyi_bandwidths, "renyi_input_bandwidth": plane.input_bandwidth,
-            "input_information_kde": plane.input_information,
-            "input": "z_0" if inputs is None else "mean-pooled layer-0 states (the pooled z_0 is one token)",
-            "k": min(int(p["k"]), info.DEFAULT_K), "components": plane.components,
-            "sample_size": plane.sample_size, "probe_count": plane.count, "max_samples": int(p["max_samples"]),
-            "fit_count": int(len(fit)), "score_count": int(len(score)), "probe_l2": float(p["l2"]),
-            "chance_accuracy": chance, "label_entropy": plane.label_entropy,
-            "probe_label_entropy": plane.probe_label_entropy, "probe_cross_entropy": plane.probe_cross_entropy,
-            "label_source": source, "label_names": names, "classes": int(len(np.unique(labels))),
-            "trend_agreement_pairs": pairs, "effective_rank": plane.effective_rank,
-            "pooling": ctx.trace.pooling, "limitations": LIMITATIONS,
-            "insufficient": insufficient_evidence(plane, labels, score),
-        }
-        return CheckResult(check_id=self.id, outcome="ok", summary=_summary(plane, metrics, evidence),
+        evidence = _evidence(ctx, plane, p, inputs=inputs, labels=labels, source=source, names=names, pairs=pairs)
+        return CheckResult(check_id=self.id, outcome="ok", sentences=summary(plane, metrics, evidence),
                            metrics=metrics, evidence=evidence)
+
+
+def _evidence(ctx: AuditContext, plane: info.InformationPlane, p: dict[str, Any], *, inputs: np.ndarray | None,
+              labels: np.ndarray, source: str, names: list[str], pairs: dict[str, float | None]) -> dict[str, Any]:
+    """How the figures were estimated: the plane's paths, settings, split sizes and the labels used."""
+    fit, score = ctx.fit_score_split()
+    return {
+        "information_plane": {
+            estimator: [{"layer": layer, "i_xt": xt, "i_ty": ty} for layer, (xt, ty) in
+                        enumerate(zip(getattr(plane, f"mi_xt_{estimator}"), getattr(plane, f"mi_ty_{estimator}"),
+                                      strict=True))]
+            for estimator in ("kde", "renyi")},
+        "units": "bits",
+        "sigma": plane.sigma, "sigma_rule": plane.sigma_rule,
+        "renyi_bandwidths": plane.renyi_bandwidths, "renyi_input_bandwidth": plane.input_bandwidth,
+        "input_information_kde": plane.input_information,
+        "input": "z_0" if inputs is None else "mean-pooled layer-0 states (the pooled z_0 is one token)",
+        "k": min(int(p["k"]), info.DEFAULT_K), "components": plane.components,
+        "sample_size": plane.sample_size, "probe_count": plane.count, "max_samples": int(p["max_samples"]),
+        "fit_count": int(len(fit)), "score_count": int(len(score)), "probe_l2": float(p["l2"]),
+        "chance_accuracy": plane.chance_accuracy, "label_entropy": plane.label_entropy,
+        "probe_label_entropy": plane.probe_label_entropy, "probe_cross_entropy": plane.probe_cross_entropy,
+        "label_source": source, "label_names": names, "classes": int(len(np.unique(labels))),
+        "trend_agreement_pairs": pairs, "effective_rank": plane.effective_rank,
+        # English in the stored evidence, as always; reports render LIMITATIONS in the reader's language
+        "pooling": ctx.trace.pooling, "limitations": render(LIMITATIONS, "en"),
+        "insufficient": insufficient_evidence(plane, labels, score),
+    }
 
 
 # the rules decided on the held-out probe: each is undecided when the probe's own evidence is thin
@@ -224,23 +223,27 @@ def _drop(plane: info.InformationPlane) -> float | None:
     return (max(bound) - bound[-1]) / plane.probe_label_entropy
 
 
-def _summary(plane: info.InformationPlane, metrics: dict[str, Any], evidence: dict[str, Any]) -> str:
+def summary(plane: info.InformationPlane, metrics: dict[str, Any], evidence: dict[str, Any]) -> tuple[Message, ...]:
+    """How well the last layer separates the labels, where task information peaks, and whether the
+    estimators agree on the trend (layer indices count from 0 = the embeddings)."""
     accuracy = plane.probe_accuracy[-1]
-    what = "label groups" if evidence["label_source"] == PROBE_LABELS else "classes the model predicts"
-    head = (f"The final layer separates the {evidence['classes']} {what} with {accuracy:.0%} held-out accuracy "
-            f"(chance {plane.chance_accuracy:.0%})") if accuracy is not None else \
-        "The linear probe could not be fitted (too few probes per label)"
+    if accuracy is None:
+        head = Message(f"{_KEY}.probe_unfitted")
+    else:
+        # whose labels: the probe set's groups, or the classes the model itself predicts (circular)
+        whose = "labels" if evidence["label_source"] == PROBE_LABELS else "predictions"
+        head = Message(f"{_KEY}.separation.{whose}", {
+            "classes": evidence["classes"], "label_source": evidence["label_source"],
+            "accuracy": accuracy, "chance": plane.chance_accuracy})
     bound = [v if v is not None else 0.0 for v in plane.mi_ty_probe_bound]
     peak, last = int(np.argmax(bound)), len(bound) - 1
     if bound[peak] <= 0.0:
-        where = "no layer gives a positive lower bound on task information"
+        where = Message(f"{_KEY}.peak.none")
     elif bound[last] >= bound[peak] - 1e-9:
-        where = "task information is highest at the last layer"
+        where = Message(f"{_KEY}.peak.last", {"layer": last})
     else:
-        where = f"task information peaks at layer {peak} and the last layer keeps {bound[last] / bound[peak]:.0%} of it"
+        where = Message(f"{_KEY}.peak.earlier", {"layer": peak, "kept": bound[last] / bound[peak]})
     agreement = metrics["estimator_trend_agreement"]
-    trend = "the estimators' agreement on the trend is unknown" if agreement is None else \
-        "the estimators agree on the trend" if agreement >= 0.5 else \
-        "the estimators agree only weakly on the trend" if agreement >= 0.0 else \
-        "the estimators disagree on the trend, so read it with caution"
-    return f"{head}; {where}; {trend}."
+    trend = "unknown" if agreement is None else "agree" if agreement >= 0.5 else \
+        "weak" if agreement >= 0.0 else "disagree"
+    return head, where, Message(f"{_KEY}.trend.{trend}", {"agreement": agreement})

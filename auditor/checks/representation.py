@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.estimators.spectra import participation_ratio
+from auditor.messages import Message
 from auditor.models.base import Capability
 from auditor.trace import TraceBatch
 
@@ -57,14 +58,14 @@ class RepresentationFlow(Check):
     """How much each block changes the residual stream."""
 
     id = "flow.representation"
-    title = "Representation flow"
-    meaning = ("How much each block changes the information passing through the model: a block that "
-               "changes almost nothing may be redundant, and fast-growing magnitudes make a model fragile.")
     dimension = "flow"
     requires = frozenset({Capability.HIDDEN_STATES})
     captures = frozenset({"hidden"})
     metric_names = frozenset({"update_ratio", "consecutive_cos", "effective_rank", "norm_growth"})
     step_metrics = frozenset({"update_ratio", "consecutive_cos"})
+    charts = (Chart("update", ("update_ratio", "consecutive_cos"), "line", "ratio"),
+              Chart("norm", ("norm_growth",), "line", "ratio"),
+              Chart("rank", ("effective_rank",), "line", "rank"))
 
     def accumulator(self, ctx: AuditContext) -> RepresentationStats:
         return RepresentationStats()
@@ -72,7 +73,7 @@ class RepresentationFlow(Check):
     def run(self, ctx: AuditContext) -> CheckResult:
         stats: RepresentationStats = ctx.accumulators[self.id]  # type: ignore[assignment]
         if not stats.samples or stats.update_ratio_sum is None:
-            return CheckResult.skipped(self.id, "no hidden states were captured")
+            return CheckResult.skipped(self.id, Message("check.flow.representation.skip.no_hidden_states"))
         update_ratio = stats.update_ratio_sum / stats.samples
         consecutive_cos = stats.cos_sum / stats.samples
         mean_norm = stats.norm_sum / max(stats.tokens, 1)
@@ -80,11 +81,13 @@ class RepresentationFlow(Check):
         effective_rank = [participation_ratio(z) for z in ctx.trace.pooled]
         biggest = int(np.argmax(update_ratio))
         smallest = int(np.argmin(update_ratio))
-        summary = (f"block {biggest + 1} changes the stream most (update ratio {update_ratio[biggest]:.3f}); "
-                   f"block {smallest + 1} least ({update_ratio[smallest]:.3f}); "
-                   f"final norm {norm_growth[-1]:.2f}x the embedding norm")
+        # blocks are numbered from 1 (block b maps layer b-1 to layer b), as the charts' step axis
+        summary = Message("check.flow.representation.summary", {
+            "biggest_block": biggest + 1, "biggest_ratio": float(update_ratio[biggest]),
+            "smallest_block": smallest + 1, "smallest_ratio": float(update_ratio[smallest]),
+            "final_norm_growth": float(norm_growth[-1])})
         return CheckResult(
-            check_id=self.id, outcome="ok", summary=summary,
+            check_id=self.id, outcome="ok", sentences=(summary,),
             metrics={
                 "update_ratio": update_ratio,          # [L]
                 "consecutive_cos": consecutive_cos,    # [L]

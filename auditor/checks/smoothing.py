@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.estimators.smoothing import figures
+from auditor.messages import Message
 from auditor.models.base import Capability
 from auditor.trace import TraceBatch
 
@@ -53,13 +54,11 @@ class FlowSmoothing(Check):
     """Token similarity, rank-collapse residual and Dirichlet energy per layer boundary."""
 
     id = "flow.smoothing"
-    title = "Smoothing and rank collapse"
-    meaning = ("Whether the words (or image patches) of an input become indistinguishable inside the "
-               "model, which would mean detail is being lost as information spreads out.")
     dimension = "flow"
     requires = frozenset({Capability.HIDDEN_STATES})
     captures = frozenset({"hidden"})
     metric_names = frozenset({"token_similarity", "rank_collapse_residual", "dirichlet_energy"})
+    charts = (Chart("similarity", ("token_similarity", "rank_collapse_residual"), "line", "ratio"),)
 
     def accumulator(self, ctx: AuditContext) -> SmoothingStats:
         return SmoothingStats()
@@ -67,15 +66,15 @@ class FlowSmoothing(Check):
     def run(self, ctx: AuditContext) -> CheckResult:
         stats: SmoothingStats = ctx.accumulators[self.id]  # type: ignore[assignment]
         if not stats.sums or not stats.counts["token_similarity"].any():
-            return CheckResult.skipped(self.id, "no sequence has two or more content tokens")
+            return CheckResult.skipped(self.id, Message("check.flow.smoothing.skip.no_content_tokens"))
         metrics = {name: stats.means(name) for name in self.metric_names}
         residual = metrics["rank_collapse_residual"]
         similarity = metrics["token_similarity"]
-        summary = (f"token similarity {_fmt(similarity[0])} at the embeddings and {_fmt(similarity[-1])} at the "
-                   f"last layer; rank-collapse residual {_fmt(residual[-1])} at the last layer "
-                   "(1 = tokens fully distinct, 0 = all identical)")
+        # a layer whose sequences all lack two content tokens has no figure: None renders as n/a
+        summary = Message("check.flow.smoothing.summary", {
+            "first_similarity": similarity[0], "last_similarity": similarity[-1], "last_residual": residual[-1]})
         return CheckResult(
-            check_id=self.id, outcome="ok", summary=summary, metrics=metrics,
+            check_id=self.id, outcome="ok", sentences=(summary,), metrics=metrics,
             evidence={"sequences": stats.counts["token_similarity"].tolist(),
                       "tokens": "valid non-special tokens; [CLS]/[SEP]/class tokens and padding excluded",
                       "neighbours": "2-D patch grid (4-neighbour)" if _is_grid(ctx) else "token chain"})
@@ -84,6 +83,3 @@ class FlowSmoothing(Check):
 def _is_grid(ctx: AuditContext) -> bool:
     return ctx.identity.modality == "image"
 
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
