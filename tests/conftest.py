@@ -96,12 +96,15 @@ def cnn_file(onnx_root: Path) -> Path:
 
 
 # The fast tier (`make test-fast`) is tests/unit: integration, GUI and installer tests run real models,
-# processes, windows or package builds, so they carry the `slow` marker without each saying so.
+# processes, windows or package builds, so they carry the `slow` marker without each saying so. So does
+# any test that uses the real MiniLM audit (minutes on 2 cores), wherever it lives.
 _SLOW_FOLDERS = ("integration", "gui", "installer")
+_SLOW_FIXTURES = frozenset({"minilm_audit"})
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         parts = Path(str(item.fspath)).relative_to(ROOT).parts
-        if len(parts) > 1 and parts[0] == "tests" and parts[1] in _SLOW_FOLDERS:
+        in_slow_folder = len(parts) > 1 and parts[0] == "tests" and parts[1] in _SLOW_FOLDERS
+        if in_slow_folder or _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)

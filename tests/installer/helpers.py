@@ -1,13 +1,17 @@
 """Helpers for the offline installer tests: running commands with the network cut, tampering."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALLER = ROOT / "installer"
@@ -26,6 +30,66 @@ socket.socket.connect_ex = _blocked
 socket.create_connection = _blocked
 socket.getaddrinfo = _blocked
 '''
+
+
+PYPI = "https://pypi.org/simple"
+PROBE_TIMEOUT = 3.0
+# pip's precedence for index-url: the environment, then the download command's section, then global
+_INDEX_KEYS = (":env:.index-url", "download.index-url", "global.index-url")
+_PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
+
+
+def index_url(env: Mapping[str, str] | None = None) -> str:
+    """The index pip would download from, as pip's own configuration says (PyPI when none is set)."""
+    try:
+        listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
+                                timeout=30, env=dict(os.environ if env is None else env)).stdout
+    except subprocess.TimeoutExpired:
+        listed = ""
+    found = dict(line.split("=", 1) for line in listed.splitlines() if "=" in line)
+    for key in _INDEX_KEYS:
+        if key in found:
+            return found[key].strip("'\"").split()[0]
+    return PYPI
+
+
+def _connects(host: str, port: int, timeout: float) -> bool:
+    """A TCP connection within `timeout`, name lookup included (getaddrinfo ignores socket timeouts)."""
+    outcome: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(True)
+        except OSError:
+            outcome.append(False)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout + 2)
+    return outcome == [True]
+
+
+def registry_problem(env: Mapping[str, str] | None = None) -> str | None:
+    """None when pip's index answers a TCP connect (through the proxy when one is set), else the host."""
+    env = os.environ if env is None else env
+    url = urlsplit(index_url(env))
+    if url.scheme == "file":
+        return None if Path(url.path).is_dir() else url.path
+    proxy = next((env[name] for name in _PROXY_VARIABLES if env.get(name)), None)
+    if proxy and "://" not in proxy:
+        proxy = f"http://{proxy}"
+    target = urlsplit(proxy) if proxy else url
+    port = target.port or (443 if target.scheme == "https" else 80)
+    host = target.hostname or ""
+    return None if host and _connects(host, port, PROBE_TIMEOUT) else f"{host}:{port}"
+
+
+@functools.lru_cache(maxsize=1)
+def registry_skip_reason() -> str | None:
+    """Checked once per test session: why the tests that download wheels cannot run, or None."""
+    problem = registry_problem()
+    return None if problem is None else f"package registry unreachable: {problem}"
 
 
 def app_version() -> str:
