@@ -3,18 +3,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from auditor.checks.base import Accumulator
 from auditor.errors import Cancelled
-from auditor.models.base import ModelAdapter
+from auditor.messages import Message
+from auditor.models.base import Capability, GradientCapable, ModelAdapter, capture_points
 from auditor.progress import Progress, never, no_progress
-from auditor.trace import Trace
+from auditor.trace import Trace, TraceBatch
 
 
-def capture_pass(adapter: ModelAdapter, probes: object, points: frozenset[str],
+class Accumulator(Protocol):
+    """What the pass feeds: statistics a check gathers batch by batch (checks.base.Accumulator)."""
+
+    def update(self, batch: TraceBatch) -> None: ...
+
+
+@runtime_checkable
+class WantsGradients(Protocol):
+    """An accumulator that asks for the gradient pass of its task (None: no task could be built)."""
+
+    gradient_task: Any
+
+
+def capture_pass(adapter: ModelAdapter, probes: Any, points: frozenset[str],
                  accumulators: Mapping[str, Accumulator], *, batch_size: int = 16, retain: bool = True,
                  progress: Progress = no_progress, should_stop: Callable[[], bool] = never,
                  order: np.ndarray | None = None, task: Any = None) -> Trace:
@@ -25,9 +38,9 @@ def capture_pass(adapter: ModelAdapter, probes: object, points: frozenset[str],
     captured batch carries the original probe indices. The Trace keeps the batches only when
     `retain`; pooled states are always kept because they are small ([N, d] per layer).
 
-    With the "gradients" point, the pass also runs the gradient pass (one backward per batch)
+    With the gradients point, the pass also runs the gradient pass (one backward per batch)
     for the gradient `task`: the one given, or the one an accumulator offers as its
-    `gradient_task` attribute (checks that need gradients share one task through the context).
+    `gradient_task` (WantsGradients; checks that need gradients share one task through the context).
     """
     from threadpoolctl import threadpool_limits
 
@@ -38,16 +51,20 @@ def capture_pass(adapter: ModelAdapter, probes: object, points: frozenset[str],
                         order, task)
 
 
-def _capture(adapter: ModelAdapter, probes: object, points: frozenset[str], accumulators: Mapping[str, Accumulator],
+def _capture(adapter: ModelAdapter, probes: Any, points: frozenset[str], accumulators: Mapping[str, Accumulator],
              batch_size: int, retain: bool, progress: Progress, should_stop: Callable[[], bool],
              order: np.ndarray | None, task: Any) -> Trace:
     trace = Trace(retained=retain, pooling=adapter.identity.pooling)
-    if task is None and "gradients" in points:
-        task = next((t for a in accumulators.values() if (t := getattr(a, "gradient_task", None)) is not None), None)
-    total = max(getattr(probes, "count", 0), 1)
+    points = capture_points(points)
+    if task is None and Capability.GRADIENTS in points:
+        task = next((a.gradient_task for a in accumulators.values()
+                     if isinstance(a, WantsGradients) and a.gradient_task is not None), None)
+    if not isinstance(adapter, GradientCapable):
+        task = None   # onnxruntime and other inference-only runtimes take no task
+    total = max(int(probes.count), 1)
     view = probes if order is None else probes.subset(order)
     done = 0
-    progress(0.0, "capturing layer states")
+    progress(0.0, Message("progress.capture.start"))
     for batch in adapter.batches(view, batch_size):
         if should_stop():
             raise Cancelled("capture")
@@ -62,8 +79,7 @@ def _capture(adapter: ModelAdapter, probes: object, points: frozenset[str], accu
                 time.perf_counter() - began
         trace.add(captured)
         done += batch.size
-        progress(done / total, f"captured {done}/{total} probes")
-    take = getattr(adapter, "parameter_gradient_norms", None)
-    if task is not None and take is not None:
-        trace.grad_norm_params = take()
+        progress(done / total, Message("progress.capture.probes", {"done": done, "total": total}))
+    if task is not None and isinstance(adapter, GradientCapable):
+        trace.grad_norm_params = adapter.parameter_gradient_norms()
     return trace

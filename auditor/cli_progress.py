@@ -6,9 +6,16 @@ import sys
 import time
 from typing import Any
 
+from auditor.messages import Message
+
 
 class ProgressSink:
-    """A (fraction, message) callback that writes to stderr in the chosen style."""
+    """A (fraction, text, message) callback that writes to stderr in the chosen style.
+
+    jsonl lines keep "event", "fraction" and "message" (the English text) and add "key" and
+    "params": the same step as a catalogue sentence (auditor.messages.Message.from_json renders it
+    in any language; nested sentences are {"$message": {...}} inside params).
+    """
 
     def __init__(self, style: str) -> None:
         self.style = style
@@ -16,13 +23,14 @@ class ProgressSink:
         self._last = -1.0
         self._last_time = 0.0
 
-    def __call__(self, fraction: float, message: str) -> None:
+    def __call__(self, fraction: float, message: str, said: Message | None = None) -> None:
         if self.style == "jsonl":
             now = time.monotonic()
             # at most ~10 lines a second, but never drop the first, the last or a 1% step
             if fraction >= 1.0 or fraction - self._last >= 0.01 or now - self._last_time >= 0.1:
-                sys.stderr.write(json.dumps({"event": "progress", "fraction": round(fraction, 4),
-                                             "message": message}) + "\n")
+                line: dict[str, Any] = {"event": "progress", "fraction": round(fraction, 4), "message": message}
+                line.update(said.to_json() if said is not None else {"key": None, "params": {}})
+                sys.stderr.write(json.dumps(line) + "\n")
                 sys.stderr.flush()
                 self._last, self._last_time = fraction, now
         elif self.style == "bar":

@@ -161,8 +161,10 @@ def audit_findings(template: Template, probe_count: int | None, probes_fed: bool
 
 def why_not_fed(details: Mapping[str, Any]) -> Any:
     """The adapter's reason no probe could reach the model (its first unavailable capability): text or a
-    stored message as the adapter gave it, or ''."""
-    return next(iter((details.get("unavailable") or {}).values()), "")
+    stored message as the adapter gave it, or ''. Adapters store the message ({"key", "params"}) under
+    `unavailable_messages` and its English under `unavailable` (models.base.ExplainsMissing)."""
+    stored = details.get("unavailable_messages") or details.get("unavailable") or {}
+    return next(iter(stored.values()), "")
 
 
 def check_sentences(result: CheckResult) -> tuple[Message, ...]:

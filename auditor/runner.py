@@ -12,18 +12,13 @@ from auditor.capture import capture_pass
 from auditor.checks.base import AuditContext, Check, CheckResult, clean_evidence, clean_metrics
 from auditor.checks.registry import get as get_check
 from auditor.errors import Cancelled
-from auditor.models.base import Capability
+from auditor.messages import Message, has, verbatim
+from auditor.models.base import Capability, missing_reasons, supported
 from auditor.progress import Progress, never, no_progress
 from auditor.templates import Template
 
-MISSING = {
-    Capability.HIDDEN_STATES: "the model exposes no layer-by-layer hidden states (it is not a layered "
-                              "transformer, or its ONNX layer outputs could not be found; --layer-outputs can name them)",
-    Capability.ATTENTIONS: "the model exposes no attention maps",
-    Capability.GRADIENTS: "the model format has no gradients (ONNX runtimes run inference only)",
-    Capability.INTERVENTIONS: "the model format allows no interventions on activations (ONNX)",
-    Capability.LOGITS: "the model has no output head with predictions",
-}
+# why a check that needs a capability is skipped when the adapter gives no reason of its own
+MISSING = {capability: Message(f"capability.missing.{capability.value}") for capability in Capability}
 # share of the progress bar for the capture pass when any check needs it
 CAPTURE_SHARE = 0.6
 RETAIN_LIMIT = 2048   # above this many probes, checks that need whole batches are skipped
@@ -38,21 +33,22 @@ def run_checks(checks: list[Check], ctx: AuditContext, *, batch_size: int = 16,
     """Every check's result, in template order; a failing check becomes an `error` result."""
     skipped: dict[str, CheckResult] = {}
     active: list[Check] = []
+    if ctx.adapter is not None:
+        # a declared capability counts only when the adapter implements its protocol (models.base)
+        ctx.capabilities = supported(ctx.adapter, ctx.capabilities)
     # the adapter's own reason for a missing capability names this model's way out; MISSING is generic
-    own = getattr(ctx.adapter, "unavailable", None) or {}
-    reasons = {**MISSING, **{c: own[c.value] for c in Capability if own.get(c.value)}}
+    reasons = {**MISSING, **missing_reasons(ctx.adapter)}
     for check in checks:
         missing = sorted(check.requires - ctx.capabilities, key=lambda c: c.value)
         if missing:
             # one reason often covers several capabilities: say it once
-            said = dict.fromkeys(reasons[c] for c in missing)
-            skipped[check.id] = CheckResult.skipped(check.id, "; ".join(said))
+            said = {repr(reasons[c].to_json()): reasons[c] for c in missing}
+            skipped[check.id] = CheckResult.skipped(check.id, *said.values())
             continue
         reason = check.skip_reason(ctx)
-        if not reason and check.needs_batches and ctx.probes.count > RETAIN_LIMIT:
-            reason = (f"this check holds every layer state in memory and the probe set has {ctx.probes.count} "
-                      f"probes (limit {RETAIN_LIMIT}); use --limit")
-        if reason:
+        if reason is None and check.needs_batches and ctx.probes.count > RETAIN_LIMIT:
+            reason = Message("runner.retain_limit", {"probes": int(ctx.probes.count), "limit": RETAIN_LIMIT})
+        if reason is not None:
             skipped[check.id] = CheckResult.skipped(check.id, reason)
             continue
         active.append(check)
@@ -62,10 +58,10 @@ def run_checks(checks: list[Check], ctx: AuditContext, *, batch_size: int = 16,
     if points:
         fit, score = ctx.fit_score_split()
         ctx.accumulators = {c.id: acc for c in active if (acc := c.accumulator(ctx)) is not None}
-        ctx.trace = capture_pass(ctx.adapter, ctx.probes, points | {"hidden"}, ctx.accumulators,
+        ctx.trace = capture_pass(ctx.adapter, ctx.probes, points | {Capability.HIDDEN_STATES}, ctx.accumulators,
                                  batch_size=batch_size, retain=any(c.needs_batches for c in active),
-                                 progress=progress.slice(0.0, CAPTURE_SHARE, "capture"), should_stop=should_stop,
-                                 order=np.concatenate([fit, score]))
+                                 progress=progress.slice(0.0, CAPTURE_SHARE, "capture", Message("progress.capture")),
+                                 should_stop=should_stop, order=np.concatenate([fit, score]))
         start = CAPTURE_SHARE
 
     results: dict[str, CheckResult] = dict(skipped)
@@ -73,13 +69,13 @@ def run_checks(checks: list[Check], ctx: AuditContext, *, batch_size: int = 16,
     for i, check in enumerate(active):
         if should_stop():
             raise Cancelled(check.id)
-        ctx.progress = progress.slice(start + i * share, share, check.id)
-        ctx.progress(0.0, "running")
+        ctx.progress = progress.slice(start + i * share, share, check.id, _step(check.id))
+        ctx.progress(0.0, Message("progress.check.running"))
         result = _run_one(check, ctx)
         # a streaming check does most of its work inside the capture pass: count it as its own time
         streamed = ctx.trace.accumulator_seconds.get(check.id, 0.0)
         results[check.id] = replace(result, duration_s=result.duration_s + streamed)
-        ctx.progress(1.0, "done")
+        ctx.progress(1.0, Message("progress.check.done"))
     return [results[c.id] for c in checks]
 
 
@@ -94,3 +90,9 @@ def _run_one(check: Check, ctx: AuditContext) -> CheckResult:
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return CheckResult.error(check.id, detail, time.perf_counter() - began)
     return replace(result, duration_s=time.perf_counter() - began)
+
+
+def _step(check_id: str) -> Message:
+    """A check's name in progress lines: its catalogue title, or its id where it has none."""
+    key = f"check.{check_id}.title"
+    return Message(key) if has(key) else verbatim(check_id)

@@ -13,7 +13,8 @@ import numpy as np
 
 from auditor.checks.base import AuditContext
 from auditor.estimators.probe_head import fit_softmax
-from auditor.models.base import Capability
+from auditor.messages import Message
+from auditor.models.base import Capability, GradientCapable
 
 FIT_CAP = 4096   # a probe head learns enough from this many rows; more only costs time
 # evidence["label_source"] of a label-dependent check: where its Y came from. With MODEL_PREDICTIONS
@@ -85,7 +86,7 @@ class ProbeTask:
 @dataclass
 class GradientSetup:
     task: ProbeTask | None
-    reason: str                        # why there is no task (empty when there is one)
+    reason: Message | None             # why there is no task (None when there is one)
     description: str                   # which loss, in words, for the report
     # PROBE_LABELS | MODEL_PREDICTIONS for a classification loss; None for next-token loss (no labels)
     label_source: str | None = None
@@ -118,25 +119,24 @@ def gradient_setup(ctx: AuditContext) -> GradientSetup:
 
 
 def _build(ctx: AuditContext) -> GradientSetup:
-    if Capability.GRADIENTS not in ctx.capabilities or ctx.adapter is None:
-        return GradientSetup(None, "the model format has no gradients (ONNX runtimes run inference only)", "")
+    if Capability.GRADIENTS not in ctx.capabilities or not isinstance(ctx.adapter, GradientCapable):
+        return GradientSetup(None, Message("capability.missing.gradients"), "")
     count = int(ctx.probes.count)
-    kind = getattr(ctx.adapter, "loss_kind", "headless")
+    kind = ctx.adapter.loss_kind
     if kind == "causal_lm":
-        return GradientSetup(ProbeTask("causal_lm", np.ones(count, bool), None), "",
+        return GradientSetup(ProbeTask("causal_lm", np.ones(count, bool), None), None,
                              f"language-modelling loss (next-token cross-entropy) on all {count} probes")
     if kind == "head":
         targets, how, source = _head_targets(ctx, count)
-        return GradientSetup(ProbeTask("head", np.ones(count, bool), targets), "",
+        return GradientSetup(ProbeTask("head", np.ones(count, bool), targets), None,
                              f"the model's own head, cross-entropy against {how}, on all {count} probes", source)
     head = shared_probe_head(ctx)
     if head is None:
-        return GradientSetup(None, "the model has no output head and the probes have no labels (at least two "
-                                   "classes) to fit a probe head on, so there is no task loss", "")
+        return GradientSetup(None, Message("task.no_loss"), "")
     _fit, score = ctx.fit_score_split()
     scored = np.zeros(count, bool)
     scored[score] = True
-    return GradientSetup(ProbeTask("probe_head", scored, labels_of(ctx), head), "",
+    return GradientSetup(ProbeTask("probe_head", scored, labels_of(ctx), head), None,
                          f"a linear probe head fitted on the final layer with the probe labels "
                          f"({len(head.wanted)} fit probes); loss on the {int(scored.sum())} held-out probes",
                          PROBE_LABELS)

@@ -6,9 +6,10 @@ from typing import Any
 import numpy as np
 
 from auditor.checks._tasks import gradient_setup
-from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.estimators import attention as est
+from auditor.messages import Message, render
 from auditor.models.base import Capability
 from auditor.trace import TraceBatch
 
@@ -94,12 +95,11 @@ class AttentionStructure(Check):
     """Entropy, distance and sink share per head; head importance from the gradient pass."""
 
     id = "attention.structure"
-    title = "Attention structure"
-    meaning = ("Where each attention head looks and how much each head matters to the model's task by a gradient "
-               "measure: heads far below the average head are candidates for pruning, untested until removed.")
     dimension = "transparency"
+    charts = (Chart("head_importance", ("head_importance",), "heatmap", "importance"),
+              Chart("entropy", ("entropy",), "heatmap", "entropy"))
     requires = frozenset({Capability.ATTENTIONS})
-    captures = frozenset({"hidden", "attentions", "gradients"})
+    captures = frozenset({Capability.HIDDEN_STATES, Capability.ATTENTIONS, Capability.GRADIENTS})
     metric_names = frozenset({"entropy", "distance", "sink_share", "head_importance", "redundant_heads",
                               "prunable_attention_share", "mean_entropy", "rollout_special_share"})
 
@@ -113,7 +113,7 @@ class AttentionStructure(Check):
     def run(self, ctx: AuditContext) -> CheckResult:
         stats: AttentionStats = ctx.accumulators[self.id]  # type: ignore[assignment]
         if not stats.samples:
-            return CheckResult.skipped(self.id, "no attention maps were captured")
+            return CheckResult.skipped(self.id, Message("check.attention.structure.skip.no_maps"))
         entropy, distance, sink = stats.mean("entropy"), stats.mean("distance"), stats.mean("sink")
         setup = gradient_setup(ctx)
         evidence: dict[str, Any] = {"causal": stats.causal, "samples": stats.samples,
@@ -129,14 +129,15 @@ class AttentionStructure(Check):
                              # only these figures depend on the task's labels (findings.py reads this)
                              "label_metrics": ["head_importance", "redundant_heads", "prunable_attention_share"]})
         else:
-            evidence["importance_missing"] = (setup.reason or "the heads' output projections could not be found, "
-                                              "so no head mask could be placed")
+            why = setup.reason or Message("check.attention.structure.no_head_mask")
+            evidence["importance_missing"] = render(why, "en")
+            evidence["importance_missing_message"] = why.to_json()
         metrics = {"entropy": entropy, "distance": distance, "sink_share": sink, "head_importance": importance,
                    "redundant_heads": redundant, "prunable_attention_share": share,
                    "mean_entropy": float(np.nanmean(entropy)),
                    "rollout_special_share": stats.rollout_special / max(stats.rollout_rows, 1)}
-        summary = _summary(metrics, self.params["relative_importance"])
-        return CheckResult(check_id=self.id, outcome="ok", summary=summary, metrics=metrics, evidence=evidence)
+        return CheckResult(check_id=self.id, outcome="ok", sentences=_sentences(metrics, self.params["relative_importance"]),
+                           metrics=metrics, evidence=evidence)
 
 
 def low_importance_heads(importance: np.ndarray, relative: Any) -> dict[str, Any]:
@@ -160,13 +161,11 @@ def low_importance_heads(importance: np.ndarray, relative: Any) -> dict[str, Any
     return {"redundant_heads": int(len(low)), "prunable_attention_share": share, "evidence": evidence}
 
 
-def _summary(m: dict[str, Any], relative: float) -> str:
-    entropy = np.asarray(m["entropy"])
-    text = (f"mean attention entropy {m['mean_entropy']:.2f} (0 = one token, 1 = uniform); "
-            f"{100 * float(np.nanmean(m['sink_share'])):.0f}% of attention on special/first tokens")
+def _sentences(m: dict[str, Any], relative: float) -> tuple[Message, ...]:
+    said = [Message("check.attention.structure.entropy", {"entropy": float(m["mean_entropy"])}),
+            Message("check.attention.structure.sink", {"share": float(np.nanmean(m["sink_share"]))})]
     if m["redundant_heads"] is not None:
-        # reports/summaries.py reads the rule back from this wording for the Japanese sentence
-        text += (f"; {m['redundant_heads']} of {entropy.size} heads have gradient importance below {relative:g} x "
-                 f"the mean head ({100 * m['prunable_attention_share']:.0f}% of attention FLOPs; their effect on "
-                 f"outputs was not measured by removing them)")
-    return text
+        said.append(Message("check.attention.structure.low_importance", {
+            "low": int(m["redundant_heads"]), "heads": int(np.asarray(m["entropy"]).size),
+            "relative": float(relative), "share": float(m["prunable_attention_share"])}))
+    return tuple(said)

@@ -56,7 +56,7 @@ class InformationPlaneCheck(Check):
     dimension = "retention"
     requires = frozenset({Capability.HIDDEN_STATES})
     # logits stand in for labels when the probe set has none (the model's own predictions)
-    captures = frozenset({"hidden", "logits"})
+    captures = frozenset({Capability.HIDDEN_STATES, Capability.LOGITS})
     needs_batches = False
     # beyond the contract: the chance-scaled accuracy, shuffled-label baselines and two scalars for conditions
     metric_names = frozenset({*_INFO_METRICS, *_BASELINES, "probe_accuracy_over_chance", "estimator_trend_agreement",

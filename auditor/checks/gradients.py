@@ -6,8 +6,9 @@ from typing import Any
 import numpy as np
 
 from auditor.checks._tasks import ProbeTask, gradient_setup
-from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
+from auditor.messages import Message
 from auditor.models.base import Capability
 from auditor.trace import TraceBatch
 
@@ -40,17 +41,16 @@ class GradientFlow(Check):
     """Per-layer gradient norms of the task loss for hidden states and block parameters."""
 
     id = "gradients.flow"
-    title = "Gradient flow"
-    meaning = ("Whether the learning signal reaches every layer, so the model can still be trained, "
-               "fine-tuned and corrected: signals that fade or blow up make corrections unreliable.")
     dimension = "trainability"
+    charts = (Chart("signal", ("grad_norm_hidden",), "line", "norm"),
+              Chart("parameters", ("grad_norm_params",), "line", "norm"))
     requires = frozenset({Capability.GRADIENTS, Capability.HIDDEN_STATES})
-    captures = frozenset({"hidden", "gradients"})
+    captures = frozenset({Capability.HIDDEN_STATES, Capability.GRADIENTS})
     metric_names = frozenset({"grad_norm_hidden", "grad_norm_params", "grad_ratio", "grad_attenuation",
                               "param_grad_ratio"})
     step_metrics = frozenset({"grad_norm_params"})
 
-    def skip_reason(self, ctx: AuditContext) -> str | None:
+    def skip_reason(self, ctx: AuditContext) -> Message | None:
         setup = gradient_setup(ctx)
         return setup.reason if setup.task is None else None
 
@@ -61,7 +61,7 @@ class GradientFlow(Check):
         stats: GradientStats = ctx.accumulators[self.id]  # type: ignore[assignment]
         setup = gradient_setup(ctx)
         if not stats.rows or stats.grad_sum is None:
-            return CheckResult.skipped(self.id, "no probe was back-propagated")
+            return CheckResult.skipped(self.id, Message("check.gradients.flow.skip.no_backprop"))
         hidden = stats.grad_sum / stats.rows                                     # [L+1] mean ||dLoss_b/dH_l||
         params = (np.asarray(ctx.trace.grad_norm_params, dtype=np.float64) / stats.rows
                   if ctx.trace.grad_norm_params else None)                       # [L] ||d mean loss / dW||_F
@@ -73,12 +73,11 @@ class GradientFlow(Check):
             "grad_attenuation": float(hidden[0] / max(hidden[-1], _EPS)),
             "param_grad_ratio": float(params.max() / max(params.min(), _EPS)) if params is not None else None,
         }
-        weakest = int(np.argmin(hidden))
-        summary = (f"gradient norm {hidden[-1]:.3g} at the last layer and {hidden[0]:.3g} at the embeddings "
-                   f"({metrics['grad_attenuation']:.2f}x); max/min over layers {metrics['grad_ratio']:.2f}, "
-                   f"weakest at layer {weakest}")
+        said = Message("check.gradients.flow.norms", {
+            "last": float(hidden[-1]), "first": float(hidden[0]), "attenuation": metrics["grad_attenuation"],
+            "ratio": metrics["grad_ratio"], "weakest_layer": int(np.argmin(hidden))})
         evidence = {"loss": setup.description, "loss_kind": setup.task.kind if setup.task else None,
                     "label_source": setup.label_source,
                     "mean_loss": stats.loss_sum / stats.rows, "rows": stats.rows,
                     "parameter_gradients": "norm of the gradient of the mean loss over these rows, per block"}
-        return CheckResult(check_id=self.id, outcome="ok", summary=summary, metrics=metrics, evidence=evidence)
+        return CheckResult(check_id=self.id, outcome="ok", sentences=(said,), metrics=metrics, evidence=evidence)

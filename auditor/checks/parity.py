@@ -5,13 +5,15 @@ from typing import Any
 
 import numpy as np
 
-from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.estimators.perturbation import row_cosine
+from auditor.messages import Message
+from auditor.models.base import Capability
 from auditor.models.perturb import last_valid
 from auditor.trace import TraceBatch, pool
 
-_POINTS = frozenset({"hidden", "logits"})
+_POINTS = frozenset({Capability.HIDDEN_STATES, Capability.LOGITS})
 
 
 class _Outputs:
@@ -38,10 +40,8 @@ class ArtifactParity(Check):
     """The main model against its --reference (e.g. PyTorch against its ONNX export), over the probes."""
 
     id = "artifact.parity"
-    title = "Format parity"
-    meaning = ("Whether the model file that will be deployed gives the same outputs as the model that was "
-               "developed and audited, on the same inputs.")
     dimension = "integrity"
+    charts = (Chart("layers", ("layer_max_abs_diff",), "line", "value"),)
     metric_names = frozenset({"output_cos", "max_abs_diff", "max_rel_diff", "prediction_agreement",
                               "layer_max_abs_diff"})
 
@@ -49,9 +49,9 @@ class ArtifactParity(Check):
     def parameters(cls) -> dict[str, Any]:
         return {"batch_size": 16}
 
-    def skip_reason(self, ctx: AuditContext) -> str | None:
+    def skip_reason(self, ctx: AuditContext) -> Message | None:
         if ctx.reference is None:
-            return "no reference model was given (auditor audit MODEL --reference OTHER_FORMAT)"
+            return Message("check.artifact.parity.skip.no_reference")
         return None
 
     def run(self, ctx: AuditContext) -> CheckResult:
@@ -85,9 +85,9 @@ class ArtifactParity(Check):
                 per_layer = np.array([_masked_diff(x, y, a.mask)[0] for x, y in zip(a.layers, b.layers, strict=True)])
                 layer_diff = per_layer if layer_diff is None else np.maximum(layer_diff, per_layer)
             done += batch_a.size
-            ctx.progress(done / max(int(ctx.probes.count), 1), f"compared {done} probes")
+            ctx.progress(done / max(int(ctx.probes.count), 1), Message("progress.parity.compared", {"done": done}))
         if not cos:
-            return CheckResult.skipped(self.id, "the two models share no comparable output (no final states or logits)")
+            return CheckResult.skipped(self.id, Message("check.artifact.parity.skip.nothing_comparable"))
         cosines = np.concatenate(cos)
         metrics = {"output_cos": float(cosines.min()), "max_abs_diff": max_abs,
                    "max_rel_diff": max_abs / scale if scale > 0 else None,
@@ -99,10 +99,11 @@ class ArtifactParity(Check):
                     "mean_output_cos": float(cosines.mean()), "probes": int(cosines.size),
                     "compared": "final-layer states pooled as the model pools them" +
                                 (", and the output logits" if agree else "")}
-        summary = (f"minimum output cosine {metrics['output_cos']:.6f} against the {ident.format} reference, "
-                   f"largest difference {max_abs:.3g}"
-                   + (f", {100 * metrics['prediction_agreement']:.1f}% equal predictions" if agree else ""))
-        return CheckResult(check_id=self.id, outcome="ok", summary=summary, metrics=metrics, evidence=evidence)
+        facts: dict[str, Any] = {"cos": metrics["output_cos"], "difference": float(max_abs), "format": ident.format}
+        if agree:
+            facts["agreement"] = metrics["prediction_agreement"]
+        said = Message("check.artifact.parity.agreement" + ("_predictions" if agree else ""), facts)
+        return CheckResult(check_id=self.id, outcome="ok", sentences=(said,), metrics=metrics, evidence=evidence)
 
 
 def _same_shapes(a: _Outputs, b: _Outputs, where: str) -> None:

@@ -33,7 +33,7 @@ class FlowPDE(Check):
     id = "flow.pde"
     dimension = "flow"
     requires = frozenset({Capability.HIDDEN_STATES})
-    captures = frozenset({"hidden", "attentions"})
+    captures = frozenset({Capability.HIDDEN_STATES, Capability.ATTENTIONS})
     metric_names = frozenset({"pde_cos", "identity_cos", "pointwise_cos", "pde_r2", "rollout_cos",
                               "share_diffusion", "share_attention", "share_reaction",
                               "kernel_attention_cos", "uniform_attention_cos", "pointwise_r2"})

@@ -6,11 +6,12 @@ from typing import Any
 import numpy as np
 
 from auditor.checks._tasks import StreamingProbeHead, shared_probe_head
-from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.estimators import perturbation as est
 from auditor.estimators.probe_head import predict
-from auditor.models.base import Capability
+from auditor.messages import Message
+from auditor.models.base import Capability, Occludable
 from auditor.models.perturb import (
     ALIGNED_KINDS,
     EMBEDDING_EPS,
@@ -40,7 +41,7 @@ class PerturbationStats:
         self.kl: dict[str, list[np.ndarray]] = {}
         self.flip: dict[str, list[np.ndarray]] = {}
         self.samples = 0
-        self.occlusion_left = occlusion_examples if hasattr(self.adapter, "token_occlusion") else 0
+        self.occlusion_left = occlusion_examples if isinstance(self.adapter, Occludable) else 0
         self.occlusion: list[dict[str, Any]] = []
 
     def update(self, batch: TraceBatch) -> None:
@@ -92,12 +93,13 @@ class PerturbationSensitivity(Check):
     """Embedding-noise amplification per layer and input-level perturbations, all copies batched."""
 
     id = "perturbation.sensitivity"
-    title = "Perturbation sensitivity"
-    meaning = ("Whether a small change to the input, such as a masked word or a little noise, stays small "
-               "inside the model and leaves its output nearly unchanged.")
     dimension = "robustness"
-    requires = frozenset({Capability.HIDDEN_STATES})
-    captures = frozenset({"hidden", "logits"})
+    charts = (Chart("amplification", ("amplification",), "line", "ratio"),
+              Chart("layer_gain", ("layer_gain",), "line", "ratio"),
+              Chart("changed_predictions", ("flip_rate_by_kind",), "bars", "rate"),
+              Chart("output_similarity", ("output_cos_by_kind",), "bars", "cos"))
+    requires = frozenset({Capability.HIDDEN_STATES, Capability.PERTURBATIONS})
+    captures = frozenset({Capability.HIDDEN_STATES, Capability.LOGITS})
     metric_names = frozenset({"amplification", "amplification_by_eps", "layer_gain", "lyapunov", "flip_rate",
                               "output_cos", "output_kl", "flip_rate_by_kind", "output_cos_by_kind",
                               "output_kl_by_kind", "output_cos_ci", "flip_rate_ci"})
@@ -114,11 +116,6 @@ class PerturbationSensitivity(Check):
         return PerturbationPlan(seed=ctx.seed, eps=tuple(float(e) for e in self.params["eps"]) if torch_model else (),
                                 inputs=tuple((str(k), float(r)) for k, r in spec), max_rows=int(self.params["max_rows"]))
 
-    def skip_reason(self, ctx: AuditContext) -> str | None:
-        if ctx.adapter is None or not hasattr(ctx.adapter, "perturb"):
-            return "the model adapter cannot run perturbed copies"
-        return None
-
     def accumulator(self, ctx: AuditContext) -> PerturbationStats:
         head = None if Capability.LOGITS in ctx.capabilities else shared_probe_head(ctx)
         scored = None
@@ -131,7 +128,7 @@ class PerturbationSensitivity(Check):
     def run(self, ctx: AuditContext) -> CheckResult:
         stats: PerturbationStats = ctx.accumulators[self.id]  # type: ignore[assignment]
         if not stats.samples:
-            return CheckResult.skipped(self.id, "no batch could be perturbed")
+            return CheckResult.skipped(self.id, Message("check.perturbation.sensitivity.skip.no_batch"))
         plan = stats.plan
         rel = {k: np.concatenate(v) for k, v in stats.rel.items()}
         cos = {k: np.concatenate(v) for k, v in stats.cos.items()}
@@ -180,7 +177,7 @@ class PerturbationSensitivity(Check):
             "output_cos_ci": _bootstrap(all_cos, plan.seed) if all_cos.size else None,
             "flip_rate_ci": _bootstrap(all_flip, plan.seed) if all_flip is not None and all_flip.size else None,
         }
-        return CheckResult(check_id=self.id, outcome="ok", summary=_summary(metrics), metrics=metrics,
+        return CheckResult(check_id=self.id, outcome="ok", sentences=_sentences(metrics), metrics=metrics,
                            evidence=evidence)
 
 
@@ -191,15 +188,19 @@ def _bootstrap(values: np.ndarray, seed: int, rounds: int = 200) -> list[float]:
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
-def _summary(m: dict[str, Any]) -> str:
-    parts = []
+def _sentences(m: dict[str, Any]) -> tuple[Message, ...]:
+    said = []
     if m["amplification"] is not None:
-        amp = np.asarray(m["amplification"])
+        amp = np.asarray(m["amplification"], dtype=np.float64)
         peak = int(np.argmax(amp[1:])) + 1 if amp.size > 1 else 0
-        parts.append(f"a small push at the embeddings is {amp[-1]:.2f}x its relative size at the last layer "
-                     f"(largest {amp[peak]:.2f}x at layer {peak}; Lyapunov {m['lyapunov']:+.3f} per block)")
+        said.append(Message("check.perturbation.sensitivity.amplification", {
+            "last": float(amp[-1]), "peak": float(amp[peak]), "peak_layer": peak, "lyapunov": _number(m["lyapunov"])}))
     if m["output_cos"] is not None:
-        parts.append(f"outputs keep cosine {m['output_cos']:.3f} to the clean run under input perturbations")
+        said.append(Message("check.perturbation.sensitivity.output_cos", {"cos": _number(m["output_cos"])}))
     if m["flip_rate"] is not None:
-        parts.append(f"{100 * m['flip_rate']:.1f}% of predictions change")
-    return "; ".join(parts) or "no figures could be computed"
+        said.append(Message("check.perturbation.sensitivity.flip_rate", {"rate": _number(m["flip_rate"])}))
+    return tuple(said) or (Message("check.perturbation.sensitivity.no_figures"),)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -60,7 +60,7 @@ class RepresentationFlow(Check):
     id = "flow.representation"
     dimension = "flow"
     requires = frozenset({Capability.HIDDEN_STATES})
-    captures = frozenset({"hidden"})
+    captures = frozenset({Capability.HIDDEN_STATES})
     metric_names = frozenset({"update_ratio", "consecutive_cos", "effective_rank", "norm_growth"})
     step_metrics = frozenset({"update_ratio", "consecutive_cos"})
     charts = (Chart("update", ("update_ratio", "consecutive_cos"), "line", "ratio"),

@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 
 from auditor.checks._tasks import ProbeTask, StreamingProbeHead, gradient_setup, labels_of
-from auditor.checks.base import AuditContext, Check, CheckResult
+from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.estimators.attention import head_stats, is_causal, spearman
 from auditor.estimators.perturbation import relative_change
-from auditor.models.base import Capability
+from auditor.messages import Message
+from auditor.models.base import Capability, Reinitialisable
 from auditor.trace import TraceBatch
 
 KEY_METRICS = ("head_importance", "entropy", "sink_share", "grad_norm_hidden", "update_ratio")
@@ -63,12 +64,10 @@ class SanityRandomization(Check):
     """Key metrics on a re-initialised copy of the model, compared with the trained model's."""
 
     id = "sanity.randomization"
-    title = "Randomisation sanity check"
-    meaning = ("Whether the audit's figures describe what this model learned rather than its architecture: "
-               "each key figure is recomputed on a copy with random weights and should change.")
     dimension = "transparency"
-    requires = frozenset({Capability.HIDDEN_STATES, Capability.INTERVENTIONS})
-    captures = frozenset({"hidden", "attentions", "gradients"})
+    charts = (Chart("change", ("randomization_delta",), "bars", "delta"),)
+    requires = frozenset({Capability.HIDDEN_STATES, Capability.REINITIALISATION})
+    captures = frozenset({Capability.HIDDEN_STATES, Capability.ATTENTIONS, Capability.GRADIENTS})
     metric_names = frozenset({"rank_correlation", "randomization_delta", "uninformative_metrics",
                               "informative_share"})
 
@@ -77,12 +76,11 @@ class SanityRandomization(Check):
         return {"probes": 64, "max_rank_correlation": 0.8, "min_delta": 0.1, "batch_size": 16,
                 "max_parameters": 3_000_000_000}
 
-    def skip_reason(self, ctx: AuditContext) -> str | None:
-        if not hasattr(ctx.adapter, "randomized"):
-            return "the model format cannot be re-initialised (PyTorch models only)"
+    def skip_reason(self, ctx: AuditContext) -> Message | None:
+        # the runner has checked Capability.REINITIALISATION (the Reinitialisable protocol) already
         if ctx.identity.parameters > int(self.params["max_parameters"]):
-            return (f"a re-initialised copy of {ctx.identity.parameters:,} parameters would double the memory "
-                    f"the audit needs (limit {int(self.params['max_parameters']):,}; template parameter max_parameters)")
+            return Message("check.sanity.randomization.skip.too_large", {
+                "parameters": int(ctx.identity.parameters), "limit": int(self.params["max_parameters"])})
         return None
 
     def _subset(self, ctx: AuditContext) -> np.ndarray:
@@ -104,13 +102,15 @@ class SanityRandomization(Check):
         trained: SubsampleMetrics = ctx.accumulators[self.id]  # type: ignore[assignment]
         subset = self._subset(ctx)
         if not subset.size or not trained.means():
-            return CheckResult.skipped(self.id, "no probe was left to compare (the held-out split is empty)")
+            return CheckResult.skipped(self.id, Message("check.sanity.randomization.skip.no_probes"))
         setup = gradient_setup(ctx)
+        if not isinstance(ctx.adapter, Reinitialisable):   # run directly, without the runner's check
+            return CheckResult.skipped(self.id, Message("capability.missing.reinitialisation"))
         random_adapter = ctx.adapter.randomized(ctx.seed)
         try:
             task, order = self._random_task(ctx, setup.task, subset)
             collected = SubsampleMetrics(subset, task)
-            capture_pass(random_adapter, ctx.probes, frozenset(self.captures), {"sanity": collected},
+            capture_pass(random_adapter, ctx.probes, self.captures, {"sanity": collected},
                          batch_size=int(self.params["batch_size"]), retain=False, progress=ctx.progress,
                          should_stop=ctx.should_stop, order=order, task=task)
         finally:
@@ -129,17 +129,20 @@ class SanityRandomization(Check):
                 flagged.append(name)
         compared = len(rho)
         if not compared:
-            return CheckResult.skipped(self.id, "none of the key metrics could be computed on both models")
+            return CheckResult.skipped(self.id, Message("check.sanity.randomization.skip.none_computed"))
         metrics = {"rank_correlation": rho, "randomization_delta": delta, "uninformative_metrics": len(flagged),
                    "informative_share": (compared - len(flagged)) / compared if compared else None}
-        summary = (f"{compared - len(flagged)} of {compared} key metrics change on a randomly re-initialised copy"
-                   + (f"; uninformative for this model: {', '.join(flagged)}" if flagged else ""))
+        said = [Message("check.sanity.randomization.changed", {"changed": compared - len(flagged), "compared": compared})]
+        if flagged:   # each flagged metric by its code (the sentence key ends with it)
+            said.append(Message("check.sanity.randomization.uninformative", {
+                "metrics": [Message(f"check.sanity.randomization.metric.{name}") for name in flagged],
+                "codes": list(flagged)}))
         evidence = {"subsample": subset.tolist(), "uninformative": flagged, "trained": before, "randomized": after,
                     "randomization": "all weights re-initialised with the architecture's own initialiser, "
                                      f"seed {ctx.seed}",
                     "delta": "relative L2 change of the metric's values, each scaled by its mean magnitude",
                     "loss": setup.description}
-        return CheckResult(check_id=self.id, outcome="ok", summary=summary, metrics=metrics, evidence=evidence)
+        return CheckResult(check_id=self.id, outcome="ok", sentences=tuple(said), metrics=metrics, evidence=evidence)
 
     def _random_task(self, ctx: AuditContext, trained: ProbeTask | None,
                      subset: np.ndarray) -> tuple[ProbeTask | None, np.ndarray]:

@@ -56,7 +56,7 @@ class FlowSmoothing(Check):
     id = "flow.smoothing"
     dimension = "flow"
     requires = frozenset({Capability.HIDDEN_STATES})
-    captures = frozenset({"hidden"})
+    captures = frozenset({Capability.HIDDEN_STATES})
     metric_names = frozenset({"token_similarity", "rank_collapse_residual", "dirichlet_energy"})
     charts = (Chart("similarity", ("token_similarity", "rank_collapse_residual"), "line", "ratio"),)
 

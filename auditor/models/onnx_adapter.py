@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from auditor.errors import BadInput
+from auditor.messages import render
 from auditor.models import onnx_graph, onnx_inputs, onnx_weights
-from auditor.models.base import Capability, ModelBatch, ModelIdentity, count_fed, fed_note
+from auditor.models.base import Capability, ModelBatch, ModelIdentity, capture_points, count_fed, fed_note
 from auditor.models.encoding import ImageEncoder, TextEncoder, has_tokenizer, load_tokenizer, text_max_length
 from auditor.models.identity import manifest
 from auditor.probes.types import ProbeSet
@@ -61,7 +62,8 @@ class OnnxAdapter:
         if unfed:
             # found layers cannot be captured either: nothing reaches them
             self.discovery.boundaries, self.discovery.attentions = [], None
-            self.discovery.notes = [unfed]
+            self.discovery.notes, self.discovery.reasons = [], []
+            self.discovery.note(unfed)
         self._notes += self.discovery.notes
         self._patch = onnx_inputs.patch_size(index, self._image_input)
         params, dtype = onnx_weights.initializer_summary(model)
@@ -97,10 +99,14 @@ class OnnxAdapter:
                      "input_signature": onnx_inputs.signature(self._inputs),
                      "constant_parameters": constant_params},
         )
-        self.unavailable = onnx_inputs.unavailable_reasons(self.discovery, unfed)
+        # why a capability is missing: catalogue sentences, and their English for readers of strings
+        self.unavailable_messages = onnx_inputs.unavailable_reasons(self.discovery, unfed)
+        self.unavailable = {k: render(m, "en") for k, m in self.unavailable_messages.items()}
         if self.unavailable:
             self.identity.details["unavailable"] = dict(self.unavailable)
-        caps = set()
+            self.identity.details["unavailable_messages"] = {k: m.to_json()
+                                                             for k, m in self.unavailable_messages.items()}
+        caps = set() if unfed else {Capability.PERTURBATIONS}
         if self.discovery.boundaries:
             caps.add(Capability.HIDDEN_STATES)
         if self.discovery.attentions:
@@ -260,18 +266,19 @@ class OnnxAdapter:
 
         A gradient `task` is ignored: onnxruntime runs inference only."""
         d = self.discovery
-        want = list(d.boundaries) if "hidden" in points else []
-        if "attentions" in points and d.attentions:
+        points = capture_points(points)
+        want = list(d.boundaries) if Capability.HIDDEN_STATES in points else []
+        if Capability.ATTENTIONS in points and d.attentions:
             want += d.attentions
-        if "logits" in points and self._logits:
+        if Capability.LOGITS in points and self._logits:
             want.append(self._logits)
         feed = self._feed(batch)
         got = self._run(want, feed)
         b = batch.size
-        hidden = [_tokens(got[n], b) for n in d.boundaries] if "hidden" in points else []
+        hidden = [_tokens(got[n], b) for n in d.boundaries] if Capability.HIDDEN_STATES in points else []
         tokens = hidden[0].shape[1] if hidden else (batch.mask.shape[1] if batch.mask is not None else 1)
         attentions = None
-        if "attentions" in points and d.attentions:
+        if Capability.ATTENTIONS in points and d.attentions:
             attentions = [_heads(got[n], b) for n in d.attentions]
         mask = batch.mask if batch.mask is not None else np.ones((b, tokens), dtype=bool)
         grid = self._grid() if hidden and self.modality == "image" else None

@@ -20,6 +20,7 @@ import onnx
 from onnx import helper
 
 from auditor.errors import BadInput
+from auditor.messages import Message, render
 
 _SHAPE_OPS = frozenset({"Shape", "Size"})                # their outputs carry no activations
 _PROJECTIONS = frozenset({"MatMul", "Gemm", "Einsum", "FusedMatMul", "MatMulInteger", "Conv"})
@@ -37,7 +38,12 @@ class Discovery:
     attentions: list[str] | None = None                   # L Softmax outputs, one per block
     method: str = "none"                                  # "override" | "names" | "structure" | "none"
     style: str | None = None                              # "post-ln" | "pre-ln"
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)          # English, for the audit's input notes
+    reasons: list[Message] = field(default_factory=list)    # the same notes as catalogue sentences
+
+    def note(self, reason: Message) -> None:
+        self.reasons.append(reason)
+        self.notes.append(render(reason, "en"))
 
     @property
     def layers(self) -> int | None:
@@ -204,23 +210,24 @@ def discover(model: onnx.ModelProto, layer_outputs: list[str] | None = None,
             raise BadInput(f"--layer-outputs names tensor(s) not in the graph: {', '.join(unknown)}")
         found = Discovery(boundaries=list(layer_outputs), method="override")
     else:
-        found = _by_names(g) or _by_structure(g) or Discovery(notes=[_why_none(g)])
+        found = _by_names(g) or _by_structure(g)
+        if found is None:
+            found = Discovery()
+            found.note(_why_none(g))
     if found.boundaries:
         found.attentions = _attentions(g, found.boundaries)
         if found.attentions is None:
-            found.notes.append("attention maps unavailable: not exactly one attention Softmax per block")
+            found.note(Message("adapter.onnx.no_attention_per_block"))
         if found.style is None and len(found.boundaries) > 1:
             found.style = "post-ln" if g.is_norm_output(found.boundaries[1]) else "pre-ln"
     return found
 
 
-def _why_none(g: GraphIndex) -> str:
+def _why_none(g: GraphIndex) -> Message:
     softmaxes = len(g.attention_softmaxes())
     if not softmaxes:
-        return ("no transformer blocks in the graph (no attention Softmax); hidden states are unavailable "
-                "unless --layer-outputs NAMES names its layer boundaries (comma-separated tensor names 0..L)")
-    return (f"{softmaxes} attention Softmax nodes found but the layer boundaries around them could not be "
-            "placed; name them with --layer-outputs")
+        return Message("adapter.onnx.no_blocks")
+    return Message("adapter.onnx.boundaries_not_placed", {"softmaxes": softmaxes})
 
 
 def _by_names(g: GraphIndex) -> Discovery | None:

@@ -14,6 +14,7 @@ from typing import Any
 import onnx
 
 from auditor.errors import BadInput
+from auditor.messages import Message
 
 # the inputs a tokenizer gives or the adapter builds from them (OnnxAdapter._feed)
 TEXT_INPUTS = frozenset({"input_ids", "attention_mask", "token_type_ids", "position_ids"})
@@ -41,7 +42,7 @@ def unfillable(inputs: Inputs, modality: str, image_input: str | None) -> list[s
 
 
 def refuse_unfeedable(file_name: str, inputs: Inputs, modality: str, image_input: str | None,
-                      layer_outputs: list[str] | None) -> str | None:
+                      layer_outputs: list[str] | None) -> Message | None:
     """BadInput for a graph probes could reach only in part; the reason nothing can be fed, or None.
 
     A text or image graph with an extra input would fail on its first batch, after the audit
@@ -65,15 +66,16 @@ def refuse_unfeedable(file_name: str, inputs: Inputs, modality: str, image_input
     if layer_outputs:
         raise BadInput(f"--layer-outputs cannot help here: {reads}, so no probe can reach its layers "
                        "(this version audits text and image models)")
-    return (f"{reads}; no probe can be fed to it, so nothing about its behaviour was measured "
-            "(this version audits text and image models)")
+    return Message("adapter.onnx.unfed", {"file": file_name, "inputs": signature(inputs)})
 
 
-def unavailable_reasons(discovery: Any, unfed: str | None) -> dict[str, str]:
+def unavailable_reasons(discovery: Any, unfed: Message | None) -> dict[str, Message]:
     """Why each capability the graph lacks is missing, naming the way out (capability value -> reason)."""
     if unfed:
         return {"hidden_states": unfed, "attentions": unfed, "logits": unfed}
-    why = " ".join(discovery.notes) or "the graph's layer boundaries could not be found"
+    reasons = list(discovery.reasons)
+    why = reasons[0] if len(reasons) == 1 else Message("adapter.onnx.reasons", {"reasons": reasons}) \
+        if reasons else Message("adapter.onnx.boundaries_not_found")
     if not discovery.boundaries:
         return {"hidden_states": why, "attentions": why}
     if not discovery.attentions:

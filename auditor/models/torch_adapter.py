@@ -9,8 +9,16 @@ from typing import Any
 import numpy as np
 
 from auditor.errors import BadInput
+from auditor.messages import Message, render
 from auditor.models import seq2seq
-from auditor.models.base import Capability, ModelBatch, ModelIdentity, count_fed, fed_note
+from auditor.models.base import (
+    Capability,
+    ModelBatch,
+    ModelIdentity,
+    capture_points,
+    count_fed,
+    fed_note,
+)
 from auditor.models.encoding import ImageEncoder, TextEncoder, load_tokenizer, text_max_length
 from auditor.models.identity import manifest
 from auditor.probes.types import ProbeSet
@@ -88,15 +96,19 @@ class TorchAdapter:
             max_length=getattr(self._encoder, "max_length", None),
             details={"compute_dtype": str(self.model.dtype).replace("torch.", ""), **scope},
         )
-        caps = {Capability.GRADIENTS, Capability.INTERVENTIONS}
-        self.unavailable: dict[str, str] = {}
+        caps = {Capability.GRADIENTS, Capability.INTERVENTIONS, Capability.PERTURBATIONS,
+                Capability.REINITIALISATION}
+        # why a capability is missing, as a catalogue sentence (runner, stored details) and in English
+        self.unavailable_messages: dict[str, Message] = {}
         if self.blocks is not None:
             # attention maps are per block: without the blocks there is nothing to line them up with
             caps |= {Capability.HIDDEN_STATES, Capability.ATTENTIONS}
         else:
-            self.unavailable[Capability.HIDDEN_STATES.value] = self.unavailable[Capability.ATTENTIONS.value] = (
-                f"no stack of {_num_layers(self.config) or 'numbered'} transformer blocks was found in "
-                f"{type(model).__name__}; this version audits layered transformer models only")
+            expected = _num_layers(self.config)
+            why = Message("adapter.no_blocks" if expected else "adapter.no_numbered_blocks",
+                          {"layers": expected, "architecture": type(model).__name__})
+            self.unavailable_messages = {Capability.HIDDEN_STATES.value: why, Capability.ATTENTIONS.value: why}
+        self.unavailable: dict[str, str] = {k: render(m, "en") for k, m in self.unavailable_messages.items()}
         if self._has_head():
             caps.add(Capability.LOGITS)
         self.capabilities = frozenset(caps)
@@ -165,17 +177,18 @@ class TorchAdapter:
         return {k: torch.from_numpy(v).to(self.device) for k, v in batch.inputs.items()}
 
     def capture(self, batch: ModelBatch, points: frozenset[str], task: Any = None) -> TraceBatch:
-        """One batch under inference mode; with a gradient `task` and the "gradients" point, the
+        """One batch under inference mode; with a gradient `task` and the gradients point, the
         forward keeps its graph and one backward of the task loss follows (models.torch_grad)."""
         import torch
 
         from auditor.models.hooks import block_boundaries
 
-        if task is not None and "gradients" in points and self.blocks:
+        points = capture_points(points)
+        if task is not None and Capability.GRADIENTS in points and self.blocks:
             from auditor.models.torch_grad import capture_with_gradients
 
             return capture_with_gradients(self, batch, points, task)
-        want_attn = "attentions" in points
+        want_attn = Capability.ATTENTIONS in points
         with torch.inference_mode(), block_boundaries(self.blocks or []) as seen:
             out = self.model(**self._inputs(batch), output_attentions=want_attn, return_dict=True)
         layers = len(self.blocks or [])
@@ -184,12 +197,12 @@ class TorchAdapter:
 
     def _trace(self, batch: ModelBatch, points: frozenset[str], states: list[Any], out: Any) -> TraceBatch:
         """The TraceBatch of one forward: boundary tensors and the model output as numpy."""
-        want_attn = "attentions" in points
+        want_attn = Capability.ATTENTIONS in points
         hidden = [_np(h) for h in states]
         attentions = None
         if want_attn and getattr(out, "attentions", None):
             attentions = [_np(a) for a in out.attentions]
-        logits = _np(out.logits) if "logits" in points and getattr(out, "logits", None) is not None else None
+        logits = _np(out.logits) if Capability.LOGITS in points and getattr(out, "logits", None) is not None else None
         tokens = hidden[0].shape[1] if hidden else 0
         mask = batch.mask if batch.mask is not None else np.ones((batch.size, tokens), dtype=bool)
         grid, prefix = self._grid(tokens)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from auditor.models.base import ModelBatch
+from auditor.models.base import Capability, ModelBatch, capture_points
 from auditor.trace import TraceBatch, pool
 
 # names of the attention output projection inside a block (BERT/ViT, GPT-2, LLaMA-style, DistilBERT, BART, T5)
@@ -147,7 +147,7 @@ def capture_with_gradients(adapter: Any, batch: ModelBatch, points: frozenset[st
     projections = adapter.head_projections or []
     heads = int(adapter.identity.heads or 0)
     gates = [torch.ones(size, heads, device=adapter.device, requires_grad=True) for _ in projections]
-    want_attn = "attentions" in points
+    want_attn = Capability.ATTENTIONS in capture_points(points)
 
     def leaf(hidden: Any) -> Any:   # H_0 as a leaf: its .grad is dLoss/dH_0
         return hidden.detach().requires_grad_(True)

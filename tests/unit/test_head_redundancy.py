@@ -3,7 +3,13 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from auditor.checks.attention import AttentionStructure, _summary, low_importance_heads
+from auditor.checks.attention import AttentionStructure, _sentences, low_importance_heads
+from auditor.messages import render
+
+
+def _summary(metrics, relative):
+    """The check's English summary, as CheckResult renders it from the sentences."""
+    return render(_sentences(metrics, relative), "en")
 
 
 def _lognormal_heads(layers: int, heads: int, sigma: float = 1.5) -> np.ndarray:
