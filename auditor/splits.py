@@ -7,8 +7,11 @@ has two or more probes). Checks that use the same seed use the same split.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+from auditor.messages import Message
 
 TRAIN_FRACTION = 0.7
 # below this many held-out probes a score fitted on the rest cannot be told from noise: one probe moves
@@ -16,12 +19,12 @@ TRAIN_FRACTION = 0.7
 MIN_SCORED = 16
 
 
-def too_few_scored(score_count: int, what: str) -> str:
-    """The reason a held-out figure is not decided on, or '' when the held-out split is large enough."""
+def too_few_scored(score_count: int, what: str) -> dict[str, Any] | None:
+    """Why a held-out figure is not decided on (a stored Message: evidence stays plain JSON), or None when
+    the held-out split is large enough. `what` names the scored estimator: `probe` or `surrogate`."""
     if score_count >= MIN_SCORED:
-        return ""
-    return (f"only {score_count} probes were held out to score {what}; at least {MIN_SCORED} are needed "
-            "to decide on it (give more probes)")
+        return None
+    return Message(f"evidence.too_few_scored.{what}", {"count": score_count, "needed": MIN_SCORED}).to_json()
 
 
 def split_indices(count: int, labels: Sequence[int] | None = None, *, seed: int = 0,

@@ -114,7 +114,7 @@ class Check:
     requires: ClassVar[frozenset[Capability]] = frozenset()
     metric_names: ClassVar[frozenset[str]] = frozenset()
     step_metrics: ClassVar[frozenset[str]] = frozenset()   # [L] lists indexed by block (step l -> l+1)
-    captures: ClassVar[frozenset[str]] = frozenset()   # capture points it reads: hidden, attentions, logits
+    captures: ClassVar[frozenset[Capability]] = frozenset()   # capture points it reads: hidden, attentions, logits
     # True when `run` reads ctx.trace.batches (whole tensors); streaming checks leave it False so
     # large probe sets never hold every [N, T, d] tensor in memory
     needs_batches: ClassVar[bool] = False
@@ -136,7 +136,7 @@ class Check:
         """Streamed statistics for the capture pass, or None if the check needs none."""
         return None
 
-    def skip_reason(self, ctx: AuditContext) -> str | None:
+    def skip_reason(self, ctx: AuditContext) -> Message | None:
         """Why this model cannot be checked, beyond missing capabilities (None: it can)."""
         return None
 

@@ -161,15 +161,15 @@ def _evidence(ctx: AuditContext, plane: info.InformationPlane, p: dict[str, Any]
 _PROBE_RULES = ("probe_accuracy_over_chance", "task_information_drop")
 
 
-def insufficient_evidence(plane: info.InformationPlane, labels: np.ndarray, score: np.ndarray) -> dict[str, str]:
-    """{metric: reason} for the probe-based figures whose own evidence is too thin to decide on."""
+def insufficient_evidence(plane: info.InformationPlane, labels: np.ndarray,
+                          score: np.ndarray) -> dict[str, dict[str, Any]]:
+    """{metric: reason (a stored Message)} for the probe-based figures whose own evidence is too thin."""
     scored = np.asarray(labels)[np.asarray(score, dtype=int)]
-    reason = too_few_scored(len(scored), "the linear probe")
+    reason = too_few_scored(len(scored), "probe")
     if not reason and (len(np.unique(scored)) < 2 or plane.chance_accuracy >= 1.0):
-        reason = ("every held-out probe has the same label, so the chance level is undefined "
-                  "(give probes of at least two labels)")
+        reason = Message("evidence.one_label_held_out").to_json()
     if not reason and plane.probe_accuracy[-1] is None:
-        reason = "the linear probe could not be fitted (too few probes per label in the fit split)"
+        reason = Message("evidence.probe_not_fitted").to_json()
     return {metric: reason for metric in _PROBE_RULES} if reason else {}
 
 

@@ -108,7 +108,7 @@ def _evidence(stats: PDEStats, ctx: AuditContext) -> dict[str, Any]:
         "attention_examples": stats.examples,
         # the held-out scores of the surrogate decide nothing on a handful of probes
         "insufficient": {m: thin for m in ("pde_r2", "rollout_cos") if (thin := too_few_scored(len(score),
-                                                                                                "the surrogate"))},
+                                                                                                "surrogate"))},
     }
     if stats.kernels is not None:
         evidence["kernel_parameters"] = [[{"drift": v, "spread": None if np.isinf(s) else s, "sink": w}

@@ -111,11 +111,19 @@ def test_the_probe_figures_say_when_their_own_evidence_is_thin():
     assert insufficient_evidence(_Plane(0.5), labels, enough) == {}
     few = insufficient_evidence(_Plane(0.5), labels, enough[:-1])
     assert set(few) == {"probe_accuracy_over_chance", "task_information_drop"}
-    assert f"only {MIN_SCORED - 1} probes" in few["probe_accuracy_over_chance"]
+    assert f"only {MIN_SCORED - 1} probes" in _said(few["probe_accuracy_over_chance"])
+    assert f"{MIN_SCORED - 1}件のみ" in _said(few["probe_accuracy_over_chance"], "ja")
     one_label = insufficient_evidence(_Plane(1.0), labels, np.arange(0, 2 * MIN_SCORED, 2))
-    assert "chance level is undefined" in one_label["probe_accuracy_over_chance"]
+    assert "chance level is undefined" in _said(one_label["probe_accuracy_over_chance"])
     unfitted = insufficient_evidence(_Plane(0.5, None), labels, enough)
-    assert "could not be fitted" in unfitted["task_information_drop"]
+    assert "could not be fitted" in _said(unfitted["task_information_drop"])
+
+
+def _said(stored: dict, lang: str = "en") -> str:
+    """A reason the check stored as Message JSON (evidence stays plain data), rendered."""
+    from auditor.messages import Message, render
+
+    return render(Message.from_json(stored), lang)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -153,5 +161,5 @@ def test_builtin_templates_require_the_checks_every_model_can_give():
 
 
 def test_held_out_figures_need_a_held_out_split_large_enough_to_decide():
-    assert too_few_scored(MIN_SCORED, "the surrogate") == ""
-    assert too_few_scored(MIN_SCORED - 1, "the surrogate").startswith(f"only {MIN_SCORED - 1} probes were held out")
+    assert too_few_scored(MIN_SCORED, "surrogate") is None
+    assert _said(too_few_scored(MIN_SCORED - 1, "surrogate")).startswith(f"only {MIN_SCORED - 1} probes were held out")
