@@ -10,6 +10,7 @@ from typing import Any
 
 from auditor import environment
 from auditor.errors import AuditFailed, AuditorError, BadInput, Cancelled
+from auditor.messages import Message
 from auditor.progress import Progress, ProgressCallback, never
 from auditor.store import open_db, queries, records
 from auditor.views import AuditView
@@ -89,7 +90,7 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         raise BadInput(f"{probes.count} probes; template {template.name} needs at least {template.min_probes} "
                        f"(give more probes or a larger --limit{hint})")
     db = open_db(request.db)
-    bar(0.01, "loading model")
+    bar(0.01, Message("progress.audit.loading"))
     model_path = Path(request.model).expanduser()
     adapter = load_model(model_path, tokenizer=request.tokenizer, layer_outputs=request.layer_outputs,
                          device=request.device)
@@ -117,10 +118,10 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         run_began = time.perf_counter()
         results = run_checks(checks, ctx, batch_size=request.batch_size, progress=bar.slice(0.02, 0.95),
                              should_stop=should_stop)
-        bar(0.97, "storing results")
-        notes = getattr(adapter, "notes", lambda: [])()
+        bar(0.97, Message("progress.audit.storing"))
+        notes = adapter.notes()
         timings = {"load_s": round(load_s, 3), "checks_s": round(time.perf_counter() - run_began, 3)}
-        fed = getattr(adapter, "probes_fed", 0) > 0      # counted as the adapter encodes them
+        fed = adapter.probes_fed > 0      # counted as the adapter encodes them
         env.update({"input_notes": notes, "timings": timings, "probes_fed": fed})
         records.update_environment(db, audit_id, env)
         if not fed:
@@ -133,7 +134,7 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         records.mark_finished_at(db, audit_id)
         digest = records.seal_evaluation(db, audit_id, evaluation_id)
         records.finish_audit(db, audit_id, verdict=verdict, fingerprint=digest)
-        bar(1.0, "audit complete")
+        bar(1.0, Message("progress.audit.complete"))
         return audit_id
     except (Cancelled, KeyboardInterrupt):
         records.fail_audit(db, audit_id, "cancelled by the user", status="cancelled")
