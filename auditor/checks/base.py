@@ -33,6 +33,10 @@ class CheckResult:
     evidence: Mapping[str, Any] = field(default_factory=dict)   # chart data, details
     duration_s: float = 0.0
     sentences: tuple[Message, ...] = ()
+    # 95% intervals (bootstrap over probes, auditor.estimators.bootstrap) of thresholded metrics:
+    # {metric: {"ci_low": v, "ci_high": v}} with v shaped like the metric (scalar or per-layer list);
+    # for a metric with variants {metric: {variant: {"ci_low": v, "ci_high": v}}}
+    intervals: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.sentences and not self.summary:
