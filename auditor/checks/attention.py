@@ -10,8 +10,9 @@ from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.estimators import attention as est
 from auditor.messages import Message, render
-from auditor.models.base import Capability
-from auditor.trace import TraceBatch
+from auditor.models.base import Capability, HeadMaskable
+from auditor.models.perturb import last_valid
+from auditor.trace import TraceBatch, pool
 
 # a head is a pruning candidate when its importance is below this fraction of the MEAN head's; a share of
 # the total would depend on the head count (1% of the total is below average for 72 heads, above for 144)
@@ -21,7 +22,13 @@ ROLLOUT_EXAMPLES = 3
 FLOPS_BASIS = ("share of attention FLOPs: per head and sequence of T tokens, QK^T and AV each take 2*T^2*d_head "
                "FLOPs, so a head costs 4*T^2*d_head of the model's L*H*4*T^2*d_head; with equal-width heads one "
                "head is 1/(L*H). The Q/K/V/output projections and the softmax are not counted")
-NOT_ABLATED = "not measured: the candidate heads were not removed, so their effect on the outputs is unknown"
+# "little effect" is said only when masking the candidates together keeps at least this output cosine and
+# changes at most this share of predictions (template parameters min_output_cos, max_flip_rate)
+MIN_OUTPUT_COS = 0.99
+MAX_FLIP_RATE = 0.01
+ABLATION_METHOD = ("the candidate heads were masked together (their outputs zeroed before the attention output "
+                   "projection) in one extra forward pass over the held-out probes, batched as in the capture pass, "
+                   "and compared with the same probes' unmasked outputs from the capture pass")
 
 
 class AttentionStats:
@@ -40,6 +47,13 @@ class AttentionStats:
         self.rollout_rows = 0
         self.examples: list[dict[str, Any]] = []
         self.samples = 0
+        _fit, score = ctx.fit_score_split()
+        self.scored = np.zeros(int(ctx.probes.count), dtype=bool)
+        self.scored[score] = True
+        # the held-out probes as the capture pass batched them, with their unmasked outputs (for the ablation)
+        self.groups: list[np.ndarray] = []
+        self.clean: list[np.ndarray] = []
+        self.predictions: list[np.ndarray] = []
 
     def update(self, batch: TraceBatch) -> None:
         if not batch.attentions:
@@ -56,7 +70,17 @@ class AttentionStats:
             self.importance = part if self.importance is None else self.importance + part
             self.grad_rows += int(batch.grad_rows.sum())
         self._rollout(batch)
+        self._keep_scored(batch)
         self.samples += batch.size
+
+    def _keep_scored(self, batch: TraceBatch) -> None:
+        rows = self.scored[np.asarray(batch.index)]
+        if not rows.any() or not batch.hidden:
+            return
+        self.groups.append(np.asarray(batch.index)[rows])
+        self.clean.append(pool(batch.hidden[-1][rows], batch.mask[rows], self.pooling))
+        if batch.logits is not None:
+            self.predictions.append(last_valid(batch.logits[rows], batch.mask[rows]).argmax(axis=-1))
 
     def _add(self, name: str, values: np.ndarray) -> None:
         finite = np.isfinite(values)
@@ -99,13 +123,16 @@ class AttentionStructure(Check):
     charts = (Chart("head_importance", ("head_importance",), "heatmap", "importance"),
               Chart("entropy", ("entropy",), "heatmap", "entropy"))
     requires = frozenset({Capability.ATTENTIONS})
-    captures = frozenset({Capability.HIDDEN_STATES, Capability.ATTENTIONS, Capability.GRADIENTS})
+    captures = frozenset({Capability.HIDDEN_STATES, Capability.ATTENTIONS, Capability.GRADIENTS,
+                          Capability.LOGITS})
     metric_names = frozenset({"entropy", "distance", "sink_share", "head_importance", "redundant_heads",
-                              "prunable_attention_share", "mean_entropy", "rollout_special_share"})
+                              "prunable_attention_share", "mean_entropy", "rollout_special_share",
+                              "ablation_output_cos", "ablation_flip_rate", "low_effect_attention_share"})
 
     @classmethod
     def parameters(cls) -> dict[str, Any]:
-        return {"relative_importance": RELATIVE_IMPORTANCE}
+        return {"relative_importance": RELATIVE_IMPORTANCE, "min_output_cos": MIN_OUTPUT_COS,
+                "max_flip_rate": MAX_FLIP_RATE}
 
     def accumulator(self, ctx: AuditContext) -> AttentionStats:
         return AttentionStats(ctx)
@@ -120,31 +147,101 @@ class AttentionStructure(Check):
                                     "rollout_examples": stats.examples,
                                     "sink_tokens": "special tokens and the first token"}
         importance = redundant = share = None
+        candidates: list[list[int]] | None = None
         if stats.importance is not None and stats.grad_rows:
             importance = stats.importance / stats.grad_rows                  # [L, H] mean |dLoss_b/dxi_h|
             found = low_importance_heads(importance, self.params["relative_importance"])
             redundant, share = found["redundant_heads"], found["prunable_attention_share"]
+            candidates = found["evidence"]["redundant"]
             evidence.update({**found["evidence"], "importance_loss": setup.description,
                              "importance_rows": stats.grad_rows, "label_source": setup.label_source,
-                             # only these figures depend on the task's labels (findings.py reads this)
-                             "label_metrics": ["head_importance", "redundant_heads", "prunable_attention_share"]})
+                             # only these figures depend on the task's labels (findings.py reads this); the
+                             # ablation's do too, through the choice of candidate heads
+                             "label_metrics": ["head_importance", "redundant_heads", "prunable_attention_share",
+                                               "ablation_output_cos", "ablation_flip_rate",
+                                               "low_effect_attention_share"]})
         else:
             why = setup.reason or Message("check.attention.structure.no_head_mask")
             evidence["importance_missing"] = render(why, "en")
             evidence["importance_missing_message"] = why.to_json()
+        ablation = self._ablation(ctx, stats, candidates, share)
+        evidence.update(ablation.pop("evidence"))
+        unmeasured: Message | None = ablation.pop("reason", None)
         metrics = {"entropy": entropy, "distance": distance, "sink_share": sink, "head_importance": importance,
                    "redundant_heads": redundant, "prunable_attention_share": share,
                    "mean_entropy": float(np.nanmean(entropy)),
-                   "rollout_special_share": stats.rollout_special / max(stats.rollout_rows, 1)}
-        return CheckResult(check_id=self.id, outcome="ok", sentences=_sentences(metrics, self.params["relative_importance"]),
-                           metrics=metrics, evidence=evidence)
+                   "rollout_special_share": stats.rollout_special / max(stats.rollout_rows, 1), **ablation}
+        return CheckResult(check_id=self.id, outcome="ok", sentences=_sentences(metrics, self.params, unmeasured),
+                           metrics=metrics,
+                           evidence=evidence)
+
+    def _ablation(self, ctx: AuditContext, stats: AttentionStats, candidates: list[list[int]] | None,
+                  share: float | None) -> dict[str, Any]:
+        """The candidates masked together on the held-out probes: ablation metrics and their evidence."""
+        none = {"ablation_output_cos": None, "ablation_flip_rate": None}
+        reason = _unmeasurable(ctx, stats, candidates)
+        if reason is not None:
+            # no candidates: nothing to prune, a measured zero; otherwise the share is unknown
+            low_effect = 0.0 if candidates == [] else None
+            return {**none, "low_effect_attention_share": low_effect, "reason": reason,
+                    "evidence": {"ablation": render(reason, "en"), "ablation_message": reason.to_json()}}
+        heads = [(int(layer), int(head)) for layer, head in candidates or []]
+        masked, predicted = masked_pass(ctx, stats.groups, heads)
+        clean = np.concatenate(stats.clean)
+        clean_pred = np.concatenate(stats.predictions) if stats.predictions and predicted is not None else None
+        cos, flips = est.ablation_effect(clean, masked, clean_pred, predicted)
+        little = est.little_effect(cos, flips, float(self.params["min_output_cos"]),
+                                   float(self.params["max_flip_rate"]))
+        rule = (f"little effect: ablation_output_cos >= {self.params['min_output_cos']:g}"
+                + (f" and ablation_flip_rate <= {self.params['max_flip_rate']:g}" if flips is not None else ""))
+        return {"ablation_output_cos": cos, "ablation_flip_rate": flips,
+                "low_effect_attention_share": float(share or 0.0) if little else 0.0,
+                "evidence": {"ablation": {"method": ABLATION_METHOD, "heads": [list(h) for h in heads],
+                                          "probes": int(clean.shape[0]), "output": f"pooled final state ({stats.pooling})",
+                                          "predictions": "the model's own head" if flips is not None else None,
+                                          "rule": rule, "little_effect": little}}}
+
+
+def _unmeasurable(ctx: AuditContext, stats: AttentionStats, candidates: list[list[int]] | None) -> Message | None:
+    """Why the candidates' joint effect cannot be measured (None: it can)."""
+    if not isinstance(ctx.adapter, HeadMaskable):
+        return Message("check.attention.structure.ablation.no_hooks", {"format": ctx.identity.format})
+    if candidates is None:
+        return Message("check.attention.structure.ablation.no_importance")
+    if not candidates:
+        return Message("check.attention.structure.ablation.no_candidates")
+    problem = ctx.adapter.head_mask_problem()
+    if problem is not None:
+        return problem
+    if not stats.groups:
+        return Message("check.attention.structure.ablation.no_scored")
+    return None
+
+
+def masked_pass(ctx: AuditContext, groups: list[np.ndarray], heads: list[tuple[int, int]]
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Pooled outputs [N, d] and predictions [N] (None without a head) of the held-out probes with `heads`
+    masked, one batch per capture batch (`groups`: its held-out probe indices), in the same order."""
+    from auditor.errors import Cancelled
+
+    pooled: list[np.ndarray] = []
+    predicted: list[np.ndarray] = []
+    for group in groups:
+        if ctx.should_stop():
+            raise Cancelled("attention.structure")
+        for batch in ctx.adapter.batches(ctx.probes.subset(group), len(group)):
+            out = ctx.adapter.mask_heads(batch, heads)
+            pooled.append(out.pooled)
+            if out.logits is not None:
+                predicted.append(out.logits.argmax(axis=-1))
+    return np.concatenate(pooled), (np.concatenate(predicted) if predicted else None)
 
 
 def low_importance_heads(importance: np.ndarray, relative: Any) -> dict[str, Any]:
     """Heads whose importance is below `relative` x the mean head's: count, share of attention FLOPs, evidence.
 
     Relative to the mean, so the same distribution of importance flags the same fraction of heads in a model
-    of 72 heads and in one of 144. No head is removed here: the effect on the outputs is not measured."""
+    of 72 heads and in one of 144. No head is removed here (AttentionStructure._ablation measures that)."""
     if isinstance(relative, bool) or not isinstance(relative, (int, float)) or not 0 < relative <= 1:
         raise ValueError(f"template parameter relative_importance must be a number in (0, 1], not {relative!r}")
     importance = np.asarray(importance, dtype=np.float64)
@@ -157,15 +254,27 @@ def low_importance_heads(importance: np.ndarray, relative: Any) -> dict[str, Any
     evidence = {"importance_rule": f"importance below {relative:g} x the mean head importance",
                 "relative_importance": float(relative), "importance_threshold": threshold, "importance_mean": mean,
                 "importance_relative": ratio, "importance_share": importance / max(float(importance.sum()), 1e-30),
-                "redundant": low.tolist(), "compute_share_basis": FLOPS_BASIS, "ablation": NOT_ABLATED}
+                "redundant": low.tolist(), "compute_share_basis": FLOPS_BASIS}
     return {"redundant_heads": int(len(low)), "prunable_attention_share": share, "evidence": evidence}
 
 
-def _sentences(m: dict[str, Any], relative: float) -> tuple[Message, ...]:
+def _sentences(m: dict[str, Any], params: dict[str, Any], unmeasured: Message | None = None) -> tuple[Message, ...]:
+    """The summary; the ablation's clause says "little effect" only when est.little_effect holds."""
     said = [Message("check.attention.structure.entropy", {"entropy": float(m["mean_entropy"])}),
             Message("check.attention.structure.sink", {"share": float(np.nanmean(m["sink_share"]))})]
     if m["redundant_heads"] is not None:
         said.append(Message("check.attention.structure.low_importance", {
             "low": int(m["redundant_heads"]), "heads": int(np.asarray(m["entropy"]).size),
-            "relative": float(relative), "share": float(m["prunable_attention_share"])}))
+            "relative": float(params["relative_importance"]), "share": float(m["prunable_attention_share"])}))
+    cos, flips = m.get("ablation_output_cos"), m.get("ablation_flip_rate")
+    if cos is not None:
+        min_cos, max_flips = float(params["min_output_cos"]), float(params["max_flip_rate"])
+        little = est.little_effect(float(cos), flips, min_cos, max_flips)
+        key = "check.attention.structure.ablation." + ("little" if little else "large") + \
+            ("" if flips is not None else "_no_head")
+        said.append(Message(key, {"count": int(m["redundant_heads"] or 0), "cos": float(cos),
+                                  "flips": None if flips is None else float(flips),
+                                  "min_cos": min_cos, "max_flips": max_flips}))
+    elif m["redundant_heads"] and unmeasured is not None:
+        said.append(Message("check.attention.structure.ablation.not_measured", {"reason": unmeasured}))
     return tuple(said)

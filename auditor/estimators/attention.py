@@ -131,3 +131,34 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
     sums = np.bincount(inverse, weights=ranks)
     return sums[inverse] / counts[inverse]
+
+
+def output_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[B] cosine between matching rows of a and b [B, d], in float64.
+
+    Written as a.b / sqrt(|a|^2 |b|^2): for identical rows the numerator equals |a|^2 bit for bit and the
+    square root of a correctly rounded square is exact, so an unchanged output has cosine exactly 1.
+    Two zero rows count as unchanged (1), one zero row against a non-zero one as orthogonal (0).
+    """
+    x = np.asarray(a, dtype=np.float64).reshape(len(a), -1)
+    y = np.asarray(b, dtype=np.float64).reshape(len(b), -1)
+    dot = (x * y).sum(axis=1)
+    denom = np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
+    same = np.all(x == y, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, dot / np.where(denom > 0, denom, 1.0), np.where(same, 1.0, 0.0))
+
+
+def ablation_effect(clean: np.ndarray, masked: np.ndarray, clean_pred: np.ndarray | None,
+                    masked_pred: np.ndarray | None) -> tuple[float, float | None]:
+    """(mean output cosine, share of changed predictions or None) of masked against unmasked outputs."""
+    cos = float(output_cosine(clean, masked).mean())
+    if clean_pred is None or masked_pred is None:
+        return cos, None
+    return cos, float(np.mean(np.asarray(clean_pred) != np.asarray(masked_pred)))
+
+
+def little_effect(cos: float, flip_rate: float | None, min_cos: float, max_flip_rate: float) -> bool:
+    """The rule under which 'little effect' may be said: cosine >= min_cos and (where the model predicts)
+    at most max_flip_rate of predictions changed."""
+    return cos >= min_cos and (flip_rate is None or flip_rate <= max_flip_rate)

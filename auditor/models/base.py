@@ -143,6 +143,18 @@ class Occludable(Protocol):
 
 
 @runtime_checkable
+class HeadMaskable(Protocol):
+    """Chosen attention heads can be silenced (models.head_mask): their outputs zeroed before the output
+    projection. Tied to Capability.INTERVENTIONS in spirit, checked by the check itself (not in PROTOCOLS)."""
+
+    def head_mask_problem(self) -> Message | None:
+        """Why heads cannot be masked in this model (its projections were not recognised); None: they can."""
+
+    def mask_heads(self, batch: ModelBatch, heads: Any) -> Any:
+        """A MaskedOutput (pooled final states, last-position logits) with heads [(layer, head), ...] zeroed."""
+
+
+@runtime_checkable
 class Reinitialisable(Protocol):
     """Capability.REINITIALISATION: the same architecture with freshly initialised weights."""
 

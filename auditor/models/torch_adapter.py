@@ -267,6 +267,26 @@ class TorchAdapter:
                           mask=batch.mask[rows] if batch.mask is not None else None)
         return token_occlusion(pooled_cosine_target(self), *clean_reference(self, part))
 
+    def head_mask_problem(self) -> Message | None:
+        """Why heads cannot be masked here (output projections not recognised); None: they can."""
+        return self._mask_projections()[1]
+
+    def mask_heads(self, batch: ModelBatch, heads: Any) -> Any:
+        """Pooled outputs and logits with heads [(layer, head)] zeroed before the output projection."""
+        from auditor.models.head_mask import masked_outputs
+
+        projections, problem = self._mask_projections()
+        if projections is None:
+            raise ValueError(render(problem, "en"))
+        return masked_outputs(self, projections, batch, heads)
+
+    def _mask_projections(self) -> tuple[Any, Message | None]:
+        from auditor.models.head_mask import find_projections
+
+        if getattr(self, "_masking", None) is None or self._masking[0] is not self.model:
+            self._masking = (self.model, find_projections(self.blocks, self.identity.heads))
+        return self._masking[1]
+
     def randomized(self, seed: int) -> TorchAdapter:
         """The same architecture with freshly initialised weights (seeded); tokenizer and identity shared.
 
