@@ -6,14 +6,19 @@ import getpass
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.errors import BadInput
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from reports.data import ReportData
 
 KINDS = ("board", "full")
 
 
-def _meta(data: Any, t: dict[str, Any], kind: str) -> dict[str, str]:
+def _meta(data: ReportData, t: dict[str, Any], kind: str) -> dict[str, str]:
     from reports.evidence import producer
 
     model = data.model
@@ -24,20 +29,16 @@ def _meta(data: Any, t: dict[str, Any], kind: str) -> dict[str, str]:
             "creator": producer()}
 
 
-def _record(audit_id: str, detail: dict[str, Any], db: str | None) -> None:
-    """The append-only 'reported' event with the PDF's own SHA-256."""
+def _record(handle: Database, audit_id: str, detail: dict[str, Any]) -> None:
+    """The append-only 'reported' event with the PDF's own SHA-256, on the build's own handle."""
+    from auditor.store import records
+
     try:
         actor = getpass.getuser()
     except Exception:  # no user name in some containers
         actor = "auditor"
-    from auditor import api
-
-    if hasattr(api, "record_event"):
-        api.record_event(audit_id, "reported", detail, actor, db)
-        return
-    from auditor.store import open_db, records
-
-    records.add_event(open_db(db), audit_id, "reported", detail, actor=actor)
+    with handle.conn:
+        records.add_event(handle, audit_id, "reported", detail, actor=actor)
 
 
 # errors of the output place that the user can fix: permissions, read-only media, a full disk or quota
@@ -67,9 +68,9 @@ def build_report(audit_id: str, out: Path, kind: str = "full", lang: str = "en",
 
     An audit that is not completed gets a report only as a draft (`draft=True`): every page is
     marked DRAFT, the metadata says so, and verify-report never accepts it as a final report.
+    The database is opened once, writable (the report is recorded in the audit's history: a
+    database that cannot take that is refused before any work), and the audit read once from it.
     """
-    from auditor.store.db import require_writable
-    from reports import board, evidence, full
     from reports import data as data_mod
     from reports.strings import text
 
@@ -78,24 +79,40 @@ def build_report(audit_id: str, out: Path, kind: str = "full", lang: str = "en",
     t = text(lang)
     out = Path(out)
     _prepare_out(out)
-    data = data_mod.load(audit_id, db, lang)
-    status = data.audit.get("status")
-    if status != "completed" and not draft:
-        raise BadInput(f"audit {data.audit['audit_id']} is {status}, not completed; a report of it can only be a "
-                       "draft: add --draft (every page is marked DRAFT and it never verifies as a final report)")
-    require_writable(db)    # the report is recorded in the audit's history: refuse before writing, not after
-    data.draft = draft      # read by the page furniture (reports.layout), which marks every page
+    handle = data_mod.open_store(db, write=True)
+    try:
+        data = data_mod.read(handle, audit_id, lang)
+        status = data.audit.get("status")
+        if status != "completed" and not draft:
+            raise BadInput(f"audit {data.audit['audit_id']} is {status}, not completed; a report of it can only be "
+                           "a draft: add --draft (every page is marked DRAFT and it never verifies as a final report)")
+        data.draft = draft      # read by the page furniture (reports.layout), which marks every page
+        _write(data, t, kind, out)
+        digest = hashlib.sha256(out.read_bytes()).hexdigest()
+        try:
+            _record(handle, data.audit["audit_id"], {
+                "pdf_sha256": digest, "kind": kind, "lang": lang, "file": out.name, "report_id": data.report_id,
+                "fingerprint": data.fingerprint, **({"draft": True} if draft else {})})
+        except BaseException:
+            out.unlink(missing_ok=True)   # a report not in the audit's history would never verify: none is left
+            raise
+    finally:
+        handle.conn.close()
+    return out
+
+
+def _write(data: ReportData, t: dict[str, Any], kind: str, out: Path) -> None:
+    """The PDF with its evidence and metadata, written beside `out` and moved into place whole."""
+    from reports import board, evidence, full
+
     meta = _meta(data, t, kind)
-    if draft:
+    if data.draft:
         meta["title"] = f"{t['draft_mark']}: {meta['title']}"
     info = {"fingerprint": data.fingerprint, "audit_id": data.audit["audit_id"], "report_id": data.report_id,
-            "kind": kind, "lang": lang, **({"draft": "true"} if draft else {})}
+            "kind": kind, "lang": data.lang, **({"draft": "true"} if data.draft else {})}
     tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
-        if kind == "board":
-            board.build(data, t, tmp, meta)
-        else:
-            full.build(data, t, tmp, meta, db)
+        (board if kind == "board" else full).build(data, t, tmp, meta)
         evidence.embed(tmp, data.content, info, meta)
         os.replace(tmp, out)
     except OSError as exc:
@@ -104,15 +121,6 @@ def build_report(audit_id: str, out: Path, kind: str = "full", lang: str = "en",
         raise BadInput(f"--out {out}: cannot write the report: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
-    digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    try:
-        _record(data.audit["audit_id"], {"pdf_sha256": digest, "kind": kind, "lang": lang, "file": out.name,
-                                         "report_id": data.report_id, "fingerprint": data.fingerprint,
-                                         **({"draft": True} if draft else {})}, db)
-    except BaseException:
-        out.unlink(missing_ok=True)   # a report not in the audit's history would never verify: none is left
-        raise
-    return out
 
 
 def page_count(pdf: Path) -> int:

@@ -1,19 +1,26 @@
-"""Everything a report shows, read from the stored rows through auditor's public API (statuses ordered by auditor.status)."""
+"""Everything a report shows, assembled once per build through one database handle (statuses ordered by auditor.status).
+
+The engine reads (`queries.audit_json`, `queries.stored_content`, `compare`) are called here and nowhere
+else in reports/, so they can move behind a typed view of the audit in one place.
+"""
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from auditor import api
 from auditor.ratings import dimension_of as _engine_dimension
 from auditor.status import Status, rank
+from auditor.store import queries
 from auditor.store.fingerprint import fingerprint_of
 
 AUDIT_SCOPE = "audit"   # the check_id of findings about the audit as a whole (auditor.findings.AUDIT_SCOPE)
 # severities that need someone's attention: a measured breach, a check that could not run, missing evidence
 NEEDS_ATTENTION = (Status.FAIL, Status.INCONCLUSIVE, Status.ERROR, Status.WARN)
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 @dataclass
@@ -30,6 +37,7 @@ class ReportData:
     lang: str = "en"
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
     planned: list[str] = field(default_factory=list)   # the template's check ids
+    draft: bool = False                # set by the build; the page furniture marks every page of a draft
 
     @property
     def model(self) -> dict[str, Any]:
@@ -61,45 +69,65 @@ class ReportData:
                 + [c for c in self.planned if c not in stored])
 
 
-def evidence_content(audit_id: str, db: str | None, audit: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The canonical content the fingerprint covers (`audit` is accepted for callers that pass it)."""
-    return api.audit_evidence(audit_id, db)
+def open_store(db: str | None, *, write: bool = False) -> Database:
+    """The one database handle a report build (`write`: it records its event) or a verification reads through.
 
-
-def _template(audit_id: str, db: str | None) -> dict[str, Any]:
-    """The template stored with the audit, parsed (empty if unreadable: that must not stop a report)."""
-    from auditor.safe_yaml import load_yaml
+    The open runs migrations and the interrupted sweep, so it is done once per command, not per read.
+    """
     from auditor.store import open_db
 
+    return open_db(db, must_exist=True) if write else open_db(db, read_only=True)
+
+
+def _planned(handle: Database, audit_id: str) -> list[str]:
+    """The check ids of the template stored with the audit (none if unreadable: that must not stop a report)."""
+    from auditor.safe_yaml import load_yaml
+
     try:
-        data = load_yaml(open_db(db, read_only=True)["audits"].get(audit_id)["template_text"] or "") or {}
+        template = load_yaml(queries.audit_row(handle, audit_id)["template_text"] or "") or {}
     except Exception:
-        return {}
-    return data if isinstance(data, dict) else {}
+        return []
+    checks = template.get("checks") if isinstance(template, dict) else None
+    return [c.get("id") for c in checks or [] if isinstance(c, dict) and c.get("id")]
 
 
-def load(audit_id: str, db: str | None = None, lang: str = "en") -> ReportData:
-    """Read one audit for a report; works for failed, cancelled and running audits too."""
-    audit = api.show_audit(audit_id, db)
-    content = evidence_content(audit["audit_id"], db)
-    template = _template(audit["audit_id"], db)
-    planned = [c.get("id") for c in template.get("checks") or [] if isinstance(c, dict) and c.get("id")]
-    comparison = None
+def _comparison(handle: Database, audit: dict[str, Any]) -> dict[str, Any] | None:
+    """What changed since the previous audit of the same model, or None."""
+    from auditor.compare import compare
+
     previous = audit.get("previous_audit_id")
-    if previous:
-        try:
-            comparison = api.compare_audits(previous, audit["audit_id"], db)
-        except Exception:  # a broken previous audit must not stop this report
-            comparison = None
+    if not previous:
+        return None
+    try:
+        return compare(handle, previous, audit["audit_id"])
+    except Exception:  # a broken previous audit must not stop this report
+        return None
+
+
+def read(handle: Database, audit_id: str, lang: str = "en") -> ReportData:
+    """Everything a report shows, assembled once from one open handle; works for failed, cancelled and running audits."""
+    audit = queries.audit_json(handle, audit_id)
+    # the canonical evidence of the evaluation shown (the latest), which the fingerprint covers
+    content = queries.stored_content(handle, audit["audit_id"], audit["evaluation_id"])
     now = datetime.now(timezone.utc)
     return ReportData(
         audit=audit, content=content, fingerprint=fingerprint_of(content),
         stored_fingerprint=audit.get("fingerprint"), ratings=audit.get("ratings") or {},
         conditions=list(audit.get("template_conditions") or []),
-        comparison=comparison, report_id=f"R-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}",
+        comparison=_comparison(handle, audit), report_id=f"R-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}",
         generated_at=now.isoformat(timespec="seconds"), lang=lang,
-        evidence={c["id"]: c.get("evidence") or {} for c in content.get("checks") or []}, planned=planned,
+        evidence={c["id"]: c.get("evidence") or {} for c in content.get("checks") or []},
+        planned=_planned(handle, audit["audit_id"]),
     )
+
+
+def load(audit_id: str, db: str | None = None, lang: str = "en") -> ReportData:
+    """`read` through a read-only handle of its own, for callers that hold none."""
+    handle = open_store(db)
+    try:
+        return read(handle, audit_id, lang)
+    finally:
+        handle.conn.close()
 
 
 def top_risks(data: ReportData, n: int = 3) -> list[dict[str, Any]]:

@@ -244,7 +244,7 @@ def _change(data: ReportData, t: dict[str, Any], st: dict) -> list:
     return out
 
 
-def _repro(data: ReportData, t: dict[str, Any], st: dict, db: str | None) -> list:
+def _repro(data: ReportData, t: dict[str, Any], st: dict) -> list:
     a, r = data.audit, t["repro"]
     env = a.get("environment") or {}
     versions = env.get("versions") or {}
@@ -301,16 +301,16 @@ def _signoff(data: ReportData, t: dict[str, Any], st: dict) -> list:
     return [_h(t, 13, st), Paragraph(esc(t["signoff_intro"]), st["body"]), tb]
 
 
-def story(data: ReportData, t: dict[str, Any], db: str | None = None) -> list:
+def story(data: ReportData, t: dict[str, Any]) -> list:
     st = styles(data.lang)
     parts: list = []
     parts += _control(data, t, st) + _executive(data, t, st) + [PageBreak()]
     parts += _identity(data, t, st) + _purpose(data, t, st) + _scope(data, t, st) + _thresholds(data, t, st)
     parts += [PageBreak(), _h(t, 6, st)] + results_story(data, t, st)
     parts += [PageBreak()] + _register(data, t, st) + _limitations(data, t, st) + _security(data, t, st)
-    parts += _change(data, t, st) + _repro(data, t, st, db) + _frameworks(t, st) + _signoff(data, t, st)
+    parts += _change(data, t, st) + _repro(data, t, st) + _frameworks(t, st) + _signoff(data, t, st)
     return parts
 
 
-def build(data: ReportData, t: dict[str, Any], out: Path, meta: dict[str, str], db: str | None = None) -> None:
-    write_pdf(out, data, t, meta, story(data, t, db))
+def build(data: ReportData, t: dict[str, Any], out: Path, meta: dict[str, str]) -> None:
+    write_pdf(out, data, t, meta, story(data, t))

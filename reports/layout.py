@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -12,6 +12,9 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, Table, TableStyle
 
 from reports import fonts
+
+if TYPE_CHECKING:
+    from reports.data import ReportData
 
 PAGE_W, PAGE_H = A4
 MARGIN = 36
@@ -135,7 +138,7 @@ def numbered_canvas(footer: Callable[[Canvas, int, int], None]) -> type[Canvas]:
     return NumberedCanvas
 
 
-def footer_drawer(t: dict[str, Any], data: Any) -> Callable[[Canvas, int, int], None]:
+def footer_drawer(t: dict[str, Any], data: ReportData) -> Callable[[Canvas, int, int], None]:
     """The line every page carries: report ID, model and version, page X of Y, classification, short fingerprint."""
     font = fonts.body_font(data.lang)
     model = data.model
@@ -154,15 +157,15 @@ def footer_drawer(t: dict[str, Any], data: Any) -> Callable[[Canvas, int, int], 
         canvas.setFont(fonts.bold_font(data.lang), 7)
         canvas.drawRightString(PAGE_W - MARGIN, PAGE_H - 20, t["classification"])
         canvas.restoreState()
-        if getattr(data, "draft", False) or getattr(data, "incomplete", False):
+        if data.draft or data.incomplete:
             draft_mark(canvas, t, data)
 
     return draw
 
 
-def draft_mark(canvas: Canvas, t: dict[str, Any], data: Any) -> None:
+def draft_mark(canvas: Canvas, t: dict[str, Any], data: ReportData) -> None:
     """Every page of a draft: a red line at the top (which text extraction finds) and a faint diagonal DRAFT."""
-    status = (getattr(data, "audit", None) or {}).get("status") or ""
+    status = data.audit.get("status") or ""
     bold = fonts.bold_font(data.lang)
     canvas.saveState()
     canvas.setFillColor(colors.Color(0.7, 0.08, 0.1))
@@ -176,7 +179,7 @@ def draft_mark(canvas: Canvas, t: dict[str, Any], data: Any) -> None:
     canvas.restoreState()
 
 
-def write_pdf(out: Any, data: Any, t: dict[str, Any], meta: dict[str, str], flowables: list) -> None:
+def write_pdf(out: Any, data: ReportData, t: dict[str, Any], meta: dict[str, str], flowables: list) -> None:
     """A4 pages with one full-width frame, embedded fonts, PDF metadata and the numbered footer."""
     from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
 

@@ -54,27 +54,39 @@ def verify(pdf: Path, db: str | None = None) -> Verification:
     if db is None:
         result.lines.append("(no database given: the stored rows were not compared)")
         return result
-    from auditor import api
-    from auditor.store.fingerprint import fingerprint_of
-    from reports.data import evidence_content
-
     audit_id = ev.info.get("audit_id")
     if not audit_id:
         from auditor.errors import BadInput
 
         raise BadInput(f"{Path(pdf).name} does not name its audit")
-    audit = api.show_audit(audit_id, db)
+    _compare_with_database(result, ev, audit_id, db)
+    return result
+
+
+def _compare_with_database(result: Verification, ev: evidence.PdfEvidence, audit_id: str, db: str) -> None:
+    """The stored rows, the recorded fingerprint and the audit's history against the PDF, on one read-only handle."""
+    from auditor.store import queries
+    from auditor.store.fingerprint import fingerprint_of
+    from reports.data import open_store
+
+    fp = ev.info["fingerprint"]
+    handle = open_store(db)
+    try:
+        audit = queries.audit_json(handle, audit_id)
+        evaluation_id = _evaluation_of(ev.attachment)
+        content = queries.stored_content(handle, audit["audit_id"],
+                                         audit["evaluation_id"] if evaluation_id is None else evaluation_id)
+    finally:
+        handle.conn.close()
     status = audit.get("status")
     result.check(status == "completed", "the audit is completed in the database",
                  f"the audit is {status} in the database, not completed: this is not a final report")
     result.draft = result.draft or status != "completed"
-    evaluation_id = _evaluation_of(ev.attachment)
+    now = fingerprint_of(content)
     if evaluation_id is None:
-        now = fingerprint_of(evidence_content(audit_id, db, audit))
         stored = audit.get("fingerprint")
     else:
         # the evaluation the report was made from: a later re-evaluation adds rows, it changes none
-        now = fingerprint_of(api.audit_evidence(audit_id, db, evaluation_id=evaluation_id))
         stored = next((e.get("fingerprint") for e in audit.get("evaluations") or [] if e.get("id") == evaluation_id),
                       None)
         latest = (audit.get("evaluation") or {}).get("id")
@@ -86,11 +98,12 @@ def verify(pdf: Path, db: str | None = None) -> Verification:
     if stored:
         result.check(stored == now, "the fingerprint recorded with the audit matches its rows",
                      f"the fingerprint recorded with the audit ({stored[:16]}…) does not match its rows")
-    result.check(ev.sha256 in _reported_hashes(audit_id, db),
+    reported = {e["detail"].get("pdf_sha256") for e in audit.get("events") or []
+                if e.get("kind") == "reported" and isinstance(e.get("detail"), dict)}
+    result.check(ev.sha256 in reported,
                  f"this file (SHA-256 {ev.sha256[:16]}…) is recorded in the audit's history",
                  f"this file's SHA-256 ({ev.sha256[:16]}…) is not recorded in the audit's history: it was changed "
                  "after it was made, or made from another database")
-    return result
 
 
 def _draft_markers() -> list[str]:
@@ -118,18 +131,3 @@ def _evaluation_of(attachment: bytes) -> int | None:
         return None
     value = evaluation.get("id")
     return value if isinstance(value, int) else None
-
-
-def _reported_hashes(audit_id: str, db: str | None) -> set[str]:
-    import json
-
-    from auditor.store import open_db
-
-    rows = open_db(db, read_only=True)["events"].rows_where("audit_id = ? AND kind = ?", [audit_id, "reported"])
-    out = set()
-    for row in rows:
-        try:
-            out.add(json.loads(row["detail_json"] or "{}").get("pdf_sha256"))
-        except ValueError:
-            continue
-    return out

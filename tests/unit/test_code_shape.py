@@ -23,7 +23,6 @@ MAX_FUNCTION_LINES = 60
 # the offenders when this test was written (issue 15), each to be split
 KNOWN_LONG_MODULES = {
     "auditor/checks/pde.py",
-    "reports/charts.py",
 }
 KNOWN_LONG_FUNCTIONS = {
     "auditor/api.py:run_audit",
@@ -34,7 +33,6 @@ KNOWN_LONG_FUNCTIONS = {
     "gui/pages/new_audit.py:NewAuditPage.__init__",
     "gui/pages/signoff.py:SignOffPage.__init__",
     "gui/widgets/charts.py:LineChart.paintEvent",
-    "reports/verify.py:verify",
 }
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
