@@ -203,7 +203,7 @@ def result_row(result: Any) -> dict[str, Any]:
 
     return {"check_id": result.check_id, "outcome": result.outcome, "summary": result.summary,
             "metrics": dict(result.metrics), "evidence": dict(result.evidence), "duration_s": result.duration_s,
-            "sentences": to_json(result.sentences)}
+            "sentences": to_json(result.sentences), "intervals": dict(result.intervals)}
 
 
 def audit_view(audit_id: str, db: str | None = None, evaluation_id: int | None = None) -> AuditView:

@@ -104,7 +104,7 @@ def reevaluate(db: sqlite_utils.Database, audit_id: str, template_name: str | No
         raise BadInput(f"audit {view.audit_id} is {view.status}; only a completed audit can be re-evaluated")
     results = [CheckResult(check_id=c.id, outcome=c.outcome, summary=c.summary, metrics=c.metrics,
                            evidence=_decisive(dict(c.evidence)), duration_s=c.duration_s or 0.0,
-                           sentences=c.sentences or ()) for c in view.checks]
+                           sentences=c.sentences or (), intervals=c.intervals) for c in view.checks]
     stored = {r.check_id for r in results}
     missing = [c.id for c in template.checks if c.id not in stored]
     planned = {c.id for c in template.checks}

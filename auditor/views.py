@@ -7,18 +7,16 @@ Reports and the GUI read these views instead of the JSON dict or the tables:
     view = api.audit_view(audit_id, db)
     view.verdict                      # Status | None (of the evaluation shown: the latest, or the one asked for)
     for check in view.checks:         # in the order they ran
-        check.status, check.summary_in("ja"), check.metrics["update_ratio"], check.evidence
+        check.status, check.summary_in("ja"), check.metrics["update_ratio"], check.interval("pde_r2", 3)
     view.findings_of("flow.pde")      # that check's findings; FindingView.detail_in("ja"), .title_in("ja")
     view.rating("flow").rating        # RatingView per dimension, with its trend against the previous audit
 
-Everything here is stored data: statuses, verdicts and ratings were computed once when the audit
-was evaluated (auditor.governance.record_evaluation) and are only read back. A sentence is the
-catalogue messages it was made from (`sentences`, auditor.messages), rendered in the reader's
-language; audits stored before the catalogue have `sentences` None, and then the stored English
-text is shown in every language. Mappings inside a view (metrics, evidence, probes) are plain
-JSON data and must be treated as read-only.
-
-This module imports only auditor.status and auditor.messages (an import-linter contract).
+Everything here is stored data: statuses, verdicts and ratings were computed once when the audit was evaluated
+(auditor.governance.record_evaluation) and are only read back. A sentence is the catalogue messages it was made
+from (`sentences`, auditor.messages), rendered in the reader's language; audits stored before the catalogue have
+`sentences` None, and then the stored English text is shown in every language. Mappings inside a view (metrics,
+intervals, evidence, probes) are plain JSON data, read-only; this module imports only auditor.status and
+auditor.messages (an import-linter contract).
 """
 from __future__ import annotations
 
@@ -30,8 +28,7 @@ from auditor.messages import Message, from_json, render, to_json
 from auditor.status import Status
 
 Json = dict[str, Any]
-# the dimensions a rating is given for, in the order reports show them
-DIMENSIONS = ("flow", "retention", "robustness", "trainability", "transparency", "integrity")
+DIMENSIONS = ("flow", "retention", "robustness", "trainability", "transparency", "integrity")   # in report order
 _CONCLUSIVE = (Status.PASS, Status.WARN, Status.FAIL)
 
 
@@ -122,14 +119,23 @@ class CheckView:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     evidence: Mapping[str, Any] = field(default_factory=dict)   # chart data and details (not in show --json)
     duration_s: float | None = None
+    intervals: Mapping[str, Any] = field(default_factory=dict)   # 95% CIs: {metric: {ci_low, ci_high}} (store.metrics)
 
     def summary_in(self, lang: str) -> str:
         return _say(self.sentences, lang, self.summary)
 
+    def interval(self, metric: str, layer: int | None = None, variant: str | None = None) -> tuple[Any, Any] | None:
+        """(low, high) of a metric (at `layer` of a per-layer one, of `variant`); None where none is stored."""
+        entry = self.intervals.get(metric)
+        entry = entry.get(variant) if isinstance(entry, Mapping) and variant is not None else entry
+        pair = [entry.get(b) if isinstance(entry, Mapping) else None for b in ("ci_low", "ci_high")]
+        pair = [p[layer] if isinstance(p, list) and layer is not None and layer < len(p) else p for p in pair]
+        return None if any(p is None or isinstance(p, list) for p in pair) else (pair[0], pair[1])
+
     def to_json(self, evidence: bool = False) -> Json:
         out = {"id": self.id, "status": str(self.status), "summary": self.summary, "metrics": dict(self.metrics),
                "duration_s": self.duration_s, "outcome": self.outcome,
-               "sentences": _sentences_json(self.sentences)}
+               "sentences": _sentences_json(self.sentences), "intervals": dict(self.intervals)}
         if evidence:
             out["evidence"] = dict(self.evidence)
         return out
@@ -139,7 +145,7 @@ class CheckView:
         return cls(id=data["id"], status=Status(data["status"]), outcome=data.get("outcome") or "ok",
                    summary=data["summary"], sentences=_sentences(data.get("sentences")),
                    metrics=dict(data.get("metrics") or {}), evidence=dict(data.get("evidence") or {}),
-                   duration_s=data.get("duration_s"))
+                   duration_s=data.get("duration_s"), intervals=dict(data.get("intervals") or {}))
 
 
 _FINDING_KEYS = ("check_id", "severity", "title", "detail", "meaning", "clauses", "action", "owner", "due", "id",
@@ -221,10 +227,8 @@ class EvaluationView:
     fingerprint: str | None = None
 
     def to_json(self, fingerprint: bool = True) -> Json:
-        out = {**vars(self), "verdict": None if self.verdict is None else str(self.verdict)}
-        if not fingerprint:
-            del out["fingerprint"]
-        return out
+        out = {**vars(self), "verdict": None if self.verdict is None else str(self.verdict)}.items()
+        return {k: v for k, v in out if fingerprint or k != "fingerprint"}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> EvaluationView:

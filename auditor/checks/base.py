@@ -41,6 +41,8 @@ class CheckResult:
     def __post_init__(self) -> None:
         if self.sentences and not self.summary:
             object.__setattr__(self, "summary", render(self.sentences, "en"))
+        if self.intervals:   # plain JSON data like the metrics (NaN/inf -> None), whoever built the result
+            object.__setattr__(self, "intervals", clean_metrics(self.intervals))
 
     @classmethod
     def skipped(cls, check_id: str, *reasons: Message) -> CheckResult:

@@ -41,7 +41,9 @@ def audit_view(db: sqlite_utils.Database, audit_id: str, evaluation_id: int | No
     findings = queries.findings_of(db, evaluation["id"]) if evaluation else []
     results = list(db["check_results"].rows_where("audit_id = ?", [audit["id"]], order_by="position"))
     statuses = _statuses(db, evaluation, results, findings, stored)
-    metrics = metric_rows.from_rows(list(db["metrics"].rows_where("audit_id = ?", [audit["id"]])))
+    metric_list = list(db["metrics"].rows_where("audit_id = ?", [audit["id"]]))
+    metrics = metric_rows.from_rows(metric_list)
+    intervals = metric_rows.intervals_from_rows(metric_list)
     previous = queries.previous_audit_id(db, audit["id"])
     events = queries.events_of(db, audit["id"])
     meta = queries.load_json(audit["meta_json"], {})
@@ -60,7 +62,7 @@ def audit_view(db: sqlite_utils.Database, audit_id: str, evaluation_id: int | No
         started_at=audit["started_at"], finished_at=audit["finished_at"], error=audit["error"],
         checks=tuple(CheckView(id=r["check_id"], status=Status(statuses[r["check_id"]]), outcome=r["outcome"],
                                summary=r["summary"], sentences=_messages(r.get("sentences_json")),
-                               metrics=metrics.get(r["check_id"], {}),
+                               metrics=metrics.get(r["check_id"], {}), intervals=intervals.get(r["check_id"], {}),
                                evidence=queries.load_json(r["evidence_json"], {}), duration_s=r["duration_s"])
                      for r in results),
         findings=tuple(FindingView.from_json(f) for f in findings),

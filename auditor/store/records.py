@@ -95,7 +95,8 @@ def create_audit(db: sqlite_utils.Database, *, identity: Mapping[str, Any], prob
 
 def store_results(db: sqlite_utils.Database, audit_id: str, results: Iterable[Mapping[str, Any]]) -> None:
     """Each check's result, in run order: {check_id, outcome, summary, metrics, evidence, duration_s,
-    sentences (a list of messages as JSON, or None)}."""
+    sentences (a list of messages as JSON, or None), intervals (optional: {metric: {ci_low, ci_high}},
+    stored as variants of the metric's rows, store.metrics)}."""
     with db.atomic():
         for position, result in enumerate(results):
             db["check_results"].insert({
@@ -105,7 +106,8 @@ def store_results(db: sqlite_utils.Database, audit_id: str, results: Iterable[Ma
                 "duration_s": round(float(result.get("duration_s") or 0.0), 4),
                 "sentences_json": _json_or_null(result.get("sentences")),
             })
-            db["metrics"].insert_all(metric_rows.to_rows(audit_id, result["check_id"], result.get("metrics") or {}))
+            db["metrics"].insert_all(metric_rows.to_rows(audit_id, result["check_id"], result.get("metrics") or {},
+                                                         result.get("intervals") or {}))
 
 
 _FINDING_COLUMNS = ("check_id", "key", "severity", "title", "title_ja", "detail", "action", "action_ja", "owner",

@@ -33,7 +33,7 @@ BEFORE_MODEL = {"name", "version", "format", "sha256", "files", "parameters", "l
 BEFORE_EVALUATION = {"id", "template_name", "template_version", "template_sha256", "verdict", "reason", "created_at"}
 BEFORE_RULE = {"check_id", "metric", "condition", "reduce", "variant", "warn", "fail", "info", "finding",
                "rationale", "rationale_ja", "clauses"}
-ADDED_CHECK = {"outcome", "sentences"}
+ADDED_CHECK = {"outcome", "sentences", "intervals"}
 ADDED_FINDING = {"sentences"}
 
 
