@@ -2,22 +2,29 @@
 
 For a step l -> l+1 with token states H = H_l (rows of d numbers) and change Y = H_{l+1} - H_l:
 
-    Y  ~  D * Lap(H)  +  (Abar H - H) Q W Q^T  +  H Q R Q^T + b
-          diffusion      attention transport      reaction (per token)
+    Y  ~  D Lap(H)  +  T Q W Q^T + a T P  +  H Q R Q^T + c H P  +  b       T = Abar H - H,  P = I - Q Q^T
+          diffusion    attention transport    reaction (per token)
 
-D is one scalar, Q [d, k] an orthonormal PCA basis of the step's token states, W and R are
-k x k, b a bias. The fit is a joint ridge regression (ridge on W and R only) solved from
-sufficient statistics, so any number of tokens streams through in batches: project Y and
-Lap(H) onto Q (the in-span part, where W, R and D act together) and onto its complement
-(where only D and the bias act). Predictions are mapped back to all d dimensions.
+D is one scalar, Q [d, k] an orthonormal PCA basis, W and R are k x k inside span(Q); outside it
+the transport and the reaction get one isotropic scalar each (a, c), so the Laplacian's -2h
+self-term no longer has to stand in for a reaction there and D is identified whatever k is.
+b is a bias. D, a and c are solved jointly with W and R (ridge on W and R only) from sufficient
+statistics, so any number of tokens streams through in batches.
+
+`StepStats` holds the statistics for a basis of K columns; every k <= K is solved from the same
+statistics (the top-k directions are the first k columns), which is what lets held-out
+cross-validation choose k without a second pass.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 DEFAULT_RIDGE = 1e-3     # relative to the mean feature energy: a mild, scale-free penalty
+TERMS = ("attention", "diffusion", "reaction")
+PERP_MIN = 1e-5          # an out-of-span feature with less than this share of its energy is rounding noise
+_PAIRS = ("yy", "yl", "ll", "yh", "hh", "hl", "ya", "aa", "al", "ah")   # full-d dot products kept
 
 
 def pca_basis(tokens: np.ndarray, k: int) -> np.ndarray:
@@ -71,165 +78,251 @@ def pca_basis_of_scatter(scatter: Scatter, k: int) -> np.ndarray:
     return vectors[:, ::-1][:, :k].copy()
 
 
+def _rowsum(a: np.ndarray, b: np.ndarray) -> float:
+    """sum over tokens of a.b: per row in the arrays' precision, over rows in float64."""
+    return float(np.einsum("nd,nd->n", a, b).sum(dtype=np.float64))
+
+
+class StepStats:
+    """Sufficient statistics of one step for the basis Q [d, K] (one fold of the fit split, or all of it).
+
+    In the basis: M = F^T [F | u | lq] with F = [aq | hq | 1] (aq only with attention), and the
+    per-column sums of u*u, u*lq, lq*lq. In full d: the dot products of y, Lap(h), h and the
+    transport t summed over tokens, and their sums [d]. Together they give every k <= K.
+    """
+
+    def __init__(self, basis: np.ndarray, with_attention: bool) -> None:
+        self.q = basis
+        self.K = basis.shape[1]
+        self.with_attention = with_attention
+        self.p = (2 if with_attention else 1) * self.K + 1
+        d = basis.shape[0]
+        self.m = np.zeros((self.p, self.p + 2 * self.K))
+        self.cols = {name: np.zeros(self.K) for name in ("uu", "ul", "ll")}
+        self.dots = dict.fromkeys(_PAIRS, 0.0)
+        self.sums = {name: np.zeros(d) for name in "ylha"}
+        self.n = 0
+
+    def add(self, h: np.ndarray, lap: np.ndarray, att: np.ndarray | None, y: np.ndarray) -> None:
+        """Fit tokens [n, d] (projects them; the capture pass uses `add_projected` with cheaper projections)."""
+        q = self.q.astype(h.dtype)
+        self.add_projected(h @ q, None if att is None else att @ q, y @ q, lap @ q, h, lap, att, y)
+
+    def add_projected(self, hq: np.ndarray, aq: np.ndarray | None, u: np.ndarray, lq: np.ndarray, h: np.ndarray,
+                      lap: np.ndarray, att: np.ndarray | None, y: np.ndarray) -> None:
+        """Tokens given both in the basis (hQ, tQ, yQ, Lap(h)Q [n, K]) and in full d (h, Lap(h), t, y [n, d])."""
+        n = hq.shape[0]
+        use_att = self.with_attention and aq is not None
+        parts = ([aq if use_att else np.zeros_like(hq)] if self.with_attention else []) + \
+            [hq, np.ones((n, 1), dtype=hq.dtype), u, lq]
+        x = np.concatenate(parts, axis=1).astype(np.float64)          # sums of products in float64
+        self.m += x[:, :self.p].T @ x
+        u64, l64 = x[:, self.p:self.p + self.K], x[:, self.p + self.K:]
+        self.cols["uu"] += (u64 * u64).sum(axis=0)
+        self.cols["ul"] += (u64 * l64).sum(axis=0)
+        self.cols["ll"] += (l64 * l64).sum(axis=0)
+        full = {"y": y, "l": lap, "h": h, "a": att if use_att else None}
+        for pair in _PAIRS:
+            a, b = full[pair[0]], full[pair[1]]
+            if a is not None and b is not None:
+                self.dots[pair] += _rowsum(a, b)
+        for name, x_full in full.items():
+            if x_full is not None:
+                self.sums[name] += x_full.sum(axis=0, dtype=np.float64)
+        self.n += n
+
+    def __iadd__(self, other: StepStats) -> StepStats:
+        self.m += other.m
+        for name in self.cols:
+            self.cols[name] += other.cols[name]
+        for name in self.dots:
+            self.dots[name] += other.dots[name]
+        for name in self.sums:
+            self.sums[name] += other.sums[name]
+        self.n += other.n
+        return self
+
+    def sst(self) -> float:
+        """Centred total sum of squares of y over the tokens."""
+        return self.dots["yy"] - float(self.sums["y"] @ self.sums["y"]) / max(self.n, 1)
+
+    # -- the pieces of the problem at k columns ------------------------------------------------------
+    def index(self, k: int, terms: frozenset[str]) -> dict[str, np.ndarray]:
+        """Column indices into M for k: the in-span features the terms use (ones last), u and lq."""
+        cols = []
+        offset = self.K if self.with_attention else 0
+        if self.with_attention and "attention" in terms:
+            cols.append(np.arange(k))
+        if "reaction" in terms:
+            cols.append(offset + np.arange(k))
+        cols.append(np.array([self.p - 1]))
+        g_off = k if self.with_attention else 0
+        rows = ([np.arange(k)] if self.with_attention and "attention" in terms else []) + \
+            ([g_off + np.arange(k)] if "reaction" in terms else []) + [np.array([g_off + k])]
+        return {"f": np.concatenate(cols), "g": np.concatenate(rows), "u": self.p + np.arange(k), "l": self.p + self.K + np.arange(k),
+                "a": np.arange(k), "h": offset + np.arange(k)}
+
+    def perp(self, k: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Out-of-span dot products (uncentred, summed over tokens) and sums [d] at k: full minus in-span
+        (Q has orthonormal columns, so x_perp . z_perp = x.z - xQ.zQ)."""
+        m, off, K = self.m, (self.K if self.with_attention else 0), self.K
+
+        def diag(r0: int, c0: int) -> float:
+            return float(np.trace(m[r0:r0 + k, c0:c0 + k]))
+
+        u0, l0 = self.p, self.p + K
+        inside = {"yy": self.cols["uu"][:k].sum(), "yl": self.cols["ul"][:k].sum(),
+                  "ll": self.cols["ll"][:k].sum(), "yh": diag(off, u0), "hh": diag(off, off), "hl": diag(off, l0),
+                  "ya": diag(0, u0), "aa": diag(0, 0), "al": diag(0, l0), "ah": diag(0, off)}
+        if not self.with_attention:
+            inside.update(ya=0.0, aa=0.0, al=0.0, ah=0.0)
+        dots = {pair: self.dots[pair] - float(inside[pair]) for pair in _PAIRS}
+        qk = self.q[:, :k]
+        sums = {name: s - qk @ (qk.T @ s) for name, s in self.sums.items()}
+        return dots, sums
+
+
+@dataclass
+class Surrogate:
+    """One solved surrogate at k columns: in-span coefficients g (rows [tQ | hQ | 1], zero for an absent
+    term), D, the out-of-span scalars (attention a, reaction c) and the out-of-span bias [d]."""
+
+    k: int
+    q: np.ndarray
+    with_attention: bool
+    terms: frozenset[str]
+    g: np.ndarray
+    diffusion: float = 0.0
+    attention_out: float = 0.0
+    reaction_out: float = 0.0
+    bias_perp: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def cast(self, name: str, dtype: np.dtype) -> np.ndarray:
+        """A solved array in the inputs' precision (cached)."""
+        cache = self.__dict__.setdefault("_cast", {})
+        key = (name, np.dtype(dtype))
+        if key not in cache:
+            cache[key] = np.ascontiguousarray(getattr(self, name).astype(dtype))
+        return cache[key]
+
+    def predict(self, hq: np.ndarray, aq: np.ndarray | None, lap: np.ndarray, h: np.ndarray,
+                att: np.ndarray | None, *, energy: bool = True) -> Prediction:
+        """The change for tokens given in the basis (hQ, tQ [n, k]) and in full d (h, Lap(h), t [n, d]);
+        in the precision of lap, with each term's squared norm summed over the tokens (`energy`).
+
+        change = (in-span - c hQ - a tQ) Q^T + D Lap(h) + c h + a t + b_perp: c h + a t act in all d
+        dimensions, so their in-span part is taken off before mapping back.
+        """
+        k, dtype = self.k, lap.dtype
+        g = self.cast("g", dtype)
+        off = k if self.with_attention else 0
+        reaction_q = hq @ g[off:off + k] + g[-1]
+        attention_q = aq @ g[:k] if self.with_attention and aq is not None else None
+        in_span = reaction_q if attention_q is None else reaction_q + attention_q
+        use_a = self.attention_out != 0.0 and att is not None and aq is not None
+        if self.reaction_out != 0.0:
+            in_span = in_span - self.reaction_out * hq
+        if use_a:
+            in_span = in_span - self.attention_out * aq
+        change = in_span @ self.cast("q", dtype).T
+        if self.diffusion != 0.0:
+            change += self.diffusion * lap
+        if self.reaction_out != 0.0:
+            change += self.reaction_out * h
+        if use_a:
+            change += self.attention_out * att
+        change += self.cast("bias_perp", dtype)
+        terms: dict[str, float | None] = {}
+        if energy:
+            c, a, b = self.reaction_out, self.attention_out, self.bias_perp
+            h_perp = _rowsum(h, h) - _rowsum(hq, hq)
+            terms = {"diffusion": self.diffusion ** 2 * _rowsum(lap, lap),
+                     "attention": None if attention_q is None else _rowsum(attention_q, attention_q) + (
+                         a * a * (_rowsum(att, att) - _rowsum(aq, aq)) if use_a else 0.0),
+                     "reaction": _rowsum(reaction_q, reaction_q) + c * c * h_perp
+                     + 2 * c * float((h @ self.cast("bias_perp", dtype)).sum(dtype=np.float64))
+                     + len(h) * float(b @ b)}
+        return Prediction(change=change, energy=terms)
+
+
 @dataclass
 class Prediction:
-    """The predicted change of some tokens and the squared norm of each term's contribution.
-
-    Energies come from the k-dimensional coefficients: Q has orthonormal columns and the
-    out-of-span bias is orthogonal to it, so no term needs mapping back on its own.
-    """
+    """The predicted change of some tokens and the squared norm of each term's contribution."""
 
     change: np.ndarray
     energy: dict[str, float | None]
 
 
-class StepFit:
-    """Sufficient statistics and the solved surrogate for one step.
+def _pair(dots: dict[str, float], x: str, z: str) -> float:
+    return dots[x + z] if x + z in dots else dots[z + x]
 
-    Call `add` with fit-split tokens, then `solve`, then `predict`/`pointwise` on any tokens.
-    Token arrays are [n, d] (or [..., d]: the maths acts on the last axis).
+
+def solve(stats: StepStats, k: int, ridge: float = DEFAULT_RIDGE, terms: frozenset[str] = frozenset(TERMS)) -> Surrogate:
+    """Joint least squares at k columns in D, W, R, b and the out-of-span a, c (ridge on W and R only).
+
+    W, R and the in-span bias are profiled out for a given D (a ridge regression), which leaves a
+    quadratic in D; the out-of-span part is an ordinary regression of y_perp on Lap(h)_perp, h_perp
+    and t_perp with a bias. D is shared, so the two are solved together as one small system.
     """
-
-    def __init__(self, basis: np.ndarray, with_attention: bool, ridge: float = DEFAULT_RIDGE) -> None:
-        self.q = basis
-        self.k = basis.shape[1]
-        self.with_attention = with_attention
-        self.ridge = ridge
-        p = (2 if with_attention else 1) * self.k + 1          # [attention Q | h Q | 1]
-        d = basis.shape[0]
-        self.s_ff = np.zeros((p, p))
-        self.s_fu = np.zeros((p, self.k))
-        self.s_fl = np.zeros((p, self.k))
-        self.uu = self.ul = self.ll = 0.0
-        self.perp_y = np.zeros(d)
-        self.perp_l = np.zeros(d)
-        self.perp_yl = self.perp_ll = 0.0
-        self.n = 0
-        self.diffusion = 0.0
-        self.g: np.ndarray | None = None
-        self.bias_perp = np.zeros(d)
-        self.g_pointwise: np.ndarray | None = None
-        self.bias_perp_pointwise = np.zeros(d)
-
-    def basis(self, dtype: np.dtype) -> np.ndarray:
-        """Q in the given precision (cached): projections run in the inputs' precision."""
-        cache = self.__dict__.setdefault("_basis", {})
-        key = np.dtype(dtype)
-        if key not in cache:
-            cache[key] = np.ascontiguousarray(self.q.astype(key))
-        return cache[key]
-
-    def add(self, h: np.ndarray, lap: np.ndarray, att: np.ndarray | None, y: np.ndarray) -> None:
-        """Fit-split tokens [n, d] (the full-d form of `add_projected`)."""
-        q = self.basis(h.dtype)
-        hq = h @ q
-        aq = att @ q if self.with_attention and att is not None else None
-        self.add_projected(hq, aq, y @ q, lap @ q, y.sum(axis=0, dtype=np.float64),
-                           lap.sum(axis=0, dtype=np.float64), float(np.einsum("nd,nd->", y, lap, dtype=np.float64)),
-                           float(np.einsum("nd,nd->", lap, lap, dtype=np.float64)))
-
-    def add_projected(self, hq: np.ndarray, aq: np.ndarray | None, u: np.ndarray, lq: np.ndarray, y_sum: np.ndarray,
-                      lap_sum: np.ndarray, y_lap: float, lap_lap: float) -> None:
-        """Fit-split tokens given in the basis: hq = hQ, aq = (Abar h - h)Q, u = yQ, lq = Lap(h)Q [n, k], and
-        the full-d totals the out-of-span part needs: sum y, sum Lap(h) [d], sum y.Lap(h), sum |Lap(h)|^2.
-
-        The out-of-span sums follow from the full ones because Q has orthonormal columns:
-        sum (y - uQ^T) = sum y - (sum u) Q^T and (y - uQ^T).(l - lqQ^T) = y.l - u.lq.
-        """
-        n = hq.shape[0]
-        parts = ([aq] if self.with_attention else []) + [hq, np.ones((n, 1), dtype=hq.dtype), u, lq]
-        x = np.concatenate(parts, axis=1).astype(np.float64)          # sums of products in float64
-        p = self.s_ff.shape[0]
-        f, u64, l64 = x[:, :p], x[:, p:p + self.k], x[:, p + self.k:]
-        products = f.T @ x
-        self.s_ff += products[:, :p]
-        self.s_fu += products[:, p:p + self.k]
-        self.s_fl += products[:, p + self.k:]
-        uu, ul, ll = float((u64 * u64).sum()), float((u64 * l64).sum()), float((l64 * l64).sum())
-        self.uu += uu
-        self.ul += ul
-        self.ll += ll
-        self.perp_y += y_sum - self.q @ u64.sum(axis=0)
-        self.perp_l += lap_sum - self.q @ l64.sum(axis=0)
-        self.perp_yl += y_lap - ul
-        self.perp_ll += lap_lap - ll
-        self.n += n
-
-    def _regularised(self, cols: np.ndarray) -> np.ndarray:
-        m = self.s_ff[np.ix_(cols, cols)].copy()
-        scale = float(np.mean(np.diag(m)[:-1])) if len(cols) > 1 else 1.0
-        m[np.arange(len(cols) - 1), np.arange(len(cols) - 1)] += self.ridge * max(scale, 1e-12)
-        return m
-
-    def solve(self) -> None:
-        """Joint least squares in D, W, R, b (ridge on W, R): D from its 1-D profile, then the rest."""
-        if self.n == 0:
-            raise ValueError("no fit tokens")
-        self.__dict__.pop("_solved", None)
-        cols = np.arange(self.s_ff.shape[0])
-        m = self._regularised(cols)
-        m_fu = np.linalg.solve(m, self.s_fu)
-        m_fl = np.linalg.solve(m, self.s_fl)
-        a1 = self.ul - float((self.s_fu * m_fl).sum())
-        a2 = self.ll - float((self.s_fl * m_fl).sum())
-        c1 = self.perp_yl - float(self.perp_y @ self.perp_l) / self.n
-        c2 = self.perp_ll - float(self.perp_l @ self.perp_l) / self.n
-        denom = a2 + c2
-        self.diffusion = (a1 + c1) / denom if denom > 1e-12 * max(self.ll + self.perp_ll, 1e-30) else 0.0
-        self.g = m_fu - self.diffusion * m_fl
-        self.bias_perp = (self.perp_y - self.diffusion * self.perp_l) / self.n
-        # the pointwise baseline: reaction only (h Q and the bias), no diffusion, no attention
-        point = cols[-(self.k + 1):]
-        self.g_pointwise = np.linalg.solve(self._regularised(point), self.s_fu[point])
-        self.bias_perp_pointwise = self.perp_y / self.n
-
-    def predict(self, h: np.ndarray, lap: np.ndarray, att: np.ndarray | None) -> Prediction:
-        """The surrogate's change for tokens [n, d] (or [..., d]), with per-term energies."""
-        q = self.basis(h.dtype)
-        aq = att @ q if self.with_attention and att is not None else None
-        return self.predict_projected(h @ q, lap, aq)
-
-    def predict_projected(self, hq: np.ndarray, lap: np.ndarray, aq: np.ndarray | None, *,
-                          energy: bool = True) -> Prediction:
-        """`predict` from hq = hQ and aq = (Abar h - h)Q; the change comes in the precision of lap."""
-        assert self.g is not None, "solve() first"
-        k, dtype = self.k, lap.dtype
-        offset = k if self.with_attention else 0
-        g = self._cast("g", dtype)
-        reaction_q = hq @ g[offset:offset + k] + g[-1]
-        attention_q = aq @ g[:k] if self.with_attention and aq is not None else None
-        in_span = reaction_q if attention_q is None else reaction_q + attention_q
-        change = in_span @ self.basis(dtype).T
-        change += self.diffusion * lap
-        change += self._cast("bias_perp", dtype)
-        terms: dict[str, float | None] = {}
-        if energy:
-            tokens = int(np.prod(hq.shape[:-1]))
-            terms = {"diffusion": float(self.diffusion ** 2 * _square_sum(lap)),
-                     "attention": None if attention_q is None else _square_sum(attention_q),
-                     "reaction": _square_sum(reaction_q) + tokens * float(self.bias_perp @ self.bias_perp)}
-        return Prediction(change=change, energy=terms)
-
-    def pointwise(self, h: np.ndarray) -> np.ndarray:
-        return self.pointwise_projected(h @ self.basis(h.dtype))
-
-    def pointwise_projected(self, hq: np.ndarray) -> np.ndarray:
-        assert self.g_pointwise is not None, "solve() first"
-        g = self._cast("g_pointwise", hq.dtype)
-        out = (hq @ g[:-1] + g[-1]) @ self.basis(hq.dtype).T
-        out += self._cast("bias_perp_pointwise", hq.dtype)
-        return out
-
-    def _cast(self, name: str, dtype: np.dtype) -> np.ndarray:
-        """A solved array in the inputs' precision (cached; solve() fills the arrays once)."""
-        cache = self.__dict__.setdefault("_solved", {})
-        key = (name, np.dtype(dtype))
-        if key not in cache:
-            cache[key] = getattr(self, name).astype(dtype)
-        return cache[key]
+    if stats.n == 0:
+        raise ValueError("no fit tokens")
+    k = min(k, stats.K)
+    idx = stats.index(k, terms)
+    f = idx["f"]
+    m_ff = stats.m[np.ix_(f, f)].copy()
+    if len(f) > 1:
+        scale = float(np.mean(np.diag(m_ff)[:-1]))
+        m_ff[np.arange(len(f) - 1), np.arange(len(f) - 1)] += ridge * max(scale, 1e-12)
+    rhs = np.concatenate([stats.m[np.ix_(f, idx["u"])], stats.m[np.ix_(f, idx["l"])]], axis=1)
+    try:
+        mi = np.linalg.solve(m_ff, rhs)
+    except np.linalg.LinAlgError:
+        mi = np.linalg.lstsq(m_ff, rhs, rcond=None)[0]
+    mi_fu, mi_fl = mi[:, :k], mi[:, k:]
+    dots, sums = stats.perp(k)
+    names = [x for x, term in (("l", "diffusion"), ("h", "reaction"), ("a", "attention")) if term in terms
+             and (x != "a" or stats.with_attention)]
+    n = stats.n
+    gram = np.array([[_pair(dots, x, z) - float(sums[x] @ sums[z]) / n for z in names] for x in names])
+    cross = np.array([_pair(dots, "y", x) - float(sums["y"] @ sums[x]) / n for x in names])
+    live = np.array([gram[i, i] > PERP_MIN * stats.dots[x + x] for i, x in enumerate(names)], dtype=bool)
+    gram[~live, :] = 0.0
+    gram[:, ~live] = 0.0
+    cross[~live] = 0.0
+    if "l" in names:           # the in-span profile of D joins the out-of-span equations
+        gram[0, 0] += stats.cols["ll"][:k].sum() - float((stats.m[np.ix_(f, idx["l"])] * mi_fl).sum())
+        cross[0] += stats.cols["ul"][:k].sum() - float((stats.m[np.ix_(f, idx["u"])] * mi_fl).sum())
+        live[0] = gram[0, 0] > 1e-12 * max(stats.dots["ll"], 1e-30)
+    theta = np.zeros(len(names))
+    if live.any():
+        sub = np.ix_(live, live)
+        theta[live] = np.linalg.lstsq(gram[sub], cross[live], rcond=1e-12)[0]
+    coef = dict(zip(names, theta.tolist(), strict=True))
+    diffusion = coef.get("l", 0.0)
+    g_rows = (2 if stats.with_attention else 1) * k + 1
+    g = np.zeros((g_rows, k))
+    g[idx["g"]] = mi_fu - diffusion * mi_fl
+    bias = sums["y"] - sum(coef.get(x, 0.0) * sums[x] for x in "lha")
+    return Surrogate(k=k, q=stats.q[:, :k].copy(), with_attention=stats.with_attention, terms=frozenset(terms),
+                     g=g, diffusion=diffusion, attention_out=coef.get("a", 0.0), reaction_out=coef.get("h", 0.0),
+                     bias_perp=bias / n)
 
 
-def _square_sum(x: np.ndarray) -> float:
-    """sum of squares, per row in the array's precision and over rows in float64."""
-    rows = x.reshape(-1, x.shape[-1])
-    return float(np.einsum("nd,nd->n", rows, rows).sum(dtype=np.float64))
+def sse(stats: StepStats, model: Surrogate) -> float:
+    """Sum of squared errors of `model` on the tokens `stats` summarises (same basis), from the statistics alone:
+    the in-span residual u - F g - D lq and the out-of-span residual y_p - D l_p - c h_p - a t_p - b_p."""
+    k, D = model.k, model.diffusion
+    idx = stats.index(k, frozenset(TERMS))
+    f, g = idx["f"], model.g
+    s_ff = stats.m[np.ix_(f, f)]
+    inside = (stats.cols["uu"][:k].sum() - 2 * float((g * stats.m[np.ix_(f, idx["u"])]).sum())
+              + float((g * (s_ff @ g)).sum()) - 2 * D * stats.cols["ul"][:k].sum()
+              + 2 * D * float((g * stats.m[np.ix_(f, idx["l"])]).sum()) + D * D * stats.cols["ll"][:k].sum())
+    dots, sums = stats.perp(k)
+    theta = {"l": D, "h": model.reaction_out, "a": model.attention_out}
+    out = dots["yy"] - 2 * sum(t * _pair(dots, "y", x) for x, t in theta.items())
+    out += sum(ta * tb * _pair(dots, xa, xb) for xa, ta in theta.items() for xb, tb in theta.items())
+    rest = sums["y"] - sum(t * sums[x] for x, t in theta.items())
+    b = model.bias_perp
+    out += -2 * float(b @ rest) + stats.n * float(b @ b)
+    return float(inside + out)
