@@ -133,7 +133,8 @@ def evaluate(template: Template, results: Iterable[CheckResult], *, probe_count:
         on_predictions = _label_metrics(evidence) if evidence.get("label_source") == MODEL_PREDICTIONS \
             else frozenset()
         findings += [_condition_finding(spec.id, cond, result.metrics, steps, insufficient,
-                                        labels_note=_is_label_rule(cond.metric, on_predictions))
+                                        labels_note=_is_label_rule(cond.metric, on_predictions),
+                                        intervals=result.intervals, decide_on=template.decide_on)
                      for cond in spec.conditions]
     return findings + audit_findings(template, probe_count, probes_fed, why_not_fed)
 
@@ -226,9 +227,13 @@ def outcome_sentence(cond: Condition, outcome: Any, steps: frozenset[str] = froz
                      labels_note: bool = False) -> Message:
     """A rule's outcome as one sentence: the measured value, where, the thresholds and the verdict
     word; or why it was not applicable, not decided or not evaluated."""
+    where = wording.place(cond.metric, outcome.layer, steps) if cond.reduce in wording.PLACED_REDUCERS else None
+    straddled = getattr(outcome, "straddled", None)
+    if outcome.status == "inconclusive" and straddled is not None and where is not None and outcome.sentence:
+        # an interval across a threshold: the same sentence, saying at which layer
+        return Message("finding.straddles_at", {**outcome.sentence.params, "place": where})
     if outcome.status in ("error", "not_applicable", "inconclusive") or outcome.sentence is None:
         return outcome.sentence or verbatim(outcome.message)
-    where = wording.place(cond.metric, outcome.layer, steps) if cond.reduce in wording.PLACED_REDUCERS else None
     params = {"measured": outcome.sentence, "thresholds": wording.thresholds(cond),
               "verdict": wording.verdict(str(outcome.status))}
     sentence = Message("finding.outcome", params) if where is None else \
@@ -238,8 +243,9 @@ def outcome_sentence(cond: Condition, outcome: Any, steps: frozenset[str] = froz
 
 def _condition_finding(check_id: str, cond: Condition, metrics: Mapping[str, Any],
                        steps: frozenset[str] = frozenset(), insufficient: Mapping[str, Any] | None = None,
-                       labels_note: bool = False) -> Finding:
-    outcome = cond.evaluate(metrics, insufficient)
+                       labels_note: bool = False, intervals: Mapping[str, Any] | None = None,
+                       decide_on: str | None = None) -> Finding:
+    outcome = cond.evaluate(metrics, insufficient, intervals, decide_on)
     key = {"error": "condition.error", "not_applicable": "condition.not_applicable",
            "inconclusive": "evidence.insufficient"}.get(outcome.status, cond.finding)
     texts = _from_catalogue(key, check_id, cond.title or f"{cond.metric} {cond.condition} threshold")

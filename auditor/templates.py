@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from auditor.checks import registry
-from auditor.checks.conditions import Condition, parse_condition
+from auditor.checks.conditions import Condition, parse_condition, parse_decide_on
 from auditor.errors import BadInput
 from auditor.safe_yaml import load_yaml
 from auditor.text import fold
@@ -46,6 +46,8 @@ class Template:
     description_ja: str = ""
     # the smallest probe set this template decides on (measured: bench/min_probes.py); 0 = no minimum
     min_probes: int = 0
+    # how rules with an interval decide, unless a rule says otherwise (auditor.checks.conditions)
+    decide_on: str = "interval"
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -58,7 +60,8 @@ class Template:
         return {"name": self.name, "version": self.version, "description": self.description,
                 "description_ja": self.description_ja,
                 "checks": [c.id for c in self.checks], "required": list(self.required),
-                "min_probes": self.min_probes, "source": self.source, "sha256": self.sha256}
+                "min_probes": self.min_probes, "decide_on": self.decide_on, "source": self.source,
+                "sha256": self.sha256}
 
 
 def builtin_dir() -> Path:
@@ -98,7 +101,7 @@ def load_template(name_or_path: str | None) -> Template:
 def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Template:
     if not isinstance(data, dict):
         raise ValueError("the file must be a mapping with name, version and checks")
-    unknown = set(data) - {"name", "version", "description", "description_ja", "checks", "min_probes"}
+    unknown = set(data) - {"name", "version", "description", "description_ja", "checks", "min_probes", "decide_on"}
     if unknown:
         raise ValueError(f"unknown top-level key(s) {', '.join(sorted(unknown))}")
     for key in ("name", "version"):
@@ -110,6 +113,7 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
     min_probes = data.get("min_probes", 0)
     if isinstance(min_probes, bool) or not isinstance(min_probes, int) or not 0 <= min_probes <= 1_000_000:
         raise ValueError(f"min_probes must be a whole number of probes (0 for no minimum), not {min_probes!r}")
+    decide_on = parse_decide_on(data.get("decide_on"), "") or "interval"
     known = registry.load_all()
     findings_known = _finding_keys()
     specs: list[CheckSpec] = []
@@ -153,7 +157,7 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
     return Template(name=str(data["name"]), version=str(data["version"]),
                     description=" ".join(str(data.get("description") or "").split()),
                     checks=tuple(specs), sha256=digest, source=source, text=text,
-                    description_ja=fold(data.get("description_ja")), min_probes=min_probes)
+                    description_ja=fold(data.get("description_ja")), min_probes=min_probes, decide_on=decide_on)
 
 
 def _finding_keys() -> frozenset[str]:

@@ -9,6 +9,13 @@ does not apply to this model, e.g. head importance without gradients) is `not_ap
 informational finding that names the reason, not counted in any verdict. Reducers turn a per-layer (or per-layer-per-head) list into one number; `any_layer`
 takes the worst layer for the rule's direction and reports which layer it was. A variant
 metric (a dict such as {"mask@0.10": 0.93}) needs `variant:` naming the key.
+
+Where the check gave a 95% interval for the figure (CheckResult.intervals; for a reduced per-layer
+metric, the interval at the layer the reducer picks) the rule's `decide_on` says how it is used:
+`interval` (the default) decides only when the interval and the value fall on the same side of every
+threshold, else the rule is `inconclusive` (add probes to decide); `pessimistic` decides on the bound on
+the unsafe side (the lower bound of a `below` rule, the upper of an `above` rule); `point` decides on
+the value alone. Efficiency rules (`info`) never change a verdict and decide on the value.
 """
 from __future__ import annotations
 
@@ -21,7 +28,8 @@ from auditor.messages import Message, render, verbatim
 from auditor.status import Status, worst
 from auditor.text import fold
 
-__all__ = ["REDUCERS", "Condition", "Outcome", "RuleProblem", "Status", "parse_condition", "worst"]
+__all__ = ["DECIDE_ON", "REDUCERS", "Condition", "Outcome", "RuleProblem", "Status", "interval_of", "parse_condition",
+           "parse_decide_on", "worst"]
 
 
 class RuleProblem(ValueError):
@@ -82,6 +90,26 @@ REDUCERS: dict[str, Callable[[Any, str], tuple[float, int | None]]] = {
     "any_layer": _any_layer,
 }
 KINDS = ("below", "above")
+DECIDE_ON = ("interval", "point", "pessimistic")
+
+
+def interval_of(intervals: Mapping[str, Any] | None, metric: str, variant: str | None,
+                layer: int | None) -> tuple[float, float] | None:
+    """(low, high) of a metric's stored interval (of `variant`, at `layer`), or None where there is none."""
+    entry = (intervals or {}).get(metric)
+    if isinstance(entry, Mapping) and variant is not None and "ci_low" not in entry:
+        entry = entry.get(variant)
+    if not isinstance(entry, Mapping):
+        return None
+    bounds = []
+    for name in ("ci_low", "ci_high"):
+        value = entry.get(name)
+        if isinstance(value, list):
+            value = value[layer] if layer is not None and 0 <= layer < len(value) else None
+        if isinstance(value, list) or not isinstance(value, (int, float)) or isinstance(value, bool):
+            return None
+        bounds.append(float(value))
+    return (bounds[0], bounds[1]) if bounds[0] <= bounds[1] else None
 
 
 @dataclass(frozen=True)
@@ -94,11 +122,13 @@ class Outcome:
     layer: int | None = None
     message: str = ""
     sentence: Message | None = None
+    interval: tuple[float, float] | None = None   # the figure's 95% interval, where the check gave one
+    straddled: float | None = None                # the threshold the interval straddles (then inconclusive)
 
     @classmethod
-    def stated(cls, status: str, sentence: Message, value: float | None = None,
-               layer: int | None = None) -> Outcome:
-        return cls(status, value, layer, render(sentence, "en"), sentence)
+    def stated(cls, status: str, sentence: Message, value: float | None = None, layer: int | None = None,
+               interval: tuple[float, float] | None = None, straddled: float | None = None) -> Outcome:
+        return cls(status, value, layer, render(sentence, "en"), sentence, interval, straddled)
 
 
 @dataclass(frozen=True)
@@ -116,6 +146,7 @@ class Condition:
     rationale_ja: str = ""
     title: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    decide_on: str | None = None     # interval | point | pessimistic; None: the template's (default interval)
 
     def threshold_text(self, lang: str = "en") -> str:
         """'warn below 0.15, fail below 0.05' (auditor.condition_text.thresholds, rendered)."""
@@ -125,25 +156,27 @@ class Condition:
         """'pde_r2 (any_layer)' (auditor.condition_text.measured_name, rendered)."""
         return render(wording.measured_name(self), lang)
 
-    def evaluate(self, metrics: Mapping[str, Any], insufficient: Mapping[str, Any] | None = None) -> Outcome:
+    def evaluate(self, metrics: Mapping[str, Any], insufficient: Mapping[str, Any] | None = None,
+                 intervals: Mapping[str, Any] | None = None, decide_on: str | None = None) -> Outcome:
         """Never raises: a problem computing the rule is an `error` outcome with its reason.
 
         `insufficient` maps metric names to the reason the check found its own evidence too thin
         to decide on (a split too small to score, an undefined chance level): such a rule is
         `inconclusive` whatever the number says. A reason is a Message, a stored one
-        ({"key": …, "params": …}) or plain text (quoted as it is).
+        ({"key": …, "params": …}) or plain text (quoted as it is). `intervals` are the check's
+        (CheckResult.intervals); `decide_on` the template's default for rules that name none.
         """
         name = wording.measured_name(self)
         reason = wording.as_message((insufficient or {}).get(self.metric))
         if reason is not None:
             return Outcome.stated(Status.INCONCLUSIVE, Message("finding.not_decided", {"name": name, "reason": reason}))
         try:
-            return self._evaluate(metrics)
+            return self._evaluate(metrics, intervals, self.decide_on or decide_on or "interval")
         except Exception as exc:  # a broken rule must not crash the audit (ARCHITECTURE.md)
             problem = exc.sentence if isinstance(exc, RuleProblem) else verbatim(str(exc))
             return Outcome.stated(Status.ERROR, Message("finding.condition_error", {"name": name, "problem": problem}))
 
-    def _evaluate(self, metrics: Mapping[str, Any]) -> Outcome:
+    def _evaluate(self, metrics: Mapping[str, Any], intervals: Mapping[str, Any] | None, mode: str) -> Outcome:
         if self.metric not in metrics:
             raise RuleProblem("condition.problem.no_metric", metric=self.metric)
         value = metrics[self.metric]
@@ -161,16 +194,43 @@ class Condition:
             number, layer = REDUCERS[self.reduce](value, self.condition)
         else:
             number = float(value)
-        status = Status.PASS
+        # a reducer that mixes layers (mean, drop_from_peak) has no one layer whose interval applies
+        placed = not isinstance(value, list) or layer is not None
+        bounds = interval_of(intervals, self.metric, self.variant, layer) if placed else None
+        return self._decide(float(number), layer, bounds, mode)
+
+    def status_at(self, number: float) -> Status:
+        """The status the thresholds give a number."""
         crossed = (lambda t: number < t) if self.condition == "below" else (lambda t: number > t)
         if self.fail is not None and crossed(self.fail):
-            status = Status.FAIL
-        elif self.warn is not None and crossed(self.warn):
-            status = Status.WARN
-        elif self.info is not None and crossed(self.info):
-            status = Status.INFO
-        measured = Message("finding.measured", {"name": wording.measured_name(self), "value": float(number)})
-        return Outcome.stated(status, measured, float(number), layer)
+            return Status.FAIL
+        if self.warn is not None and crossed(self.warn):
+            return Status.WARN
+        if self.info is not None and crossed(self.info):
+            return Status.INFO
+        return Status.PASS
+
+    def _decide(self, number: float, layer: int | None, bounds: tuple[float, float] | None, mode: str) -> Outcome:
+        name = wording.measured_name(self)
+        if bounds is None:
+            measured = Message("finding.measured", {"name": name, "value": number})
+            return Outcome.stated(self.status_at(number), measured, number, layer)
+        interval = Message("finding.interval", {"low": bounds[0], "high": bounds[1]})
+        if mode == "pessimistic" and self.info is None:
+            unsafe = bounds[0] if self.condition == "below" else bounds[1]
+            measured = Message("finding.measured_pessimistic", {"name": name, "value": number, "interval": interval,
+                                                               "bound": unsafe})
+            return Outcome.stated(self.status_at(unsafe), measured, number, layer, bounds)
+        measured = Message("finding.measured_interval", {"name": name, "value": number, "interval": interval})
+        statuses = {self.status_at(x) for x in (number, *bounds)}
+        if mode == "point" or self.info is not None or len(statuses) == 1:
+            return Outcome.stated(self.status_at(number), measured, number, layer, bounds)
+        low, high = min(number, *bounds), max(number, *bounds)
+        inside = [t for t in (self.fail, self.warn) if t is not None and low <= t <= high]
+        threshold = min(inside, key=lambda t: abs(t - number)) if inside else float(self.warn or self.fail or 0.0)
+        said = Message("finding.straddles", {"name": name, "value": number, "interval": interval,
+                                             "threshold": threshold})
+        return Outcome.stated(Status.INCONCLUSIVE, said, number, layer, bounds, threshold)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -181,7 +241,8 @@ class Condition:
 
 def parse_condition(data: Mapping[str, Any], where: str) -> Condition:
     """A Condition from template data; ValueError naming `where` and the problem."""
-    known = {"condition", "metric", "warn", "fail", "info", "reduce", "variant", "finding", "clauses", "rationale", "rationale_ja", "title"}
+    known = {"condition", "metric", "warn", "fail", "info", "reduce", "variant", "finding", "clauses", "rationale",
+             "rationale_ja", "title", "decide_on"}
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -210,6 +271,7 @@ def parse_condition(data: Mapping[str, Any], where: str) -> Condition:
         raise ValueError(f"{where}: variant must be a string such as 'mask@0.10'")
     return Condition(condition=kind, metric=metric, warn=warn, fail=fail, info=info, reduce=reduce,
                      variant=variant, finding=str(data.get("finding") or ""),
+                     decide_on=parse_decide_on(data.get("decide_on"), where),
                      clauses=tuple(clauses), rationale=" ".join(str(data.get("rationale") or "").split()),
                      rationale_ja=fold(data.get("rationale_ja")),
                      title=str(data.get("title") or ""))
@@ -223,3 +285,11 @@ def _threshold(value: Any, where: str) -> float | None:
     if value != value or value in (float("inf"), float("-inf")) or abs(value) > 1e12:
         raise ValueError(f"{where} must be a finite number of sensible size, not {value!r}")
     return float(value)
+
+
+def parse_decide_on(value: Any, where: str) -> str | None:
+    """A rule's or template's `decide_on` (None where not given); ValueError naming `where` otherwise."""
+    if value is None or value in DECIDE_ON:
+        return value
+    place = f"{where}: " if where else ""
+    raise ValueError(f"{place}decide_on must be one of {', '.join(DECIDE_ON)}, not {value!r}")

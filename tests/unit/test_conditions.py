@@ -84,3 +84,84 @@ def test_worst_orders_statuses():
     assert worst(["pass", "warn"]) == "warn"
     assert worst(["warn", "error"]) == "error"
     assert worst(["error", "fail", "pass"]) == "fail"
+
+
+# --- intervals (issue 14): how a rule decides when the check gave a 95% interval ---
+
+_R2 = {"pde_r2": [0.3, 0.1281, 0.5]}
+_R2_CI = {"pde_r2": {"ci_low": [0.2, 0.09, 0.4], "ci_high": [0.4, 0.16, 0.6]}}
+
+
+def test_an_interval_across_the_threshold_is_inconclusive_by_default():
+    rule = Condition("below", "pde_r2", warn=0.10, reduce="any_layer")
+    outcome = rule.evaluate(_R2, None, _R2_CI)
+    assert outcome.status == "inconclusive" and outcome.layer == 1 and outcome.straddled == 0.10
+    assert outcome.message == ("pde_r2 (any_layer) = 0.1281 (95% CI 0.09 to 0.16) straddles the threshold 0.1: "
+                               "add probes to decide")
+    assert render(outcome.sentence, "ja") == ("pde_r2（最も厳しい層） = 0.1281（95%信頼区間 0.09〜0.16）は閾値 0.1 を"
+                                              "またいでいます。判定するにはプローブを増やしてください。")
+    # without an interval the same rule decides on the value, as before
+    assert rule.evaluate(_R2).status == "pass" and rule.evaluate(_R2).message == "pde_r2 (any_layer) = 0.1281"
+
+
+def test_the_interval_is_taken_at_the_layer_the_reducer_picks():
+    rule = Condition("below", "pde_r2", warn=0.10, reduce="last")    # layer 2: 0.5 in [0.4, 0.6], clear of 0.1
+    outcome = rule.evaluate(_R2, None, _R2_CI)
+    assert outcome.status == "pass" and outcome.interval == (0.4, 0.6)
+    assert outcome.message == "pde_r2 (last) = 0.5 (95% CI 0.4 to 0.6)"
+    # a reducer that mixes layers has no one layer: decided on the value, no interval shown
+    assert Condition("below", "pde_r2", warn=0.10, reduce="mean").evaluate(_R2, None, _R2_CI).interval is None
+
+
+@pytest.mark.parametrize("mode, status", [("point", "pass"), ("pessimistic", "warn"), ("interval", "inconclusive")])
+def test_decide_on_point_and_pessimistic(mode, status):
+    rule = Condition("below", "pde_r2", warn=0.10, reduce="any_layer")
+    assert rule.evaluate(_R2, None, _R2_CI, mode).status == status
+    # a rule's own decide_on wins over the template's
+    assert Condition("below", "pde_r2", warn=0.10, reduce="any_layer", decide_on=mode) \
+        .evaluate(_R2, None, _R2_CI, "interval").status == status
+
+
+def test_pessimistic_takes_the_bound_on_the_unsafe_side():
+    above = Condition("above", "amp", warn=3.0, fail=10.0)
+    assert above.evaluate({"amp": 2.0}, None, {"amp": {"ci_low": 1.5, "ci_high": 3.2}}, "pessimistic").status == "warn"
+    assert above.evaluate({"amp": 2.0}, None, {"amp": {"ci_low": 1.5, "ci_high": 2.9}}, "pessimistic").status == "pass"
+    below = Condition("below", "cos", warn=0.5)
+    outcome = below.evaluate({"cos": 0.6}, None, {"cos": {"ci_low": 0.45, "ci_high": 0.7}}, "pessimistic")
+    assert outcome.status == "warn"
+    assert outcome.message == "cos = 0.6 (95% CI 0.45 to 0.7; decided on its pessimistic bound 0.45)"
+
+
+def test_an_interval_between_warn_and_fail_is_also_undecided():
+    rule = Condition("below", "cos", warn=0.5, fail=0.25)
+    outcome = rule.evaluate({"cos": 0.3}, None, {"cos": {"ci_low": 0.2, "ci_high": 0.4}})
+    assert outcome.status == "inconclusive" and outcome.straddled == 0.25
+    # clear of both thresholds: decided, with the interval beside the value
+    clear = rule.evaluate({"cos": 0.3}, None, {"cos": {"ci_low": 0.28, "ci_high": 0.4}})
+    assert clear.status == "warn" and clear.message == "cos = 0.3 (95% CI 0.28 to 0.4)"
+
+
+def test_variant_intervals_and_info_rules():
+    rule = Condition("above", "rho", warn=0.8, variant="entropy")
+    ci = {"rho": {"entropy": {"ci_low": 0.7, "ci_high": 0.9}}}
+    assert rule.evaluate({"rho": {"entropy": 0.85}}, None, ci).status == "inconclusive"
+    # an efficiency opportunity never changes a verdict: decided on the value, interval shown
+    info = Condition("above", "share", info=0.2)
+    outcome = info.evaluate({"share": 0.25}, None, {"share": {"ci_low": 0.1, "ci_high": 0.3}})
+    assert outcome.status == "info" and "95% CI 0.1 to 0.3" in outcome.message
+
+
+def test_decide_on_is_checked_when_the_rule_is_read():
+    with pytest.raises(ValueError, match=r"decide_on must be one of interval, point, pessimistic, not 'median'"):
+        parse_condition({"condition": "below", "metric": "m", "warn": 1, "decide_on": "median"}, "here")
+    assert parse_condition({"condition": "below", "metric": "m", "warn": 1, "decide_on": "point"}, "h").decide_on == "point"
+
+
+def test_an_unknown_decide_on_refuses_the_template_in_one_line(tmp_path, capsys):
+    from auditor.cli import main
+
+    path = tmp_path / "t.yaml"
+    path.write_text("name: t\nversion: '1'\ndecide_on: median\nchecks:\n- id: flow.representation\n", encoding="utf-8")
+    assert main(["audit", str(tmp_path), "--template", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "auditor: template t.yaml: decide_on must be one of interval, point, pessimistic, not 'median'"
