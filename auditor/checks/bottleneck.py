@@ -13,6 +13,7 @@ from auditor.checks._tasks import MODEL_PREDICTIONS, PROBE_LABELS
 from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.errors import Cancelled
+from auditor.estimators import bootstrap, held_out
 from auditor.estimators import information as info
 from auditor.messages import Message, render
 from auditor.models.base import Capability
@@ -123,10 +124,13 @@ class InformationPlaneCheck(Check):
         known = [v for v in pairs.values() if v is not None]
         # the least agreeing pair: a trend is trusted only where every estimator shows it
         metrics["estimator_trend_agreement"] = min(known) if known else None
-        metrics["task_information_drop"] = _drop(plane)
+        drop, intervals = held_out_intervals(plane, labels, fit, score, ctx.seed)
+        metrics["task_information_drop"] = drop
         evidence = _evidence(ctx, plane, p, inputs=inputs, labels=labels, source=source, names=names, pairs=pairs)
+        evidence["task_information_drop_plain"] = _drop(plane)
+        evidence["task_information_drop_method"] = DROP_METHOD
         return CheckResult(check_id=self.id, outcome="ok", sentences=summary(plane, metrics, evidence),
-                           metrics=metrics, evidence=evidence)
+                           metrics=metrics, evidence=evidence, intervals=intervals)
 
 
 def _evidence(ctx: AuditContext, plane: info.InformationPlane, p: dict[str, Any], *, inputs: np.ndarray | None,
@@ -212,6 +216,34 @@ def _labels(ctx: AuditContext) -> tuple[np.ndarray | None, str, list[str]]:
         return None, "", []
     # the probe set has no labels: Y is the class the model's own output head predicts (circular)
     return np.asarray(logits).argmax(axis=1), MODEL_PREDICTIONS, []
+
+
+DROP_METHOD = ("cross-fitted: the peak layer is chosen on one half of the held-out probes and the drop from it "
+               "to the last layer measured on the other half, both ways round, averaged (the plain max - last, "
+               "kept as task_information_drop_plain, is biased upwards by the maximum of noisy values)")
+
+
+def held_out_intervals(plane: info.InformationPlane, labels: np.ndarray, fit: np.ndarray, score: np.ndarray,
+                       seed: int) -> tuple[float | None, dict[str, dict[str, Any]]]:
+    """The debiased task_information_drop, and 95% intervals (bootstrap over the held-out probes) of
+    probe_accuracy, probe_accuracy_over_chance, mi_ty_probe_bound (per layer) and the drop."""
+    if plane.probe_nll is None or plane.probe_correct is None or len(score) < 2:
+        return None, {}
+    _, codes = np.unique(np.asarray(labels), return_inverse=True)
+    codes = codes.reshape(-1)
+    majority = np.bincount(codes[np.asarray(fit, dtype=int)]).argmax() if len(fit) else 0
+    y = codes[np.asarray(score, dtype=int)]
+    per_probe = {"correct": plane.probe_correct, "nll": plane.probe_nll, "y": y, "major": (y == majority) * 1.0,
+                 "half": held_out.halves(len(y), seed)}
+    drop = float(held_out.figures(per_probe)[-1])
+    low, high = bootstrap.interval(per_probe, held_out.figures, seed=seed)
+    layers = plane.probe_nll.shape[1]
+    out: dict[str, dict[str, Any]] = {}
+    for i, name in enumerate(("probe_accuracy", "probe_accuracy_over_chance", "mi_ty_probe_bound")):
+        part = slice(i * layers, (i + 1) * layers)
+        out[name] = {"ci_low": low[part].tolist(), "ci_high": high[part].tolist()}
+    out["task_information_drop"] = {"ci_low": float(low[-1]), "ci_high": float(high[-1])}
+    return (drop if np.isfinite(drop) else None), out
 
 
 def _drop(plane: info.InformationPlane) -> float | None:

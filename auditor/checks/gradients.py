@@ -8,6 +8,7 @@ import numpy as np
 from auditor.checks._tasks import ProbeTask, gradient_setup
 from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
+from auditor.estimators import bootstrap
 from auditor.messages import Message
 from auditor.models.base import Capability
 from auditor.trace import TraceBatch
@@ -21,6 +22,7 @@ class GradientStats:
     def __init__(self, task: ProbeTask | None) -> None:
         self.gradient_task = task          # asks the capture pass for the gradient pass
         self.grad_sum: np.ndarray | None = None
+        self.per_row: list[np.ndarray] = []      # [rows, L+1] per probe, for the intervals
         self.loss_sum = 0.0
         self.rows = 0
 
@@ -30,7 +32,9 @@ class GradientStats:
         rows = batch.grad_rows
         if not rows.any():
             return
-        grads = np.nan_to_num(batch.grad_hidden[rows].astype(np.float64)).sum(axis=0)
+        per_row = np.nan_to_num(batch.grad_hidden[rows].astype(np.float64))
+        self.per_row.append(per_row)
+        grads = per_row.sum(axis=0)
         self.grad_sum = grads if self.grad_sum is None else self.grad_sum + grads
         self.loss_sum += float(batch.loss[rows].sum()) if batch.loss is not None else 0.0
         self.rows += int(rows.sum())
@@ -80,4 +84,22 @@ class GradientFlow(Check):
                     "label_source": setup.label_source,
                     "mean_loss": stats.loss_sum / stats.rows, "rows": stats.rows,
                     "parameter_gradients": "norm of the gradient of the mean loss over these rows, per block"}
-        return CheckResult(check_id=self.id, outcome="ok", sentences=(said,), metrics=metrics, evidence=evidence)
+        return CheckResult(check_id=self.id, outcome="ok", sentences=(said,), metrics=metrics, evidence=evidence,
+                           intervals=gradient_intervals(np.concatenate(stats.per_row), ctx.seed))
+
+
+def _ratios(r: dict[str, np.ndarray]) -> np.ndarray:
+    """grad_norm_hidden [L+1], grad_ratio and grad_attenuation from per-probe norms [rows, L+1]."""
+    hidden = r["g"].mean(axis=0)
+    return np.concatenate([hidden, [hidden.max() / max(hidden.min(), _EPS), hidden[0] / max(hidden[-1], _EPS)]])
+
+
+def gradient_intervals(per_row: np.ndarray, seed: int) -> dict[str, dict[str, Any]]:
+    """95% intervals (bootstrap over the back-propagated probes) of grad_norm_hidden, grad_ratio and
+    grad_attenuation."""
+    if per_row.shape[0] < 2:
+        return {}
+    low, high = bootstrap.interval({"g": per_row}, _ratios, seed=seed)
+    return {"grad_norm_hidden": {"ci_low": low[:-2].tolist(), "ci_high": high[:-2].tolist()},
+            "grad_ratio": {"ci_low": float(low[-2]), "ci_high": float(high[-2])},
+            "grad_attenuation": {"ci_low": float(low[-1]), "ci_high": float(high[-1])}}

@@ -8,6 +8,7 @@ import numpy as np
 from auditor.checks._tasks import StreamingProbeHead, shared_probe_head
 from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
+from auditor.estimators import bootstrap
 from auditor.estimators import perturbation as est
 from auditor.estimators.probe_head import predict
 from auditor.messages import Message
@@ -40,6 +41,9 @@ class PerturbationStats:
         self.cos: dict[str, list[np.ndarray]] = {}
         self.kl: dict[str, list[np.ndarray]] = {}
         self.flip: dict[str, list[np.ndarray]] = {}
+        # the probe of each row above, so intervals resample probes, not perturbed copies (METHODS, Uncertainty)
+        self.probe: dict[str, list[np.ndarray]] = {}
+        self.flip_probe: dict[str, list[np.ndarray]] = {}
         self.samples = 0
         self.occlusion_left = occlusion_examples if isinstance(self.adapter, Occludable) else 0
         self.occlusion: list[dict[str, Any]] = []
@@ -58,17 +62,21 @@ class PerturbationStats:
             rel = np.stack([est.relative_change(c, p, mask, n)
                             for c, p, n in zip(batch.hidden, states, norms, strict=True)], axis=1)
             self.rel.setdefault(key, []).append(rel)
+        index = np.asarray(batch.index)
         for key, pooled in run.pooled.items():
             self.cos.setdefault(key, []).append(est.row_cosine(clean, pooled))
+            self.probe.setdefault(key, []).append(index)
             if logits is not None and key in run.logits:
                 self.kl.setdefault(key, []).append(est.softmax_kl(logits, run.logits[key]))
                 self.flip.setdefault(key, []).append(est.flips(logits, run.logits[key]))
+                self.flip_probe.setdefault(key, []).append(index)
             elif self.probe_head is not None and self.scored is not None:
                 rows = self.scored[batch.index]
                 head = self.probe_head.head() if rows.any() else None
                 if head is not None:
                     self.flip.setdefault(key, []).append(
                         est.flips(predict(clean[rows], head), predict(pooled[rows], head)))
+                    self.flip_probe.setdefault(key, []).append(index[rows])
         if self.occlusion_left > 0:
             self._occlude(batch)
         self.samples += batch.size
@@ -174,18 +182,43 @@ class PerturbationSensitivity(Check):
             "flip_rate_by_kind": {k: float(flip[k].mean()) for k in input_keys if k in flip and flip[k].size} or None,
             "output_cos_by_kind": {k: float(cos[k].mean()) for k in input_keys} or None,
             "output_kl_by_kind": {k: float(kl[k].mean()) for k in input_keys if k in kl} or None,
-            "output_cos_ci": _bootstrap(all_cos, plan.seed) if all_cos.size else None,
-            "flip_rate_ci": _bootstrap(all_flip, plan.seed) if all_flip is not None and all_flip.size else None,
         }
+        intervals = _intervals(stats, input_keys, rel.get(source) if source is not None else None, plan.seed)
+        # the contract's [low, high] pairs, now from the bootstrap over probes
+        metrics["output_cos_ci"] = _pair(intervals.get("output_cos"))
+        metrics["flip_rate_ci"] = _pair(intervals.get("flip_rate"))
+        evidence["intervals"] = ("95% percentile bootstrap over probes (B=200, seeded): every perturbed copy of a "
+                                 "probe stays with its probe")
         return CheckResult(check_id=self.id, outcome="ok", sentences=_sentences(metrics), metrics=metrics,
-                           evidence=evidence)
+                           evidence=evidence, intervals=intervals)
 
 
-def _bootstrap(values: np.ndarray, seed: int, rounds: int = 200) -> list[float]:
-    """95% percentile interval of the mean over resampled copies (seeded)."""
-    rng = np.random.default_rng([seed & 0xFFFFFFFF, 5])
-    means = values[rng.integers(0, values.size, size=(rounds, values.size))].mean(axis=1)
-    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+def _intervals(stats: PerturbationStats, input_keys: list[str], rel: np.ndarray | None,
+               seed: int) -> dict[str, dict[str, Any]]:
+    """95% intervals over probes of output_cos, flip_rate, and (from one resample of the probes) amplification,
+    layer_gain and lyapunov, computed from the per-probe figures kept during the run."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, values, probes in (("output_cos", stats.cos, stats.probe), ("flip_rate", stats.flip, stats.flip_probe)):
+        total, count = est.per_probe_sums(values, probes, input_keys)
+        if count.size:
+            low, high = bootstrap.ratio_interval(total, count, seed=seed)
+            out[name] = {"ci_low": float(low), "ci_high": float(high)}
+    if rel is not None and rel.shape[0] and rel.shape[1] > 1:
+        layers = rel.shape[1]
+
+        def growth(r: dict[str, np.ndarray]) -> np.ndarray:
+            gains = est.layer_gain(r["rel"])
+            return np.concatenate([est.amplification(r["rel"]), gains, [est.lyapunov(gains)]])
+
+        low, high = bootstrap.interval({"rel": rel}, growth, seed=seed)
+        for name, part in (("amplification", slice(0, layers)), ("layer_gain", slice(layers, 2 * layers - 1))):
+            out[name] = {"ci_low": low[part].tolist(), "ci_high": high[part].tolist()}
+        out["lyapunov"] = {"ci_low": float(low[-1]), "ci_high": float(high[-1])}
+    return out
+
+
+def _pair(bounds: dict[str, Any] | None) -> list[float] | None:
+    return None if bounds is None else [bounds["ci_low"], bounds["ci_high"]]
 
 
 def _sentences(m: dict[str, Any]) -> tuple[Message, ...]:

@@ -5,6 +5,7 @@ import numpy as np
 
 from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
+from auditor.estimators import bootstrap
 from auditor.estimators.spectra import participation_ratio
 from auditor.messages import Message
 from auditor.models.base import Capability
@@ -22,6 +23,8 @@ class RepresentationStats:
         self.cos_sum: np.ndarray | None = None             # [L] sum over samples of mean token cosine
         self.norm_sum: np.ndarray | None = None            # [L+1] sum of valid token norms
         self.tokens = 0
+        # the same per probe ([B, L], [B, L], [B, L+1], [B]), for the intervals (bootstrap over probes)
+        self.rows: dict[str, list[np.ndarray]] = {"ratio": [], "cos": [], "norm": [], "tokens": []}
 
     def update(self, batch: TraceBatch) -> None:
         mask = batch.mask.astype(np.float64)                       # [B, T]
@@ -30,18 +33,22 @@ class RepresentationStats:
         # two layers in float64 at a time: a large model's whole batch never sits in memory twice
         low = batch.hidden[0].astype(np.float64) * mask[:, :, None]
         n_low = np.linalg.norm(low, axis=2)                        # [B, T] token norms
-        norm_sums.append(n_low.sum())
+        norm_sums.append(n_low.sum(axis=1))
         for state in batch.hidden[1:]:
             high = state.astype(np.float64) * mask[:, :, None]
             n_high = np.linalg.norm(high, axis=2)
             frob_low = np.sqrt((n_low * n_low).sum(axis=1))        # [B] masked Frobenius norm
             diff = np.sqrt(((high - low) ** 2).sum(axis=(1, 2)))
-            ratios.append((diff / np.maximum(frob_low, _EPS)).sum())
+            ratios.append(diff / np.maximum(frob_low, _EPS))
             cos = (low * high).sum(axis=2) / np.maximum(n_low * n_high, _EPS)   # [B, T]
-            cosines.append(((cos * mask).sum(axis=1) / valid).sum())
-            norm_sums.append(n_high.sum())
+            cosines.append((cos * mask).sum(axis=1) / valid)
+            norm_sums.append(n_high.sum(axis=1))
             low, n_low = high, n_high
-        layer_norms = np.array(norm_sums)
+        for name, part in (("ratio", ratios), ("cos", cosines), ("norm", norm_sums)):
+            self.rows[name].append(np.stack(part, axis=1))
+        self.rows["tokens"].append(mask.sum(axis=1))
+        ratios, cosines = [r.sum() for r in ratios], [c.sum() for c in cosines]
+        layer_norms = np.array([n.sum() for n in norm_sums])
         if self.update_ratio_sum is None:
             self.update_ratio_sum = np.zeros(len(ratios))
             self.cos_sum = np.zeros(len(cosines))
@@ -96,4 +103,50 @@ class RepresentationFlow(Check):
             },
             evidence={"mean_token_norm": mean_norm.tolist(), "samples": stats.samples, "tokens": stats.tokens,
                       "pooling": ctx.trace.pooling},
+            intervals=representation_intervals(stats, ctx.trace.pooled, ctx.seed),
         )
+
+
+def _figures(r: dict[str, np.ndarray]) -> np.ndarray:
+    """update_ratio [L], consecutive_cos [L], norm_growth [L+1] of a probe resample."""
+    norm = r["norm"].sum(axis=0) / max(r["tokens"].sum(), 1.0)
+    return np.concatenate([r["ratio"].mean(axis=0), r["cos"].mean(axis=0), norm / max(norm[0], _EPS)])
+
+
+def rank_interval(pooled: list[np.ndarray], seed: int, max_probes: int = 1024) -> dict[str, list[float]] | None:
+    """95% interval over probes of effective_rank [L+1], from each layer's N x N Gram matrix (a resample's
+    centred Gram is the resampled block, double-centred); None above `max_probes` probes (O(N^2) per round)."""
+    count = len(pooled[0]) if pooled else 0
+    if count < 2 or count > max_probes:
+        return None
+    draws = bootstrap.resample_indices(count, seed)
+    values = np.empty((len(draws), len(pooled)))
+    for layer, z in enumerate(pooled):
+        z = np.asarray(z, dtype=np.float64)
+        gram = z @ z.T
+        for b, idx in enumerate(draws):
+            block = gram[np.ix_(idx, idx)]
+            row = block.mean(axis=0)
+            centred = block - row[:, None] - row[None, :] + row.mean()
+            frob2 = float((centred * centred).sum())
+            values[b, layer] = float(np.trace(centred)) ** 2 / frob2 if frob2 > 0 else np.nan
+    tail = 100 * (1 - bootstrap.LEVEL) / 2
+    return {"ci_low": np.nanpercentile(values, tail, axis=0).tolist(),
+            "ci_high": np.nanpercentile(values, 100 - tail, axis=0).tolist()}
+
+
+def representation_intervals(stats: RepresentationStats, pooled: list[np.ndarray] | None,
+                             seed: int) -> dict[str, dict[str, list[float]]]:
+    """95% intervals over probes of the four metrics (all of them carry template rules)."""
+    per_probe = {name: np.concatenate(parts) for name, parts in stats.rows.items() if parts}
+    if len(per_probe) < 4 or per_probe["ratio"].shape[0] < 2:
+        return {}
+    low, high = bootstrap.interval(per_probe, _figures, seed=seed)
+    steps = per_probe["ratio"].shape[1]
+    parts = {"update_ratio": slice(0, steps), "consecutive_cos": slice(steps, 2 * steps),
+             "norm_growth": slice(2 * steps, 3 * steps + 1)}
+    out = {name: {"ci_low": low[part].tolist(), "ci_high": high[part].tolist()} for name, part in parts.items()}
+    ranks = rank_interval(pooled or [], seed)
+    if ranks is not None:
+        out["effective_rank"] = ranks
+    return out

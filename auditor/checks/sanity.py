@@ -14,6 +14,7 @@ import numpy as np
 from auditor.checks._tasks import ProbeTask, StreamingProbeHead, gradient_setup, labels_of
 from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
+from auditor.estimators import bootstrap
 from auditor.estimators.attention import head_stats, is_causal, spearman
 from auditor.estimators.perturbation import relative_change
 from auditor.messages import Message
@@ -30,6 +31,7 @@ class SubsampleMetrics:
         self.subset = set(int(i) for i in subset)
         self.gradient_task = task
         self.values: dict[str, list[np.ndarray]] = {name: [] for name in KEY_METRICS}
+        self.probes: dict[str, list[np.ndarray]] = {name: [] for name in KEY_METRICS}   # the probe of each row
         self.causal: bool | None = None
 
     def update(self, batch: TraceBatch) -> None:
@@ -38,6 +40,9 @@ class SubsampleMetrics:
             return
         mask = batch.mask[rows]
         hidden = [h[rows] for h in batch.hidden]
+        index = np.asarray(batch.index)
+        for name in ("update_ratio", "entropy", "sink_share") if batch.attentions else ("update_ratio",):
+            self.probes[name].append(index[rows])
         self.values["update_ratio"].append(
             np.stack([relative_change(a, b, mask) for a, b in zip(hidden[:-1], hidden[1:], strict=True)], axis=1))
         if batch.attentions:
@@ -52,11 +57,21 @@ class SubsampleMetrics:
             keep = rows & batch.grad_rows
             if batch.grad_hidden is not None and keep.any():
                 self.values["grad_norm_hidden"].append(batch.grad_hidden[keep])
+                self.probes["grad_norm_hidden"].append(index[keep])
             if batch.head_grad is not None and keep.any():
                 self.values["head_importance"].append(batch.head_grad[keep])
+                self.probes["head_importance"].append(index[keep])
 
     def means(self) -> dict[str, np.ndarray]:
         return {name: np.nanmean(np.concatenate(parts), axis=0) for name, parts in self.values.items() if parts}
+
+    def by_probe(self) -> dict[str, dict[int, np.ndarray]]:
+        """{metric: {probe: its values}} (the rows of one probe, for pairing with the other copy)."""
+        out: dict[str, dict[int, np.ndarray]] = {}
+        for name, parts in self.values.items():
+            if parts and len(self.probes[name]) == len(parts):
+                out[name] = dict(zip(np.concatenate(self.probes[name]).tolist(), np.concatenate(parts), strict=True))
+        return out
 
 
 @register
@@ -142,7 +157,10 @@ class SanityRandomization(Check):
                                      f"seed {ctx.seed}",
                     "delta": "relative L2 change of the metric's values, each scaled by its mean magnitude",
                     "loss": setup.description}
-        return CheckResult(check_id=self.id, outcome="ok", sentences=tuple(said), metrics=metrics, evidence=evidence)
+        limits = (float(self.params["max_rank_correlation"]), float(self.params["min_delta"]))
+        intervals = sanity_intervals(trained, collected, list(rho), limits, ctx.seed)
+        return CheckResult(check_id=self.id, outcome="ok", sentences=tuple(said), metrics=metrics, evidence=evidence,
+                           intervals=intervals)
 
     def _random_task(self, ctx: AuditContext, trained: ProbeTask | None,
                      subset: np.ndarray) -> tuple[ProbeTask | None, np.ndarray]:
@@ -171,3 +189,36 @@ def _pattern_change(before: np.ndarray, after: np.ndarray) -> float | None:
         return None
     a, b = a / scale_a, b / scale_b
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), 1e-30))
+
+
+def sanity_intervals(trained: SubsampleMetrics, randomized: SubsampleMetrics, names: list[str],
+                     limits: tuple[float, float], seed: int) -> dict[str, Any]:
+    """95% intervals (bootstrap over the subsample's probes, each probe's trained and random values kept
+    together) of rank_correlation and randomization_delta per metric, and of informative_share."""
+    before, after = trained.by_probe(), randomized.by_probe()
+    names = [n for n in names if n in before and n in after]
+    common = sorted(set.intersection(*(set(before[n]) & set(after[n]) for n in names))) if names else []
+    if len(common) < 2:
+        return {}
+    per_probe = {f"{side}:{n}": np.stack([values[n][p] for p in common]) for n in names
+                 for side, values in (("t", before), ("r", after))}
+
+    def figures(r: dict[str, np.ndarray]) -> np.ndarray:
+        rho, delta = [], []
+        for n in names:
+            a, b = np.nanmean(r[f"t:{n}"], axis=0), np.nanmean(r[f"r:{n}"], axis=0)
+            rho.append(_nan(spearman(a, b)))
+            delta.append(_nan(_pattern_change(a, b)))
+        flagged = sum(1 for x, d in zip(rho, delta, strict=True) if x > limits[0] or d < limits[1])
+        return np.array([*rho, *delta, (len(names) - flagged) / len(names)])
+
+    with np.errstate(all="ignore"):
+        low, high = bootstrap.interval(per_probe, figures, seed=seed)
+    k = len(names)
+    return {"rank_correlation": {n: {"ci_low": low[i], "ci_high": high[i]} for i, n in enumerate(names)},
+            "randomization_delta": {n: {"ci_low": low[k + i], "ci_high": high[k + i]} for i, n in enumerate(names)},
+            "informative_share": {"ci_low": float(low[-1]), "ci_high": float(high[-1])}}
+
+
+def _nan(value: float | None) -> float:
+    return np.nan if value is None else float(value)

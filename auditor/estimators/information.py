@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -254,6 +254,8 @@ class ProbeResult:
     label_entropy: float                # H(Y) of the score split, bits
     bound: float | None                 # max(0, H(Y) - cross-entropy), bits
     chance: float                       # accuracy of always answering the fit split's commonest label
+    correct: np.ndarray | None = field(default=None, compare=False)   # [scored] 1.0 where right, per probe
+    nll: np.ndarray | None = field(default=None, compare=False)       # [scored] -log2 p(true label), bits
 
 
 def linear_probe(z: np.ndarray, labels: np.ndarray, fit: np.ndarray, score: np.ndarray, *,
@@ -295,9 +297,10 @@ def linear_probe(z: np.ndarray, labels: np.ndarray, fit: np.ndarray, score: np.n
         optimiser.step(closure)
         with torch.no_grad():
             logits = b @ weight + bias
-            ce = float(torch.nn.functional.cross_entropy(logits, yb)) / LN2
-            accuracy = float((logits.argmax(dim=1) == yb).double().mean())
-    return ProbeResult(accuracy, ce, h_y, max(0.0, h_y - ce), chance)
+            nll = torch.nn.functional.cross_entropy(logits, yb, reduction="none").numpy() / LN2
+            correct = (logits.argmax(dim=1) == yb).double().numpy()
+    ce, accuracy = float(nll.mean()), float(correct.mean())
+    return ProbeResult(accuracy, ce, h_y, max(0.0, h_y - ce), chance, correct, nll)
 
 
 # ---------------------------------------------------------------- the information plane, layer by layer
@@ -328,6 +331,8 @@ class InformationPlane:
     chance_accuracy: float
     label_entropy: float                    # H(Y) of all probes, bits
     probe_label_entropy: float              # H(Y) of the scored probes, the bound's reference
+    probe_correct: np.ndarray | None = field(default=None, compare=False)   # [scored, L+1], for intervals
+    probe_nll: np.ndarray | None = field(default=None, compare=False)
 
 
 def information_plane(pooled: list[np.ndarray], labels: np.ndarray, fit: np.ndarray, score: np.ndarray, *,
@@ -341,6 +346,7 @@ def information_plane(pooled: list[np.ndarray], labels: np.ndarray, fit: np.ndar
     The KDE I(X;T_l) bounds what T_l keeps about the probe itself (T_l is a function of it), so it
     needs no X; `compression` divides it by the same bound for X. `on_layer(l)` runs after each layer.
     """
+    from auditor.estimators.held_out import per_probe
     from auditor.estimators.spectra import participation_ratio
 
     labels = np.asarray(labels).reshape(-1)
@@ -363,7 +369,7 @@ def information_plane(pooled: list[np.ndarray], labels: np.ndarray, fit: np.ndar
         "mi_xt_kde", "mi_ty_kde", "mi_xt_renyi", "mi_ty_renyi", "probe_accuracy", "mi_ty_probe_bound",
         "mi_ty_kde_shuffled", "mi_ty_renyi_shuffled", "probe_cross_entropy", "effective_rank", "components",
         "renyi_bandwidths")}
-    probe = None
+    probe, probes = None, []
     for layer, z in enumerate(pooled):
         t = _standardised(np.asarray(z)[rows], k, dev)
         d2 = _squared_distances(t)
@@ -375,7 +381,7 @@ def information_plane(pooled: list[np.ndarray], labels: np.ndarray, fit: np.ndar
         s_ty, s_ty_control = (-math.log2(max(float(_same_label_sum(kt, lab).sum()) / n ** 2, _EPS))
                               for lab in (labelling, control))
         del kt
-        probe = linear_probe(z, labels, fit, score, k=k, l2=l2)
+        probes.append(probe := linear_probe(z, labels, fit, score, k=k, l2=l2))
         for name, value in (("mi_xt_kde", i_xt), ("mi_ty_kde", i_ty), ("mi_xt_renyi", s_x + s_t - s_xt),
                             ("mi_ty_renyi", s_t + s_y - s_ty), ("probe_accuracy", probe.accuracy),
                             ("mi_ty_probe_bound", probe.bound), ("mi_ty_kde_shuffled", i_ty_control),
@@ -387,7 +393,8 @@ def information_plane(pooled: list[np.ndarray], labels: np.ndarray, fit: np.ndar
         if on_layer is not None:
             on_layer(layer)
     compression = [v / input_information if input_information > _EPS else None for v in out["mi_xt_kde"]]
+    correct, nll = (per_probe([getattr(r, part) for r in probes], len(score)) for part in ("correct", "nll"))
     return InformationPlane(**out, compression=compression, input_bandwidth=hx, input_information=input_information,
-                            sigma=sig, sigma_rule=rule, sample_size=n, count=len(labels),
+                            sigma=sig, sigma_rule=rule, sample_size=n, count=len(labels), probe_correct=correct,
                             chance_accuracy=probe.chance if probe else 0.0, label_entropy=label_entropy(labels),
-                            probe_label_entropy=probe.label_entropy if probe else 0.0)
+                            probe_label_entropy=probe.label_entropy if probe else 0.0, probe_nll=nll)

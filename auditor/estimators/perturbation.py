@@ -73,3 +73,19 @@ def softmax_kl(clean_logits: np.ndarray, perturbed_logits: np.ndarray) -> np.nda
 def flips(clean_logits: np.ndarray, perturbed_logits: np.ndarray) -> np.ndarray:
     """[B] 1.0 where the predicted class changed."""
     return (clean_logits.argmax(axis=-1) != perturbed_logits.argmax(axis=-1)).astype(np.float64)
+
+
+def per_probe_sums(values: dict[str, list[np.ndarray]], probes: dict[str, list[np.ndarray]],
+                   keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(sum, count) per probe of the rows of `keys` (probes that have none left out): a mean over copies is
+    sum(sum) / sum(count), and resampling these pairs resamples probes with all their copies."""
+    parts = [(np.concatenate(values[k]), np.concatenate(probes[k])) for k in keys if values.get(k)]
+    if not parts:
+        return np.zeros(0), np.zeros(0)
+    rows = np.concatenate([v for v, _ in parts]).astype(np.float64)
+    ids = np.concatenate([i for _, i in parts]).astype(np.int64)
+    total, count = np.zeros(int(ids.max()) + 1), np.zeros(int(ids.max()) + 1)
+    np.add.at(total, ids, rows)
+    np.add.at(count, ids, 1.0)
+    seen = count > 0
+    return total[seen], count[seen]
