@@ -7,7 +7,6 @@ this module turns the accumulated statistics into metrics, evidence and the summ
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -66,7 +65,8 @@ class FlowPDE(Check):
     def accumulator(self, ctx: AuditContext) -> PDEStats:
         fit, _ = ctx.fit_score_split()
         size = self.params["basis_size"]
-        if not (size == "auto" or (isinstance(size, int | float) and int(size) == size and size >= 1)):
+        if not (size == "auto" or (isinstance(size, int | float) and not isinstance(size, bool)
+                                   and int(size) == size and size >= 1)):
             raise ValueError(f"flow.pde: basis_size must be 'auto' or a positive whole number, not {size!r}")
         return PDEStats(fit, size if size == "auto" else int(size), float(self.params["ridge"]), ctx.seed)
 
@@ -76,14 +76,9 @@ class FlowPDE(Check):
             return CheckResult.skipped(self.id, Message(f"{_KEY}.skip.no_scored_probes"))
         metrics = _metrics(stats)
         evidence = _evidence(stats, ctx)
-        intervals = {"pde_r2": r2_interval(stats.scores, ctx.seed)}
-        extra: dict[str, Any] = {}
-        if "intervals" in {f.name for f in dataclasses.fields(CheckResult)}:
-            extra["intervals"] = intervals
-        else:                      # until CheckResult carries intervals, they travel in the evidence
-            evidence["intervals"] = intervals
         return CheckResult(check_id=self.id, outcome="ok", sentences=summary(metrics, stats.kernels is not None),
-                           metrics=metrics, evidence=evidence, **extra)
+                           metrics=metrics, evidence=evidence,
+                           intervals={"pde_r2": r2_interval(stats.scores, ctx.seed)})
 
 
 def _metrics(stats: PDEStats) -> dict[str, Any]:

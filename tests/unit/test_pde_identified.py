@@ -235,8 +235,7 @@ def test_pde_r2_interval_is_a_probe_bootstrap_that_narrows_with_more_probes():
     for n in (48, 192):
         hidden, mask, attns = _flow(n=n, steps=1, noise=0.5, seed=9)
         result, ctx = _run(FlowPDE(basis_size=8), hidden, mask, attns)
-        intervals = getattr(result, "intervals", None) or result.evidence["intervals"]
-        low, high = intervals["pde_r2"]["ci_low"][0], intervals["pde_r2"]["ci_high"][0]
+        low, high = result.intervals["pde_r2"]["ci_low"][0], result.intervals["pde_r2"]["ci_high"][0]
         point = result.metrics["pde_r2"][0]
         assert low < point < high
         per_probe = ctx.accumulators["flow.pde"].scores[0].per_probe()
@@ -248,12 +247,11 @@ def test_pde_r2_interval_is_a_probe_bootstrap_that_narrows_with_more_probes():
 def test_noise_free_interval_is_the_point():
     hidden, mask, attns = _flow(steps=1)
     result, _ = _run(FlowPDE(basis_size=8, ridge=TINY_RIDGE), hidden, mask, attns)
-    intervals = getattr(result, "intervals", None) or result.evidence["intervals"]
-    assert intervals["pde_r2"]["ci_low"][0] == pytest.approx(1.0, abs=1e-6)
-    assert intervals["pde_r2"]["ci_high"][0] == pytest.approx(1.0, abs=1e-6)
+    assert result.intervals["pde_r2"]["ci_low"][0] == pytest.approx(1.0, abs=1e-6)
+    assert result.intervals["pde_r2"]["ci_high"][0] == pytest.approx(1.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("bad", ["big", 0, 2.5, -3])
+@pytest.mark.parametrize("bad", ["big", 0, 2.5, -3, True])
 def test_basis_size_must_be_auto_or_a_positive_whole_number(bad):
     hidden, mask, attns = _flow(n=8, steps=1)
     with pytest.raises(ValueError, match="basis_size"):
