@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,6 +257,56 @@ def reevaluate(audit_id: str, template: str | None, db: str | None = None,
     from auditor import governance
 
     return governance.reevaluate(open_db(db, must_exist=True), audit_id, template, actor=actor)
+
+
+@dataclass(frozen=True)
+class StoredAudit:
+    """One audit as a document about it needs it, read on one handle (`auditor report`, `verify-report`)."""
+
+    view: AuditView
+    content: dict[str, Any]                  # the canonical evidence the fingerprint covers
+    fingerprint: str                         # of `content`, as the rows hash now
+    evidence_json: bytes                     # `content` as canonical JSON (what a PDF embeds)
+    planned: tuple[str, ...]                 # check ids of the template the audit ran under
+    comparison: dict[str, Any] | None = None   # against the previous audit (auditor.compare), when asked
+
+
+@contextmanager
+def session(db: str | None = None, *, write: bool = False) -> Iterator[Any]:
+    """One database handle for one command, closed on leaving: read-only, or writable (`write`, for a
+    command that records an event; a missing file is refused). Each open runs migrations and the
+    interrupted sweep, so a command opens one and passes it to read_stored and add_event."""
+    handle = open_db(db, must_exist=True) if write else open_db(db, read_only=True)
+    try:
+        yield handle
+    finally:
+        handle.conn.close()
+
+
+def read_stored(handle: Any, audit_id: str, evaluation_id: int | None = None, *,
+                compare_previous: bool = False) -> StoredAudit:
+    """The audit's view and fingerprinted content from one handle; with `compare_previous`, what changed
+    since the previous audit of the model (None when there is none or it cannot be compared)."""
+    from auditor.compare import compare
+    from auditor.store.fingerprint import canonical_json, fingerprint_of
+    from auditor.store.read_model import audit_view as build
+
+    view = build(handle, audit_id, evaluation_id)
+    content = queries.stored_content(handle, view.audit_id, view.evaluation_id)
+    comparison = None
+    if compare_previous and view.previous_audit_id:
+        try:
+            comparison = compare(handle, build(handle, view.previous_audit_id), view)
+        except Exception:  # a broken previous audit must not stop a report of this one
+            comparison = None
+    planned = queries.planned_checks(queries.audit_row(handle, view.audit_id)["template_text"])
+    return StoredAudit(view, content, fingerprint_of(content), canonical_json(content), planned, comparison)
+
+
+def add_event(handle: Any, audit_id: str, kind: str, detail: dict[str, Any], actor: str = "auditor") -> None:
+    """Append an event to the audit's history on an open writable handle (see `session`)."""
+    with handle.conn:
+        records.add_event(handle, audit_id, kind, detail, actor=actor)
 
 
 def audit_evidence(audit_id: str, db: str | None = None, evaluation_id: int | None = None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ auditor.compare into the English and Japanese fields of its JSON.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,14 +47,10 @@ class Side:
         return Message("comparison.template", {"name": self.template["name"], "version": self.template["version"]})
 
 
-def _parse(text: str | None) -> dict[str, Any]:
-    from auditor.safe_yaml import load_yaml
-
-    try:
-        data = load_yaml(text) if text else None
-    except Exception:  # a stored text an older rule set no longer reads: compare nothing by it
-        return {}
-    return data if isinstance(data, dict) else {}
+def _parse(text: str | None) -> Mapping[str, Any]:
+    """The stored template text as data, parsed once per text (shared with the read model: read only);
+    {} for a text an older rule set no longer reads, so nothing is compared by it."""
+    return queries.parsed_template(text)
 
 
 def _defaults(check_id: str) -> dict[str, Any]:
@@ -68,6 +65,8 @@ def _canonical(value: Any) -> str:
 
 
 def load_side(db: sqlite_utils.Database, label: str, audit: dict[str, Any]) -> Side:
+    """One side from its assembled audit (`AuditView.to_json()`) and its stored template texts; each
+    text is parsed once however many sides and views read it (queries.parsed_template)."""
     row = queries.audit_row(db, audit["audit_id"])
     evaluation = queries.latest_evaluation(db, row["id"])
     judged = _parse(evaluation["template_text"] if evaluation else row["template_text"])

@@ -27,6 +27,7 @@ from auditor.checks.conditions import REDUCERS
 from auditor.messages import Message, has, render, verbatim
 from auditor.status import Status, rank
 from auditor.store import queries
+from auditor.views import AuditView
 
 # below this relative difference a figure counts as unchanged (estimators carry ~1% noise)
 RELATIVE_TOLERANCE = 0.01
@@ -93,8 +94,15 @@ def _flat(metrics: dict[str, Any]) -> dict[tuple[str, str | None], Any]:
     return out
 
 
-def compare(db: sqlite_utils.Database, audit_a: str, audit_b: str) -> dict[str, Any]:
-    a, b = queries.audit_json(db, audit_a), queries.audit_json(db, audit_b)
+def _assembled(db: sqlite_utils.Database, audit: str | AuditView) -> dict[str, Any]:
+    """The audit as `show --json` prints it: from its view when the caller assembled one already."""
+    return audit.to_json() if isinstance(audit, AuditView) else queries.audit_json(db, audit)
+
+
+def compare(db: sqlite_utils.Database, audit_a: str | AuditView, audit_b: str | AuditView) -> dict[str, Any]:
+    """A before, B after: IDs (or prefixes), or views already read on `db` (a report passes its own, so
+    neither audit is assembled twice)."""
+    a, b = _assembled(db, audit_a), _assembled(db, audit_b)
     side_a, side_b = cmpy.load_side(db, "A", a), cmpy.load_side(db, "B", b)
     checks = _compare_checks(a, b, side_a, side_b)
     blocked = {c["id"]: c for c in checks if c["change"] == NOT_COMPARED}

@@ -13,6 +13,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from auditor.status import Status
 from reports import fonts
 from reports.data import ReportData, dimension_of, open_actions, opportunities, top_risks
 from reports.figures import river
@@ -31,22 +32,21 @@ from reports.layout import (
     table,
     write_pdf,
 )
-from reports.missing import missing_evidence, scope_label
-from reports.strings import check_text
+from reports.missing import missing_evidence
+from reports.wording import scope_label
 
 MAX_MISSING = 5   # causes listed on the board; the full report's register lists every finding
 
 
 def _header(data: ReportData, t: dict[str, Any], st: dict) -> Table:
-    a, m = data.audit, data.model
-    meta = a.get("meta") or {}
-    date = (a.get("finished_at") or a.get("started_at") or "")[:10]
+    a, m = data.view, data.model
+    date = (a.finished_at or a.started_at or "")[:10]
     left = [Paragraph(esc(t["board_title"]), st["title"]),
-            Paragraph(f"<b>{esc(t['model'])}:</b> {esc(m.get('name'))} &nbsp; <b>{esc(t['version'])}:</b> "
-                      f"{esc(m.get('version') or '—')} &nbsp; <b>{esc(t['date'])}:</b> {esc(date)}", st["body"]),
+            Paragraph(f"<b>{esc(t['model'])}:</b> {esc(m.name)} &nbsp; <b>{esc(t['version'])}:</b> "
+                      f"{esc(m.version or '—')} &nbsp; <b>{esc(t['date'])}:</b> {esc(date)}", st["body"]),
             Paragraph(f"<b>{esc(t['decision_requested'])}:</b> "
-                      f"{esc(meta.get('decision_requested') or t['not_recorded'])}", st["body"])]
-    verdict = a.get("verdict") if not data.incomplete else (a.get("verdict") or "not_assessed")
+                      f"{esc(a.meta.get('decision_requested') or t['not_recorded'])}", st["body"])]
+    verdict = a.verdict if not data.incomplete else (a.verdict or "not_assessed")
     right = [Paragraph(esc(t["overall"]), st["cellb"]), Spacer(1, 4),
              Paragraph(mark(verdict, t["verdict"], size=16), st["title"])]
     tb = Table([[left, right]], colWidths=[CONTENT_W - 150, 150])
@@ -57,12 +57,12 @@ def _header(data: ReportData, t: dict[str, Any], st: dict) -> Table:
 
 
 def _scope(check_id: str, data: ReportData, t: dict[str, Any]) -> str:
-    return scope_label(check_id, data.lang, lambda c: check_text(t, c)["title"])
+    return scope_label(check_id, data.lang, t)
 
 
 def missing_block(data: ReportData, t: dict[str, Any], st: dict, limit: int | None = MAX_MISSING) -> list:
     """What evidence an inconclusive audit lacks and how to get it: one line per cause, in the report's language."""
-    items = missing_evidence(data.findings, data.lang)
+    items = missing_evidence(data.findings, data.lang, t)
     if not items:
         return []
     ja = data.lang == "ja"
@@ -86,15 +86,15 @@ def missing_block(data: ReportData, t: dict[str, Any], st: dict, limit: int | No
 
 def _trend_text(data: ReportData, t: dict[str, Any], trend: str | None) -> str:
     """The trend words; without a trend after an earlier audit, say that it was not measured in both."""
-    if trend is None and data.audit.get("previous_audit_id"):
+    if trend is None and data.view.previous_audit_id:
         return t["trend_unmeasured"]
     return t["trend"].get(trend, "")
 
 
 def _tiles(data: ReportData, t: dict[str, Any], st: dict) -> Table:
     cells, shades = [], []
-    for i, (dim, info) in enumerate(data.ratings.items()):
-        rating, trend = info.get("rating"), info.get("trend")
+    for i, r in enumerate(data.ratings):
+        dim, rating, trend = r.dimension, r.rating, r.trend
         cells.append([Paragraph(f"<b>{esc(t['dimensions'].get(dim, dim))}</b>", st["cell"]),
                       Paragraph(esc(t["dimension_hint"].get(dim, "")), st["cell"]),
                       Paragraph(mark(rating, t["verdict"], size=11), st["body"]),
@@ -112,23 +112,22 @@ def _tiles(data: ReportData, t: dict[str, Any], st: dict) -> Table:
 def _risks(data: ReportData, t: dict[str, Any], st: dict) -> list:
     # inconclusive findings need attention too, but the board already lists each of them, with its cause and
     # the way to get the evidence, under the overall rating: the table keeps its rows for measured risks
-    listed = sum(1 for f in top_risks(data, len(data.findings)) if f.get("severity") == "inconclusive")
-    risks = [f for f in top_risks(data, len(data.findings)) if f.get("severity") != "inconclusive"][:3]
+    listed = sum(1 for f in top_risks(data, len(data.findings)) if f.severity is Status.INCONCLUSIVE)
+    risks = [f for f in top_risks(data, len(data.findings)) if f.severity is not Status.INCONCLUSIVE][:3]
     out = [Paragraph(esc(t["risks_title"]), st["h2"])]
     if listed:
         out.append(Paragraph(esc(t["risks_inconclusive"].format(n=listed)), st["cell"]))
     if not risks:
         out.append(Paragraph(esc(t["no_measured_risks"] if listed else t["no_risks"]), st["body"]))
         return out
-    ja = data.lang == "ja"
     rows = [["", t["risk"], t["impact_h"], t["owner"]]]
     for f in risks:
-        title = (f.get("title_ja") if ja else None) or f.get("title")
-        meaning = (f.get("meaning") or {}).get(data.lang) or f.get("detail") or ""
-        owner = f.get("owner") or t["owners"].get(dimension_of(f.get("check_id", "")), t["owners"]["other"])
-        where = _scope(f.get("check_id") or "", data, t)
-        rows.append([mark(f.get("severity"), t["verdict"]), f"<b>{esc(title)}</b> · {esc(where)}<br/>{esc(meaning)}",
-                     esc(t["impact"].get(f.get("severity"), "")), esc(owner)])
+        meaning = f.meaning_in(data.lang) or f.detail_in(data.lang)
+        owner = f.owner or t["owners"].get(dimension_of(f.check_id), t["owners"]["other"])
+        where = _scope(f.check_id, data, t)
+        rows.append([mark(f.severity, t["verdict"]),
+                     f"<b>{esc(f.title_in(data.lang))}</b> · {esc(where)}<br/>{esc(meaning)}",
+                     esc(t["impact"].get(f.severity.value, "")), esc(owner)])
     out.append(table(rows, [62, CONTENT_W - 62 - 140 - 110, 140, 110], st))
     return out
 
@@ -139,14 +138,7 @@ def _efficiency(data: ReportData, t: dict[str, Any], st: dict) -> list:
     if not items:
         return out + [Paragraph(esc(t["no_efficiency"]), st["cell"])]
     for f in items[:2]:
-        if f.get("derived") == "heads":
-            text = (f"{f['heads']} / {f['total'] or '?'} heads with low gradient importance; ≈ {f['share']:.0%} of "
-                    f"attention FLOPs (effect on outputs not measured)" if data.lang != "ja" else
-                    f"{f['heads']} / {f['total'] or '?'} 個のヘッドの勾配に基づく重要度が低い。アテンションFLOPsの約 "
-                    f"{f['share']:.0%}（出力への影響は未測定）。")
-        else:
-            title = (f.get("title_ja") if data.lang == "ja" else None) or f.get("title")
-            text = f"<b>{esc(title)}</b>: {esc((f.get('meaning') or {}).get(data.lang) or f.get('detail'))}"
+        text = f"<b>{esc(f.title_in(data.lang))}</b>: {esc(f.meaning_in(data.lang) or f.detail_in(data.lang))}"
         out.append(Paragraph(text, st["cell"]))
     return out
 
@@ -157,9 +149,10 @@ def _decision(data: ReportData, t: dict[str, Any], st: dict) -> list:
     open_n = open_actions(data)
     out = [Paragraph(esc(t["decision_title"]), st["h2"]), Paragraph(opts, st["body"]),
            Paragraph(esc(t["open_actions"].format(n=open_n) if open_n else t["no_open_actions"]), st["cell"])]
-    for s in (data.audit.get("signoffs") or [])[:3]:
-        out.append(Paragraph(f"{esc(s.get('role'))}: {esc(s.get('name'))}, {esc(s.get('decision') or '')} "
-                             f"({esc((s.get('at') or '')[:10])})", st["cell"]))
+    roles = t["signoff"]["roles"]
+    for s in data.view.signoffs[:3]:
+        out.append(Paragraph(f"{esc(roles.get(s.role or '', s.role))}: {esc(s.name)}, {esc(s.decision or '')} "
+                             f"({esc((s.at or '')[:10])})", st["cell"]))
     out.append(Spacer(1, 8))
     out.append(Paragraph(f"{esc(t['signed'])}: ____________________ &nbsp; {esc(t['name_date'])}: "
                          "______________", st["cell"]))
@@ -168,11 +161,11 @@ def _decision(data: ReportData, t: dict[str, Any], st: dict) -> list:
 
 def story(data: ReportData, t: dict[str, Any]) -> list:
     st = styles(data.lang)
-    meta = data.audit.get("meta") or {}
+    meta = data.view.meta
     parts: list = [_header(data, t, st), Spacer(1, 4), *missing_block(data, t, st)]
     if data.incomplete or data.missing_checks:
-        status = t["status"].get(data.audit.get("status"), data.audit.get("status"))
-        detail = data.audit.get("error") or ""
+        status = t["status"].get(data.view.status, data.view.status)
+        detail = data.view.error or ""
         if data.missing_checks:
             detail = (detail + " " + t["missing_checks"].format(checks=", ".join(data.missing_checks))).strip()
         text = (t["incomplete_banner"].format(status=status, detail=detail) if data.incomplete
@@ -197,10 +190,10 @@ def story(data: ReportData, t: dict[str, Any]) -> list:
     parts += [Spacer(1, 4), two, Spacer(1, 4),
               Paragraph(esc(t["evidence_line"]).format(fp=f'<font name="{fonts.MONO}">{data.fingerprint}</font>'),
                         st["small"]),
-              Paragraph(esc(f"{t['control']['audit_id']}: {data.audit.get('audit_id')}  ·  "
-                            f"{t['control']['template']}: {(data.audit.get('template') or {}).get('name')} "
-                            f"v{(data.audit.get('template') or {}).get('version')}  ·  "
-                            f"{t['model']} SHA-256: {fmt(data.model.get('sha256'))}"), st["small"])]
+              Paragraph(esc(f"{t['control']['audit_id']}: {data.view.audit_id}  ·  "
+                            f"{t['control']['template']}: {data.view.template.name} "
+                            f"v{data.view.template.version}  ·  "
+                            f"{t['model']} SHA-256: {fmt(data.model.sha256)}"), st["small"])]
     for part in parts:   # when the page shrinks to fit, tables stay flush with the text instead of centring
         part.hAlign = "LEFT"
     return [KeepInFrame(CONTENT_W, PAGE_H - 2 * MARGIN - 10, parts, mode="shrink")]

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any
 from auditor.errors import BadInput
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
-
     from reports.data import ReportData
 
 KINDS = ("board", "full")
@@ -23,22 +21,21 @@ def _meta(data: ReportData, t: dict[str, Any], kind: str) -> dict[str, str]:
 
     model = data.model
     title = t["board_title"] if kind == "board" else t["full_title"]
-    return {"title": f"{title}: {model.get('name')} {model.get('version') or ''}".strip(),
-            "author": (data.audit.get("meta") or {}).get("preparer") or "auditor",
-            "subject": f"Audit {data.audit.get('audit_id')}, fingerprint {data.fingerprint}",
+    return {"title": f"{title}: {model.name} {model.version or ''}".strip(),
+            "author": data.view.meta.get("preparer") or "auditor",
+            "subject": f"Audit {data.view.audit_id}, fingerprint {data.fingerprint}",
             "creator": producer()}
 
 
-def _record(handle: Database, audit_id: str, detail: dict[str, Any]) -> None:
+def _record(handle: Any, audit_id: str, detail: dict[str, Any]) -> None:
     """The append-only 'reported' event with the PDF's own SHA-256, on the build's own handle."""
-    from auditor.store import records
+    from auditor import api
 
     try:
         actor = getpass.getuser()
     except Exception:  # no user name in some containers
         actor = "auditor"
-    with handle.conn:
-        records.add_event(handle, audit_id, "reported", detail, actor=actor)
+    api.add_event(handle, audit_id, "reported", detail, actor=actor)
 
 
 # errors of the output place that the user can fix: permissions, read-only media, a full disk or quota
@@ -71,6 +68,7 @@ def build_report(audit_id: str, out: Path, kind: str = "full", lang: str = "en",
     The database is opened once, writable (the report is recorded in the audit's history: a
     database that cannot take that is refused before any work), and the audit read once from it.
     """
+    from auditor import api
     from reports import data as data_mod
     from reports.strings import text
 
@@ -79,25 +77,22 @@ def build_report(audit_id: str, out: Path, kind: str = "full", lang: str = "en",
     t = text(lang)
     out = Path(out)
     _prepare_out(out)
-    handle = data_mod.open_store(db, write=True)
-    try:
+    with api.session(db, write=True) as handle:
         data = data_mod.read(handle, audit_id, lang)
-        status = data.audit.get("status")
+        status = data.view.status
         if status != "completed" and not draft:
-            raise BadInput(f"audit {data.audit['audit_id']} is {status}, not completed; a report of it can only be "
+            raise BadInput(f"audit {data.view.audit_id} is {status}, not completed; a report of it can only be "
                            "a draft: add --draft (every page is marked DRAFT and it never verifies as a final report)")
         data.draft = draft      # read by the page furniture (reports.layout), which marks every page
         _write(data, t, kind, out)
         digest = hashlib.sha256(out.read_bytes()).hexdigest()
         try:
-            _record(handle, data.audit["audit_id"], {
+            _record(handle, data.view.audit_id, {
                 "pdf_sha256": digest, "kind": kind, "lang": lang, "file": out.name, "report_id": data.report_id,
                 "fingerprint": data.fingerprint, **({"draft": True} if draft else {})})
         except BaseException:
             out.unlink(missing_ok=True)   # a report not in the audit's history would never verify: none is left
             raise
-    finally:
-        handle.conn.close()
     return out
 
 
@@ -108,12 +103,12 @@ def _write(data: ReportData, t: dict[str, Any], kind: str, out: Path) -> None:
     meta = _meta(data, t, kind)
     if data.draft:
         meta["title"] = f"{t['draft_mark']}: {meta['title']}"
-    info = {"fingerprint": data.fingerprint, "audit_id": data.audit["audit_id"], "report_id": data.report_id,
+    info = {"fingerprint": data.fingerprint, "audit_id": data.view.audit_id, "report_id": data.report_id,
             "kind": kind, "lang": data.lang, **({"draft": "true"} if data.draft else {})}
     tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
         (board if kind == "board" else full).build(data, t, tmp, meta)
-        evidence.embed(tmp, data.content, info, meta)
+        evidence.embed(tmp, data.evidence_json, info, meta)
         os.replace(tmp, out)
     except OSError as exc:
         if exc.errno not in _PLACE_ERRORS:

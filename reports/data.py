@@ -1,164 +1,124 @@
-"""Everything a report shows, assembled once per build through one database handle (statuses ordered by auditor.status).
+"""Everything a report shows: the audit's typed view (auditor.views) and its evidence, read once per build.
 
-The engine reads (`queries.audit_json`, `queries.stored_content`, `compare`) are called here and nowhere
-else in reports/, so they can move behind a typed view of the audit in one place.
+Reports read the engine only through its public surface: `auditor.api` opens one handle per command
+(`api.session`) and reads the audit on it once (`api.read_stored`: the view, the fingerprinted
+content, the planned checks and the comparison with the previous audit); statuses are ordered by
+auditor.status, and a check's dimension comes from its declaration (auditor.presentation).
 """
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from auditor.ratings import dimension_of as _engine_dimension
-from auditor.status import Status, rank
-from auditor.store import queries
-from auditor.store.fingerprint import fingerprint_of
+from auditor import api
+from auditor.presentation import presentation
+from auditor.status import Status
+from auditor.views import AuditView, CheckView, FindingView, ModelView, RatingView, RuleView
 
-AUDIT_SCOPE = "audit"   # the check_id of findings about the audit as a whole (auditor.findings.AUDIT_SCOPE)
-# severities that need someone's attention: a measured breach, a check that could not run, missing evidence
+AUDIT_SCOPE = "audit"   # the check_id of findings about the audit as a whole
+# severities that need someone's attention: a measured breach, evidence missing, a check that could not run
 NEEDS_ATTENTION = (Status.FAIL, Status.INCONCLUSIVE, Status.ERROR, Status.WARN)
-
-if TYPE_CHECKING:
-    from sqlite_utils import Database
 
 
 @dataclass
 class ReportData:
-    audit: dict[str, Any]
-    content: dict[str, Any]            # the canonical evidence the fingerprint covers
-    fingerprint: str                   # of `content`, printed on every page and embedded
-    stored_fingerprint: str | None
-    ratings: dict[str, dict[str, Any]]
-    conditions: list[dict[str, Any]]
+    view: AuditView
+    evidence_json: bytes               # the canonical evidence the fingerprint covers, embedded in the PDF
+    fingerprint: str                   # of that evidence, printed on every page and embedded
     comparison: dict[str, Any] | None
     report_id: str
     generated_at: str
     lang: str = "en"
-    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
-    planned: list[str] = field(default_factory=list)   # the template's check ids
+    planned: tuple[str, ...] = ()      # the check ids of the template the audit ran under
     draft: bool = False                # set by the build; the page furniture marks every page of a draft
+    content: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def model(self) -> dict[str, Any]:
-        return self.audit.get("model") or {}
+    def stored_fingerprint(self) -> str | None:
+        return self.view.fingerprint
 
     @property
-    def checks(self) -> list[dict[str, Any]]:
-        return self.audit.get("checks") or []
+    def model(self) -> ModelView:
+        return self.view.model
 
     @property
-    def findings(self) -> list[dict[str, Any]]:
-        return self.audit.get("findings") or []
+    def checks(self) -> tuple[CheckView, ...]:
+        return self.view.checks
 
-    def check(self, check_id: str) -> dict[str, Any] | None:
-        return next((c for c in self.checks if c.get("id") == check_id), None)
+    @property
+    def findings(self) -> tuple[FindingView, ...]:
+        return self.view.findings
+
+    @property
+    def ratings(self) -> tuple[RatingView, ...]:
+        return self.view.ratings
+
+    @property
+    def conditions(self) -> tuple[RuleView, ...]:
+        return self.view.template_conditions
+
+    def check(self, check_id: str) -> CheckView | None:
+        return self.view.check(check_id)
 
     def metrics(self, check_id: str) -> dict[str, Any]:
-        return (self.check(check_id) or {}).get("metrics") or {}
+        check = self.check(check_id)
+        return dict(check.metrics) if check else {}
+
+    def evidence(self, check_id: str) -> dict[str, Any]:
+        check = self.check(check_id)
+        return dict(check.evidence) if check else {}
 
     @property
     def incomplete(self) -> bool:
-        return self.audit.get("status") != "completed"
+        return self.view.status != "completed"
 
     @property
     def missing_checks(self) -> list[str]:
         """Checks that errored, were skipped, or that the template planned but never stored a result."""
-        stored = {c.get("id") for c in self.checks}
-        return ([c["id"] for c in self.checks if c.get("status") in ("error", "skipped")]
+        stored = {c.id for c in self.checks}
+        return ([c.id for c in self.checks if c.status in (Status.ERROR, Status.SKIPPED)]
                 + [c for c in self.planned if c not in stored])
 
 
-def open_store(db: str | None, *, write: bool = False) -> Database:
-    """The one database handle a report build (`write`: it records its event) or a verification reads through.
-
-    The open runs migrations and the interrupted sweep, so it is done once per command, not per read.
-    """
-    from auditor.store import open_db
-
-    return open_db(db, must_exist=True) if write else open_db(db, read_only=True)
-
-
-def _planned(handle: Database, audit_id: str) -> list[str]:
-    """The check ids of the template stored with the audit (none if unreadable: that must not stop a report)."""
-    from auditor.safe_yaml import load_yaml
-
-    try:
-        template = load_yaml(queries.audit_row(handle, audit_id)["template_text"] or "") or {}
-    except Exception:
-        return []
-    checks = template.get("checks") if isinstance(template, dict) else None
-    return [c.get("id") for c in checks or [] if isinstance(c, dict) and c.get("id")]
-
-
-def _comparison(handle: Database, audit: dict[str, Any]) -> dict[str, Any] | None:
-    """What changed since the previous audit of the same model, or None."""
-    from auditor.compare import compare
-
-    previous = audit.get("previous_audit_id")
-    if not previous:
-        return None
-    try:
-        return compare(handle, previous, audit["audit_id"])
-    except Exception:  # a broken previous audit must not stop this report
-        return None
-
-
-def read(handle: Database, audit_id: str, lang: str = "en") -> ReportData:
-    """Everything a report shows, assembled once from one open handle; works for failed, cancelled and running audits."""
-    audit = queries.audit_json(handle, audit_id)
-    # the canonical evidence of the evaluation shown (the latest), which the fingerprint covers
-    content = queries.stored_content(handle, audit["audit_id"], audit["evaluation_id"])
+def read(handle: Any, audit_id: str, lang: str = "en") -> ReportData:
+    """Everything a report shows, read once from one open handle; works for failed, cancelled and running audits."""
+    stored = api.read_stored(handle, audit_id, compare_previous=True)
     now = datetime.now(timezone.utc)
-    return ReportData(
-        audit=audit, content=content, fingerprint=fingerprint_of(content),
-        stored_fingerprint=audit.get("fingerprint"), ratings=audit.get("ratings") or {},
-        conditions=list(audit.get("template_conditions") or []),
-        comparison=_comparison(handle, audit), report_id=f"R-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}",
-        generated_at=now.isoformat(timespec="seconds"), lang=lang,
-        evidence={c["id"]: c.get("evidence") or {} for c in content.get("checks") or []},
-        planned=_planned(handle, audit["audit_id"]),
-    )
+    return ReportData(view=stored.view, evidence_json=stored.evidence_json, fingerprint=stored.fingerprint,
+                      comparison=stored.comparison,
+                      report_id=f"R-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}",
+                      generated_at=now.isoformat(timespec="seconds"), lang=lang, planned=stored.planned,
+                      content=stored.content)
 
 
 def load(audit_id: str, db: str | None = None, lang: str = "en") -> ReportData:
     """`read` through a read-only handle of its own, for callers that hold none."""
-    handle = open_store(db)
-    try:
+    with api.session(db) as handle:
         return read(handle, audit_id, lang)
-    finally:
-        handle.conn.close()
 
 
-def top_risks(data: ReportData, n: int = 3) -> list[dict[str, Any]]:
+def top_risks(data: ReportData, n: int = 3) -> list[FindingView]:
     """Findings that need attention (fail, inconclusive, error, warn), worst first in auditor.status's order."""
-    risky = [f for f in data.findings if Status.of(f.get("severity")) in NEEDS_ATTENTION]
-    risky.sort(key=lambda f: -rank(f.get("severity")))
+    risky = [f for f in data.findings if f.severity in NEEDS_ATTENTION]
+    risky.sort(key=lambda f: -f.severity.rank)
     return risky[:n]
 
 
 def open_actions(data: ReportData) -> int:
     """Findings that need attention and have no owner yet."""
-    return sum(1 for f in data.findings if Status.of(f.get("severity")) in NEEDS_ATTENTION and not f.get("owner"))
+    return sum(1 for f in data.findings if f.severity in NEEDS_ATTENTION and not f.owner)
 
 
 def dimension_of(check_id: str) -> str:
-    """The engine's dimension of a check; `other` for findings about the audit as a whole."""
-    return "other" if check_id == AUDIT_SCOPE else _engine_dimension(check_id)
+    """The dimension the check declares; `other` for findings about the audit as a whole or unknown checks."""
+    return "other" if check_id == AUDIT_SCOPE else (presentation(check_id).dimension or "other")
 
 
-def opportunities(data: ReportData) -> list[dict[str, Any]]:
-    """Efficiency findings (info, key `opportunity.*`), or ones derived from stored attention figures."""
-    found = [f for f in data.findings if f.get("severity") == "info" and str(f.get("key") or "").startswith(
-        "opportunity.")]
-    if found:
-        return found
-    m = data.metrics("attention.structure")
-    heads, share = m.get("redundant_heads"), m.get("prunable_attention_share")
-    if isinstance(heads, (int, float)) and heads > 0 and isinstance(share, (int, float)):
-        total = data.model.get("heads") and data.model.get("layers") and data.model["heads"] * data.model["layers"]
-        return [{"derived": "heads", "heads": int(heads), "total": total, "share": share}]
-    return []
+def opportunities(data: ReportData) -> list[FindingView]:
+    """Efficiency findings: info severity with a key `opportunity.*`."""
+    return [f for f in data.findings if f.severity is Status.INFO and (f.key or "").startswith("opportunity.")]
 
 
 def layer_series(data: ReportData, check_id: str, name: str) -> list[float | None]:

@@ -6,10 +6,8 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from auditor.errors import BadInput
-from auditor.store.fingerprint import canonical_json
 
 ATTACHMENT = "audit-evidence.json"
 KEYS = {"fingerprint": "/AuditorFingerprint", "audit_id": "/AuditorAuditId", "report_id": "/AuditorReportId",
@@ -34,12 +32,13 @@ def pdf_date(when: datetime | None = None) -> str:
     return when.strftime("D:%Y%m%d%H%M%S+00'00'")
 
 
-def embed(pdf: Path, content: Any, info: dict[str, str], meta: dict[str, str]) -> None:
-    """Attach the canonical JSON and write metadata, replacing the file in place (atomically)."""
+def embed(pdf: Path, evidence_json: bytes, info: dict[str, str], meta: dict[str, str]) -> None:
+    """Attach the audit's canonical JSON (api.StoredAudit.evidence_json, the bytes its fingerprint hashes)
+    and write metadata, replacing the file in place (atomically)."""
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(clone_from=PdfReader(str(pdf)))
-    writer.add_attachment(ATTACHMENT, canonical_json(content))
+    writer.add_attachment(ATTACHMENT, evidence_json)
     writer.add_metadata({"/Title": meta["title"], "/Author": meta["author"], "/Subject": meta["subject"],
                          "/Creator": meta["creator"], "/Producer": producer(), "/CreationDate": pdf_date(),
                          **{KEYS[k]: v for k, v in info.items() if k in KEYS}})

@@ -1,44 +1,119 @@
-"""Which chart each check gets, built from stored figures: a small table, easy to extend.
+"""Each check's charts, drawn from what the check declares (auditor.presentation) and its stored figures.
 
-To add a check's charts, write a function `(data, t, width) -> Drawing` and list it under the
-check's id in FIGURES. A check without an entry gets no chart and its figures as a table.
+A check lists its charts next to its code (`Check.charts`: name, metrics, kind, value axis); the
+title is the catalogue's chart.<check>.<name>, each series is named by metric.<name>, the value axis
+by axis.<axis>, and threshold lines are worded by auditor.condition_text. A chart whose figures were
+not stored (a model without a head has no changed predictions) is left out. The information river
+of the board page is this module's own figure.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from reportlab.graphics.shapes import Drawing
 
+from auditor.condition_text import threshold_lines
+from auditor.messages import render
+from auditor.presentation import Chart, axis_label, chart_title, metric_label, presentation
 from reports import charts, fonts
 from reports.data import ReportData, layer_series
-
-Figure = Callable[[ReportData, dict[str, Any], float], Drawing]
 
 
 def _font(data: ReportData) -> str:
     return fonts.body_font(data.lang)
 
 
-def _lines(data: ReportData, t: dict[str, Any], width: float, check_id: str, names: list[str], *, steps: bool,
-           y_axis: str, log_y: bool = False, extra: list[tuple[str, list]] | None = None,
-           thresholds: bool = True, **kw: Any) -> Drawing:
-    series = [(t["series"].get(n, n), layer_series(data, check_id, n)) for n in names]
-    series += extra or []
-    th = threshold_lines(data, check_id, names[0]) if thresholds else []
-    return charts.layer_lines(series, x_label=t["axis"]["step" if steps else "layer"], y_label=t["axis"][y_axis],
-                              font=_font(data), width=width, x_start=1 if steps else 0, thresholds=th,
-                              log_y=log_y, no_data_text=t["results"]["missing"], **kw)
-
-
-def threshold_lines(data: ReportData, check_id: str, metric: str) -> list[tuple[float, str, str]]:
-    """The template's warn/fail limits for a metric, as chart lines."""
+def _lines_for(data: ReportData, check_id: str, chart: Chart) -> list[tuple[float, str, str]]:
+    """The template's warn/fail limits on the chart's per-layer metrics, as labelled lines."""
     out = []
-    for c in data.conditions:
-        if c.get("check_id") == check_id and c.get("metric") == metric:
-            for level in ("warn", "fail"):
-                if isinstance(c.get(level), (int, float)):
-                    out.append((float(c[level]), level, f"{level} {c[level]:g}"))
+    for rule in data.conditions:
+        if rule.check_id == check_id and rule.metric in chart.metrics and not rule.variant:
+            out += [(value, level, render(label, data.lang)) for level, value, label in threshold_lines(rule)]
+    return out
+
+
+def _series(data: ReportData, check_id: str, chart: Chart) -> list[tuple[str, list]]:
+    """One series per declared metric; a metric stored per variant ({variant: [...]}) gives one per variant."""
+    metrics = data.metrics(check_id)
+    out: list[tuple[str, list]] = []
+    for name in chart.metrics:
+        value = metrics.get(name)
+        if isinstance(value, dict):
+            out += [(f"{metric_label(name, data.lang)} ({key})", v) for key, v in sorted(value.items())
+                    if isinstance(v, list)]
+        elif layer_series(data, check_id, name):
+            out.append((metric_label(name, data.lang), layer_series(data, check_id, name)))
+    return out
+
+
+def _line(data: ReportData, check_id: str, chart: Chart, t: dict[str, Any], width: float) -> Drawing | None:
+    series = _series(data, check_id, chart)
+    if not series:
+        return None
+    chance = data.evidence(check_id).get("chance_accuracy")
+    if chart.axis == "accuracy" and isinstance(chance, (int, float)):   # accuracy is read against chance
+        series.append((metric_label("chance", data.lang), [chance] * len(series[0][1])))
+    steps = any(m in presentation(check_id).step_metrics for m in chart.metrics)
+    values = [v for _, s in series for v in s if isinstance(v, (int, float))]
+    # a series spanning orders of magnitude (gradient norms) is read on a log scale
+    log_y = bool(values) and min(values) > 0 and max(values) / min(values) > 1e3
+    bounded = chart.axis == "accuracy"
+    return charts.layer_lines(series, x_label=axis_label("step" if steps else "layer", data.lang),
+                              y_label=axis_label(chart.axis, data.lang), font=_font(data), width=width,
+                              x_start=1 if steps else 0, thresholds=_lines_for(data, check_id, chart),
+                              log_y=log_y, no_data_text=t["results"]["missing"],
+                              **({"y_min": 0, "y_max": 1} if bounded and not log_y else {}))
+
+
+def _heatmap(data: ReportData, check_id: str, chart: Chart, t: dict[str, Any], width: float) -> Drawing | None:
+    matrix = data.metrics(check_id).get(chart.metrics[0])
+    if not isinstance(matrix, list) or not matrix:
+        return None
+    return charts.heatmap(matrix, x_label=axis_label("head", data.lang), y_label=axis_label("step", data.lang),
+                          value_label=axis_label(chart.axis, data.lang), font=_font(data), width=width,
+                          no_data_text=t["results"]["missing"])
+
+
+def _plane(data: ReportData, check_id: str, chart: Chart, t: dict[str, Any], width: float) -> Drawing | None:
+    """The path through (x metric, y metric) per layer: I(X;T) against I(T;Y)."""
+    metrics = data.metrics(check_id)
+    xs, ys = (metrics.get(m) for m in chart.metrics[:2])
+    if not isinstance(xs, list) or not isinstance(ys, list) or not xs:
+        return None
+    paths = [(metric_label(chart.metrics[1], data.lang), list(zip(xs, ys, strict=False)))]
+    return charts.information_plane(paths, x_label=metric_label(chart.metrics[0], data.lang),
+                                    y_label=axis_label(chart.axis, data.lang), font=_font(data), width=width,
+                                    no_data_text=t["results"]["missing"])
+
+
+def _bars(data: ReportData, check_id: str, chart: Chart, t: dict[str, Any], width: float) -> Drawing | None:
+    values = data.metrics(check_id).get(chart.metrics[0])
+    if not isinstance(values, dict) or not values:
+        return None
+    return charts.hbars(sorted(values.items()), value_label=axis_label(chart.axis, data.lang), font=_font(data),
+                        width=width, no_data_text=t["results"]["missing"])
+
+
+def _shares(data: ReportData, check_id: str, chart: Chart, t: dict[str, Any], width: float) -> Drawing | None:
+    series = _series(data, check_id, chart)
+    if not series:
+        return None
+    return charts.stacked_shares(series, x_label=axis_label("step", data.lang),
+                                 y_label=axis_label(chart.axis, data.lang), font=_font(data), width=width,
+                                 no_data_text=t["results"]["missing"])
+
+
+_KINDS = {"line": _line, "heatmap": _heatmap, "plane": _plane, "bars": _bars, "shares": _shares}
+
+
+def check_figures(data: ReportData, check_id: str, t: dict[str, Any], width: float) -> list[tuple[str, Drawing]]:
+    """(title, drawing) for each declared chart of the check that has stored figures to draw."""
+    out = []
+    for chart in presentation(check_id).charts:
+        draw = _KINDS.get(chart.kind)
+        drawing = draw(data, check_id, chart, t, width) if draw else None
+        if drawing is not None:
+            out.append((chart_title(check_id, chart, data.lang), drawing))
     return out
 
 
@@ -51,7 +126,7 @@ def river_inputs(data: ReportData) -> dict[str, Any]:
         carried = [v / rc[0] for v in rc] if rc and rc[0] else []
     task = []
     mi_ty = m.get("mi_ty_kde")
-    entropy = data.evidence.get("bottleneck.information_plane", {}).get("label_entropy")
+    entropy = data.evidence("bottleneck.information_plane").get("label_entropy")
     if isinstance(mi_ty, list) and isinstance(entropy, (int, float)) and entropy > 0 and len(mi_ty) == len(carried):
         task = [min(1.0, (v or 0) / entropy) for v in mi_ty]
     lost = [i for i in range(1, len(carried)) if carried[i] is not None and carried[i - 1] is not None
@@ -66,116 +141,3 @@ def river(data: ReportData, t: dict[str, Any], width: float, height: float = 118
     return charts.information_river(r["carried"], task=r["task"], lost_at=r["lost_at"], blocked_at=r["blocked_at"],
                                     x_label=t["river_axis"], legend=t["river_legend"], font=_font(data),
                                     width=width, height=height, no_data_text=t["results"]["missing"])
-
-
-def _repr_update(data: ReportData, t: dict[str, Any], w: float) -> Drawing:
-    return _lines(data, t, w, "flow.representation", ["update_ratio", "consecutive_cos"], steps=True, y_axis="ratio")
-
-
-def _repr_norm(data: ReportData, t: dict[str, Any], w: float) -> Drawing:
-    return _lines(data, t, w, "flow.representation", ["norm_growth"], steps=False, y_axis="ratio")
-
-
-def _smoothing(data: ReportData, t: dict[str, Any], w: float) -> Drawing:
-    return _lines(data, t, w, "flow.smoothing", ["token_similarity", "rank_collapse_residual"], steps=False,
-                  y_axis="ratio", thresholds=False, y_min=0, y_max=1)
-
-
-def _pde_cos(data: ReportData, t: dict[str, Any], w: float) -> Drawing:
-    return _lines(data, t, w, "flow.pde", ["pde_cos", "identity_cos", "pointwise_cos"], steps=True, y_axis="cos")
-
-
-def _pde_shares(data: ReportData, t: dict[str, Any], w: float) -> Drawing:
-    names = ["share_diffusion", "share_attention", "share_reaction"]
-    return charts.stacked_shares([(t["series"][n], layer_series(data, "flow.pde", n)) for n in names],
-                                 x_label=t["axis"]["step"], y_label=t["axis"]["share"], font=_font(data), width=w,
-                                 no_data_text=t["results"]["missing"])
-
-
-def _pde_kernel(data: ReportData, t: dict[str, Any], w: float) -> Drawing:
-    return _lines(data, t, w, "flow.pde", ["kernel_attention_cos", "uniform_attention_cos"], steps=True, y_axis="cos")
-
-
-def _plane(data: ReportData, t: dict[str, Any], w: float) -> Drawing:
-    plane = data.evidence.get("bottleneck.information_plane", {}).get("information_plane") or {}
-    paths = []
-    for est, points in plane.items():
-        if isinstance(points, list) and est == "kde":
-            paths.append((t["series"].get(est, est), [(p.get("i_xt"), p.get("i_ty")) for p in points]))
-    if not paths:
-        m = data.metrics("bottleneck.information_plane")
-        if isinstance(m.get("mi_xt_kde"), list) and isinstance(m.get("mi_ty_kde"), list):
-            paths.append(("KDE", list(zip(m["mi_xt_kde"], m["mi_ty_kde"], strict=False))))
-    return charts.information_plane(paths, x_label=t["axis"]["ixt"], y_label=t["axis"]["ity"], font=_font(data),
-                                    width=w, no_data_text=t["results"]["missing"])
-
-
-def _task_info(data: ReportData, t: dict[str, Any], w: float) -> Drawing:
-    m = data.metrics("bottleneck.information_plane")
-    chance = data.evidence.get("bottleneck.information_plane", {}).get("chance_accuracy")
-    acc = layer_series(data, "bottleneck.information_plane", "probe_accuracy")
-    extra = [(t["series"]["chance"], [chance] * len(acc))] if isinstance(chance, (int, float)) and acc else []
-    if acc:
-        return _lines(data, t, w, "bottleneck.information_plane", ["probe_accuracy"], steps=False,
-                      y_axis="accuracy", extra=extra, y_min=0, y_max=1)
-    return _lines(data, t, w, "bottleneck.information_plane", ["mi_ty_kde", "mi_ty_kde_shuffled"], steps=False,
-                  y_axis="bits") if m else charts.no_data(w, 150, t["results"]["missing"], _font(data))
-
-
-def _amplification(data: ReportData, t: dict[str, Any], w: float) -> Drawing:
-    by_eps = data.metrics("perturbation.sensitivity").get("amplification_by_eps")
-    series = []
-    if isinstance(by_eps, dict):
-        series = [(f"ε = {eps}", vals) for eps, vals in sorted(by_eps.items()) if isinstance(vals, list)]
-    if not series:
-        series = [(t["series"]["amplification"], layer_series(data, "perturbation.sensitivity", "amplification"))]
-    return charts.layer_lines(series, x_label=t["axis"]["layer"], y_label=t["axis"]["ratio"], font=_font(data),
-                              width=w, thresholds=threshold_lines(data, "perturbation.sensitivity", "amplification"),
-                              no_data_text=t["results"]["missing"])
-
-
-def _flips(data: ReportData, t: dict[str, Any], w: float) -> Drawing:
-    m = data.metrics("perturbation.sensitivity")
-    by_kind = m.get("flip_rate_by_kind") or m.get("output_cos_by_kind") or {}
-    label = t["axis"]["rate"] if m.get("flip_rate_by_kind") else t["axis"]["cos"]
-    items = list(by_kind.items()) if isinstance(by_kind, dict) else []
-    return charts.hbars(items, value_label=label, font=_font(data), width=w, no_data_text=t["results"]["missing"])
-
-
-def _gradients(data: ReportData, t: dict[str, Any], w: float) -> Drawing:
-    return _lines(data, t, w, "gradients.flow", ["grad_norm_hidden"], steps=False, y_axis="norm", log_y=True,
-                  thresholds=False)
-
-
-def _heat(data: ReportData, t: dict[str, Any], w: float, name: str, value_axis: str) -> Drawing:
-    matrix = data.metrics("attention.structure").get(name)
-    return charts.heatmap(matrix if isinstance(matrix, list) else [], x_label=t["axis"]["head"],
-                          y_label=t["axis"]["step"], value_label=t["axis"][value_axis], font=_font(data), width=w,
-                          no_data_text=t["results"]["missing"])
-
-
-def _sanity(data: ReportData, t: dict[str, Any], w: float) -> Drawing:
-    delta = data.metrics("sanity.randomization").get("randomization_delta")
-    items = sorted(delta.items()) if isinstance(delta, dict) else []
-    return charts.hbars(items, value_label=t["axis"]["delta"], font=_font(data), width=w,
-                        no_data_text=t["results"]["missing"])
-
-
-FIGURES: dict[str, list[Figure]] = {
-    "flow.representation": [_repr_update, _repr_norm],
-    "flow.smoothing": [_smoothing],
-    "flow.pde": [_pde_cos, _pde_shares, _pde_kernel],
-    "bottleneck.information_plane": [_plane, _task_info],
-    "perturbation.sensitivity": [_amplification, _flips],
-    "gradients.flow": [_gradients],
-    "attention.structure": [lambda d, t, w: _heat(d, t, w, "head_importance", "importance"),
-                            lambda d, t, w: _heat(d, t, w, "entropy", "entropy")],
-    "sanity.randomization": [_sanity],
-}
-
-# (measured, baseline) pairs shown side by side in each check's "baseline comparison"
-BASELINES: dict[str, list[tuple[str, str]]] = {
-    "flow.pde": [("pde_cos", "identity_cos"), ("pde_cos", "pointwise_cos"), ("pde_r2", "pointwise_r2"),
-                 ("kernel_attention_cos", "uniform_attention_cos")],
-    "bottleneck.information_plane": [("mi_ty_kde", "mi_ty_kde_shuffled"), ("mi_ty_renyi", "mi_ty_renyi_shuffled")]
-}

@@ -12,6 +12,9 @@ from reportlab.platypus import (
     Spacer,
 )
 
+from auditor.condition_text import measured_name, thresholds
+from auditor.messages import Message, render
+from auditor.status import Status
 from reports import fonts
 from reports.board import missing_block
 from reports.data import AUDIT_SCOPE, ReportData, top_risks
@@ -26,10 +29,10 @@ from reports.layout import (
     table,
     write_pdf,
 )
-from reports.missing import detail as finding_detail
 from reports.results import results_story
-from reports.strings import check_text
-from reports.summaries import summary
+from reports.wording import check_words, direction_word, scope_label
+
+LIMITATIONS = "check.bottleneck.information_plane.limitations"   # what its estimators cannot say
 
 
 def _h(t: dict[str, Any], i: int, st: dict) -> Paragraph:
@@ -37,23 +40,22 @@ def _h(t: dict[str, Any], i: int, st: dict) -> Paragraph:
 
 
 def _control(data: ReportData, t: dict[str, Any], st: dict) -> list:
-    a, c = data.audit, t["control"]
-    tpl = a.get("template") or {}
-    ev = a.get("evaluation") or {}
-    env = a.get("environment") or {}
+    a, c = data.view, t["control"]
+    tpl, ev = a.template, a.evaluation
+    evaluation = "" if ev is None else f"{t['evaluation_reason'].get(ev.reason, ev.reason)} {ev.created_at}"
     pairs = [(c["report_id"], esc(data.report_id)), (c["classification"], esc(t["classification"])),
-             (c["tool"], esc((env.get("versions") or {}).get("auditor", "?"))),
-             (c["audit_id"], esc(a.get("audit_id"))),
-             (c["status"], esc(t["status"].get(a.get("status"), a.get("status")))),
-             (c["template"], esc(f"{tpl.get('name')} ({tpl.get('version')})")),
-             (c["template_sha"], f'<font name="{fonts.MONO}">{esc(tpl.get("sha256"))}</font>'),
-             (c["evaluation"], esc(f"#{a.get('evaluation_id')} {ev.get('reason') or ''} {ev.get('created_at') or ''}")),
+             (c["tool"], esc((a.environment.get("versions") or {}).get("auditor", "?"))),
+             (c["audit_id"], esc(a.audit_id)),
+             (c["status"], esc(t["status"].get(a.status, a.status))),
+             (c["template"], esc(f"{tpl.name} ({tpl.version})")),
+             (c["template_sha"], f'<font name="{fonts.MONO}">{esc(tpl.sha256)}</font>'),
+             (c["evaluation"], esc(f"#{a.evaluation_id} {evaluation}")),
              (c["fingerprint"], f'<font name="{fonts.MONO}">{esc(data.fingerprint)}</font>'),
              (c["generated"], esc(data.generated_at)),
-             (c["preparer"], esc((a.get("meta") or {}).get("preparer") or "—")),
+             (c["preparer"], esc(a.meta.get("preparer") or "—")),
              (c["language"], esc(t["language_name"]))]
     out = [Paragraph(esc(t["full_title"]), st["title"]),
-           Paragraph(esc(f"{data.model.get('name')} {data.model.get('version') or ''}"), st["h2"]),
+           Paragraph(esc(f"{data.model.name} {data.model.version or ''}"), st["h2"]),
            _h(t, 0, st), kv_table(pairs, st, key_w=170)]
     if data.stored_fingerprint and data.stored_fingerprint != data.fingerprint:
         out.append(Paragraph(esc(t["fingerprint_mismatch"].format(stored=data.stored_fingerprint)), st["body"]))
@@ -62,31 +64,30 @@ def _control(data: ReportData, t: dict[str, Any], st: dict) -> list:
 
 def _executive(data: ReportData, t: dict[str, Any], st: dict) -> list:
     checks = data.checks
-    count = {s: sum(1 for ch in checks if ch.get("status") == s) for s in ("pass", "warn", "fail", "inconclusive")}
-    verdict = mark(data.audit.get("verdict") or "none", t["verdict"])
+    count = {s: sum(1 for ch in checks if ch.status == s) for s in ("pass", "warn", "fail", "inconclusive")}
+    verdict = mark(data.view.verdict or "none", t["verdict"])
     intro = t["exec_intro"].format(verdict="§V§", n_checks=len(checks), n_pass=count["pass"], n_warn=count["warn"],
                                    n_fail=count["fail"], n_inconclusive=count["inconclusive"],
                                    n_other=len(checks) - sum(count.values()))
     out = [_h(t, 1, st), Paragraph(esc(intro).replace("§V§", verdict), st["body"])]
     out += missing_block(data, t, st, limit=None)   # decisions first: what is missing and how to get it
     if data.incomplete or data.missing_checks:
-        status = t["status"].get(data.audit.get("status"), data.audit.get("status"))
-        detail = " ".join(filter(None, [data.audit.get("error"), t["missing_checks"].format(
+        status = t["status"].get(data.view.status, data.view.status)
+        detail = " ".join(filter(None, [data.view.error, t["missing_checks"].format(
             checks=", ".join(data.missing_checks)) if data.missing_checks else ""]))
         out.append(Paragraph("<b>" + esc(t["incomplete_banner"].format(status=status, detail=detail)) + "</b>"
                              if data.incomplete else esc(detail), st["body"]))
-    dims = [[t["dimensions"].get(d, d), mark(i.get("rating"), t["verdict"]), esc(t["trend"].get(i.get("trend"), ""))]
-            for d, i in data.ratings.items()]
+    dims = [[t["dimensions"].get(r.dimension, r.dimension), mark(r.rating, t["verdict"]),
+             esc(t["trend"].get(r.trend, ""))] for r in data.ratings]
     out.append(table([[t["dimension_h"], t["results"]["verdict"], t["trend_h"]]] + dims, [200, 120, CONTENT_W - 320], st))
     risks = top_risks(data, 10)
     out.append(Paragraph(esc(t["exec_findings"] if risks else t["exec_none"]), st["h2"]))
     ja = data.lang == "ja"
     for f in risks:
-        title = (f.get("title_ja") if ja else None) or f.get("title")
-        where = t["audit_scope"] if f.get("check_id") == AUDIT_SCOPE else check_text(t, f.get("check_id") or "")["title"]
-        out.append(Paragraph(f"{mark(f.get('severity'), t['verdict'])} <b>{esc(title)}</b>"
+        where = scope_label(f.check_id, data.lang, t)
+        out.append(Paragraph(f"{mark(f.severity, t['verdict'])} <b>{esc(f.title_in(data.lang))}</b>"
                              + (f"（{esc(where)}）：" if ja else f" ({esc(where)}): ")
-                             + esc(finding_detail(f, data.lang)), st["body"]))
+                             + esc(f.detail_in(data.lang)), st["body"]))
     out += [Spacer(1, 4), Paragraph(f"<b>{esc(t['river_title'])}</b>", st["body"]), river(data, t, CONTENT_W),
             Paragraph(esc(t["river_note"]), st["caption"])]
     return out
@@ -95,18 +96,18 @@ def _executive(data: ReportData, t: dict[str, Any], st: dict) -> list:
 def _identity(data: ReportData, t: dict[str, Any], st: dict) -> list:
     m, i = data.model, t["identity"]
     mono = f'<font name="{fonts.MONO}">%s</font>'
-    pairs = [(i["name"], esc(m.get("name"))), (i["version"], esc(m.get("version") or "—")),
-             (i["format"], esc(m.get("format"))), (i["architecture"], esc(m.get("architecture"))),
-             (i["parameters"], fmt(m.get("parameters"))), (i["layers"], fmt(m.get("layers"))),
-             (i["heads"], fmt(m.get("heads"))), (i["hidden"], fmt(m.get("hidden_size"))),
-             (i["dtype"], esc(m.get("dtype"))),
-             (i["pooling"], esc(f"{m.get('pooling') or '—'} ({m.get('pooling_source') or ''})")),
-             (i["manifest"], mono % esc(m.get("sha256")))]
-    notes = (data.audit.get("environment") or {}).get("input_notes") or []
+    pairs = [(i["name"], esc(m.name)), (i["version"], esc(m.version or "—")),
+             (i["format"], esc(m.format)), (i["architecture"], esc(m.architecture)),
+             (i["parameters"], fmt(m.parameters)), (i["layers"], fmt(m.layers)),
+             (i["heads"], fmt(m.heads)), (i["hidden"], fmt(m.hidden_size)),
+             (i["dtype"], esc(m.dtype)),
+             (i["pooling"], esc(f"{m.pooling or '—'} ({m.pooling_source or ''})")),
+             (i["manifest"], mono % esc(m.sha256))]
+    notes = data.view.environment.get("input_notes") or []
     if notes:
         pairs.append((i["provenance"], esc("; ".join(map(str, notes)))))
     out = [_h(t, 2, st), kv_table(pairs, st, key_w=170), Spacer(1, 6)]
-    files = m.get("files") or []
+    files = m.files
     if files:
         rows = [[i["path"], i["size"], i["sha"]]] + [[esc(f.get("path")), fmt(f.get("size")), esc(f.get("sha256"))]
                                                      for f in files]
@@ -115,21 +116,21 @@ def _identity(data: ReportData, t: dict[str, Any], st: dict) -> list:
 
 
 def _purpose(data: ReportData, t: dict[str, Any], st: dict) -> list:
-    meta = data.audit.get("meta") or {}
+    meta = data.view.meta
     pairs = [(label, esc(meta.get(key) or t["not_recorded"])) for key, label in t["purpose_fields"].items()]
     return [_h(t, 3, st), kv_table(pairs, st, key_w=150)]
 
 
 def _scope(data: ReportData, t: dict[str, Any], st: dict) -> list:
-    p, pt = data.audit.get("probes") or {}, t["probes"]
+    p, pt = data.view.probes, t["probes"]
     pairs = [(pt["spec"], esc(p.get("spec"))), (pt["count"], fmt(p.get("count"))), (pt["kind"], esc(p.get("kind"))),
              (pt["labels"], esc(", ".join(map(str, p.get("label_names") or [])) or "—")),
              (pt["sha"], f'<font name="{fonts.MONO}">{esc(p.get("sha256"))}</font>')]
     rows = [[t["check_h"], t["why_h"], t["status_h"]]]
     for ch in data.checks:
-        ct = check_text(t, ch["id"])
-        rows.append([f"<b>{esc(ct['title'])}</b><br/>{esc(ch['id'])}", esc(ct["why"]), mark(ch.get("status"),
-                                                                                           t["verdict"])])
+        words = check_words(ch.id, data.lang, t)
+        rows.append([f"<b>{esc(words['title'])}</b><br/>{esc(ch.id)}", esc(words["why"]),
+                     mark(ch.status, t["verdict"])])
     return [_h(t, 4, st), Paragraph(esc(t["scope_intro"]), st["body"]), kv_table(pairs, st, key_w=150),
             Paragraph(esc(pt["content_note"]), st["small"]), Spacer(1, 6),
             table(rows, [150, CONTENT_W - 230, 80], st)]
@@ -139,68 +140,51 @@ def _thresholds(data: ReportData, t: dict[str, Any], st: dict) -> list:
     out = [_h(t, 5, st), Paragraph(esc(t["thresholds_intro"]), st["body"])]
     if not data.conditions:
         return out + [Paragraph(esc(t["no_conditions"]), st["body"])]
-    th = t["th"]
-    rows = [[th["check"], th["metric"], th["rule"], th["warn"], th["fail"], th["rationale"]]]
-    for c in data.conditions:
-        kind = ("info_" if c.get("info") is not None else "") + (c.get("condition") or "")
-        rule = t["rule"].get(kind, c.get("condition") or "")
-        rows.append([esc(c.get("check_id")), esc(c.get("metric")) + (f"<br/>({esc(c['reduce'])})" if c.get("reduce")
-                                                                     else ""),
-                     esc(rule), _warn_cell(c), fmt(c.get("fail")), esc(_rationale(c, data.lang))])
-    return out + [table(rows, [104, 104, 62, 36, 36, CONTENT_W - 342], st)]
-
-
-def _warn_cell(c: dict[str, Any]) -> str:
-    """The warn threshold, or an efficiency-opportunity (info) threshold marked as such."""
-    if c.get("info") is not None:
-        return f"({fmt(c.get('info'))}) i"
-    return fmt(c.get("warn"))
-
-
-def _rationale(c: dict[str, Any], lang: str) -> str:
-    if lang == "ja" and c.get("rationale_ja"):
-        return str(c["rationale_ja"])
-    return " ".join(str(c.get("rationale") or "").split())
+    th, lang = t["th"], data.lang
+    rows = [[th["check"], th["metric"], th["rule"], th["rationale"]]]
+    for c in data.conditions:   # the rule worded once, by auditor.condition_text
+        rows.append([esc(c.check_id), esc(render(measured_name(c), lang)), esc(render(thresholds(c), lang)),
+                     esc(c.rationale_ja if lang == "ja" and c.rationale_ja else c.rationale)])
+    return out + [table(rows, [104, 110, 140, CONTENT_W - 354], st)]
 
 
 def _register(data: ReportData, t: dict[str, Any], st: dict) -> list:
     r = t["reg"]
     rows = [[r["sev"], r["finding"], r["action"], r["owner"], r["due"]]]
     for f in data.findings:
-        ja = data.lang == "ja"
-        title = (f.get("title_ja") if ja else None) or f.get("title")
-        action = (f.get("action_ja") if ja else None) or f.get("action")
-        where = t["audit_scope"] if f.get("check_id") == AUDIT_SCOPE else f.get("check_id")
-        rows.append([mark(f.get("severity"), t["verdict"]), f"<b>{esc(title)}</b> ({esc(where)})<br/>"
-                     f"{esc(finding_detail(f, data.lang))}", esc(action), esc(f.get("owner") or r["blank"]),
-                     esc(f.get("due") or r["blank"])])
+        where = t["audit_scope"] if f.check_id == AUDIT_SCOPE else f.check_id
+        rows.append([mark(f.severity, t["verdict"]), f"<b>{esc(f.title_in(data.lang))}</b> ({esc(where)})<br/>"
+                     f"{esc(f.detail_in(data.lang))}", esc(f.action_in(data.lang)), esc(f.owner or r["blank"]),
+                     esc(f.due or r["blank"])])
     return [_h(t, 7, st), table(rows, [55, 190, CONTENT_W - 355, 60, 50], st)]
 
 
 def _limitations(data: ReportData, t: dict[str, Any], st: dict) -> list:
-    p = data.audit.get("probes") or {}
+    p = data.view.probes
     probes = f"{p.get('spec')}, {p.get('count')}"
     out = [_h(t, 8, st)]
     out += [Paragraph("• " + esc(line.format(probes=probes)), st["body"]) for line in t["limitations"]]
-    lim = data.evidence.get("bottleneck.information_plane", {}).get("limitations")
-    if lim:
-        out.append(Paragraph(esc(lim), st["small"]))
+    stored = data.evidence("bottleneck.information_plane").get("limitations")
+    if stored:   # the check's own limitation sentence, in the reader's language
+        out.append(Paragraph(esc(render(Message(LIMITATIONS), data.lang, default=str(stored))), st["small"]))
     return out
 
 
 def _security(data: ReportData, t: dict[str, Any], st: dict) -> list:
     s = t["security"]
-    ev = data.evidence.get("artifact.integrity", {})
+    ev = data.evidence("artifact.integrity")
     m = data.metrics("artifact.integrity")
-    pairs = [(s["custom_code"], esc(ev.get("custom_code", "—"))), (s["custom_ops"], fmt(m.get("custom_operator_count"))),
+    code = ev.get("custom_code", "—")
+    pairs = [(s["custom_code"], esc(s["yes_no"][code] if isinstance(code, bool) else code)),
+             (s["custom_ops"], fmt(m.get("custom_operator_count"))),
              (s["external"], fmt(m.get("external_data_files")))]
     out = [_h(t, 9, st), Paragraph(esc(s["intro"]), st["body"]), kv_table(pairs, st, key_w=200),
            Paragraph(esc(s["sha"]), st["body"])]
     parity = data.check("artifact.parity")
-    if parity is None or parity.get("status") == "skipped":
+    if parity is None or parity.status is Status.SKIPPED:
         out.append(Paragraph(esc(s["parity_skipped"]), st["body"]))
     else:
-        out.append(Paragraph(f"{mark(parity.get('status'), t['verdict'])} {esc(summary(parity, data.lang))}", st["body"]))
+        out.append(Paragraph(f"{mark(parity.status, t['verdict'])} {esc(parity.summary_in(data.lang))}", st["body"]))
     return out
 
 
@@ -208,7 +192,7 @@ def _change(data: ReportData, t: dict[str, Any], st: dict) -> list:
     c, cmp_ = t["change"], data.comparison
     out = [_h(t, 10, st)]
     if not cmp_:
-        prev = data.audit.get("previous_audit_id")
+        prev = data.view.previous_audit_id
         return out + [Paragraph(esc(c["intro"].format(prev=prev) if prev else c["none"]), st["body"])]
     s = cmp_.get("summary") or {}
     v = cmp_.get("verdict") or {}
@@ -217,7 +201,8 @@ def _change(data: ReportData, t: dict[str, Any], st: dict) -> list:
                                         version=(templates.get(side) or {}).get("version"),
                                         sha=str((templates.get(side) or {}).get("sha256") or "")[:12])
              for side in ("a", "b")}
-    verdicts = esc(c["verdicts"].format(a=v.get("a"), b=v.get("b")))
+    verdicts = esc(c["verdicts"].format(a=t["verdict"].get(v.get("a") or "none"),
+                                        b=t["verdict"].get(v.get("b") or "none")))
     if v.get("change") == "not_compared":
         verdicts += " " + esc(c["verdict_not_compared"])
     out += [Paragraph(esc(c["intro"].format(prev=cmp_.get("a"))), st["body"]),
@@ -239,30 +224,30 @@ def _change(data: ReportData, t: dict[str, Any], st: dict) -> list:
         for m in changed:
             where = "".join(f" {k}={m[k]}" for k in ("layer", "variant") if m.get(k) is not None)
             rows.append([esc(f"{m.get('check_id')} {m.get('name')}{where}"), fmt(m.get("a")), fmt(m.get("b")),
-                         fmt(m.get("delta")), esc(c["directions"].get(m.get("direction"), m.get("direction")))])
+                         fmt(m.get("delta")), esc(direction_word(m.get("direction"), data.lang))])
         out.append(table(rows, [CONTENT_W - 290, 70, 70, 70, 80], st))
     return out
 
 
 def _repro(data: ReportData, t: dict[str, Any], st: dict) -> list:
-    a, r = data.audit, t["repro"]
-    env = a.get("environment") or {}
+    a, r = data.view, t["repro"]
+    env = a.environment
     versions = env.get("versions") or {}
     pairs = [(r["os"], esc(env.get("os"))), (r["python"], esc(versions.get("python"))),
              (r["device"], esc(env.get("device"))), (r["seed"], esc(env.get("seed"))),
              (r["batch"], esc(env.get("batch_size"))),
-             (r["template_sha"], f'<font name="{fonts.MONO}">{esc((a.get("template") or {}).get("sha256"))}</font>'),
-             (r["started"], esc(a.get("started_at"))), (r["finished"], esc(a.get("finished_at") or "—")),
-             (r["audit_id"], esc(a.get("audit_id"))), (r["evaluation_id"], esc(a.get("evaluation_id"))),
+             (r["template_sha"], f'<font name="{fonts.MONO}">{esc(a.template.sha256)}</font>'),
+             (r["started"], esc(a.started_at)), (r["finished"], esc(a.finished_at or "—")),
+             (r["audit_id"], esc(a.audit_id)), (r["evaluation_id"], esc(a.evaluation_id)),
              (r["versions"], esc(", ".join(f"{k} {v}" for k, v in sorted(versions.items())))),
              (r["timings"], esc(json.dumps(env.get("timings") or {})))]
     out = [_h(t, 11, st), kv_table(pairs, st, key_w=150)]
-    events = data.audit.get("events") or []
+    events = data.view.events
     if events:
         e = t["ev"]
         rows = [[e["at"], e["actor"], e["kind"], e["detail"]]]
-        rows += [[esc(x.get("at")), esc(x.get("actor")), esc(x.get("kind")),
-                  esc(_detail(x.get("detail")))] for x in events[-30:]]
+        rows += [[esc(x.at), esc(x.actor), esc(t["event_kinds"].get(x.kind, x.kind)), esc(_detail(dict(x.detail)))]
+                 for x in events[-30:]]
         out += [CondPageBreak(120), Paragraph(esc(t["events_title"]), st["h2"]), table(rows, [95, 70, 60, CONTENT_W - 225], st)]
     return out
 
@@ -289,7 +274,7 @@ def _frameworks(t: dict[str, Any], st: dict) -> list:
 
 def _signoff(data: ReportData, t: dict[str, Any], st: dict) -> list:
     s = t["signoff"]
-    signed = {x.get("role"): x for x in data.audit.get("signoffs") or []}
+    signed = {x.role: x.to_json() for x in data.view.signoffs}
     rows = [[s["role"], s["name"], s["decision"], s["date"]]]
     for role, label in s["roles"].items():
         x = signed.get(role) or {}

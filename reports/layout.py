@@ -144,7 +144,7 @@ def footer_drawer(t: dict[str, Any], data: ReportData) -> Callable[[Canvas, int,
     model = data.model
 
     def draw(canvas: Canvas, page: int, pages: int) -> None:
-        text = t["footer"].format(rid=data.report_id, model=model.get("name") or "?", version=model.get("version")
+        text = t["footer"].format(rid=data.report_id, model=model.name or "?", version=model.version
                                   or "", page=page, pages=pages, classification=t["classification"],
                                   fp16=data.fingerprint[:16])
         canvas.saveState()
@@ -165,7 +165,7 @@ def footer_drawer(t: dict[str, Any], data: ReportData) -> Callable[[Canvas, int,
 
 def draft_mark(canvas: Canvas, t: dict[str, Any], data: ReportData) -> None:
     """Every page of a draft: a red line at the top (which text extraction finds) and a faint diagonal DRAFT."""
-    status = data.audit.get("status") or ""
+    status = data.view.status or ""
     bold = fonts.bold_font(data.lang)
     canvas.saveState()
     canvas.setFillColor(colors.Color(0.7, 0.08, 0.1))

@@ -1,83 +1,82 @@
-"""Section 6 of the full report: one results section per check, with a generic fallback for new checks."""
+"""Section 6 of the full report: one results section per check, the same for every check.
+
+Every sentence comes from the catalogue: the check's title and meaning (check.<id>.*), its summary
+and the reason it did not run (its stored sentences), each finding's detail, the thresholds
+(auditor.condition_text) and the charts it declares (reports.figures).
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from reportlab.platypus import CondPageBreak, Paragraph, Spacer, Table, TableStyle
 
+from auditor.condition_text import measured_name, place, thresholds
+from auditor.messages import render
+from auditor.presentation import metric_label, presentation
+from auditor.status import Status
+from auditor.views import CheckView, FindingView
 from reports.data import ReportData
-from reports.figures import BASELINES, FIGURES
-from reports.finding_text import place
+from reports.figures import check_figures
 from reports.layout import CELL_FONT, CONTENT_W, esc, fmt, mark, table
-from reports.missing import detail as finding_detail
-from reports.strings import check_text
-from reports.summaries import reason, summary
+from reports.wording import check_words, not_run_reason
 
 
-def _value_text(value: Any) -> str:
-    """A stored figure in one short cell: scalars as is, per-layer lists as range and last, dicts by key."""
+def _value_text(value: Any, w: dict[str, str]) -> str:
+    """A stored figure in one short cell: scalars as is, per-layer lists as range and last, dicts by key
+    (`w`: the words mean, max and last in the report's language)."""
     if isinstance(value, list):
         if any(isinstance(row, list) for row in value):
             flat = [v for row in value if isinstance(row, list) for v in row if isinstance(v, (int, float))]
             width = max(len(row) for row in value if isinstance(row, list))
-            return (f"{len(value)}×{width}; mean {fmt(sum(flat) / len(flat))}, max {fmt(max(flat))}"
+            return (f"{len(value)}×{width}; {w['mean']} {fmt(sum(flat) / len(flat))}, {w['max']} {fmt(max(flat))}"
                     if flat else "—")
         nums = [v for v in value if isinstance(v, (int, float))]
         if not nums:
             return "—"
         if len(value) <= 2:
             return ", ".join(fmt(v) for v in value)
-        return f"[{len(value)}] {fmt(min(nums))} … {fmt(max(nums))}; last {fmt(nums[-1])}"
+        return f"[{len(value)}] {fmt(min(nums))} … {fmt(max(nums))}; {w['last']} {fmt(nums[-1])}"
     if isinstance(value, dict):
-        parts = [f"{esc(k)}: {_value_text(v)}" for k, v in list(value.items())[:8]]
+        parts = [f"{esc(k)}: {_value_text(v, w)}" for k, v in list(value.items())[:8]]
         return "; ".join(parts) + (" …" if len(value) > 8 else "")
     return fmt(value)
 
 
-def _threshold_text(cond: dict[str, Any], t: dict[str, Any]) -> str:
-    kind = cond.get("condition") or ""
-    info = isinstance(cond.get("info"), (int, float))
-    rule = t["rule"].get(("info_" if info else "") + kind, kind)
-    parts = [f"{t['th']['warn']} {cond['warn']:g}" if isinstance(cond.get("warn"), (int, float)) else "",
-             f"{t['th']['fail']} {cond['fail']:g}" if isinstance(cond.get("fail"), (int, float)) else "",
-             f"{cond['info']:g}" if info else ""]
-    reduce = f" ({cond['reduce']})" if cond.get("reduce") else ""
-    return f"{esc(rule)}{esc(reduce)}: " + ", ".join(p for p in parts if p)
+def _finding_row(f: FindingView, check_id: str, lang: str, t: dict[str, Any]) -> list[str]:
+    """Metric, measured value (and where), thresholds, verdict, meaning of one rule's outcome."""
+    cond = f.condition
+    name = render(measured_name(cond), lang) if cond.get("metric") else (f.metric or "")
+    metric = f"<b>{esc(f.title_in(lang))}</b>" + (f"<br/>{esc(name)}" if name else "")
+    value = fmt(f.value) if f.value is not None else esc(f.detail_in(lang) or "—")
+    where = place(f.metric, f.layer, presentation(check_id).step_metrics)
+    if where is not None:
+        value += f" ({esc(render(where, lang))})"
+    limits = esc(render(thresholds(cond), lang)) if cond.get("metric") else "—"
+    return [metric, value, limits or "—", mark(f.severity, t["verdict"]), esc(f.meaning_in(lang))]
 
 
 def _figures_table(data: ReportData, check_id: str, t: dict[str, Any], st: dict) -> list:
-    """Each condition's finding: metric, measured value, threshold, verdict symbol and word, meaning."""
-    r = t["results"]
-    findings = [f for f in data.findings if f.get("check_id") == check_id]
+    findings = data.view.findings_of(check_id)
     if not findings:
         return []
-    conds = {c.get("metric"): c for c in data.conditions if c.get("check_id") == check_id}
+    r = t["results"]
     rows = [[r["metric"], r["value"], r["threshold"], r["verdict"], r["meaning"]]]
-    for f in findings:
-        cond = f.get("condition") or conds.get(f.get("metric")) or {}
-        title = (f.get("title_ja") if data.lang == "ja" else None) or f.get("title")
-        metric = f"<b>{esc(title)}</b>" + (f"<br/>{esc(f.get('metric'))}" if f.get("metric") else "")
-        value = fmt(f.get("value")) if f.get("value") is not None else esc(finding_detail(f, data.lang) or "—")
-        if f.get("layer") is not None:
-            value += f" ({esc(place(f.get('metric'), f['layer'], check_id, data.lang))})"
-        meaning = (f.get("meaning") or {}).get(data.lang) or ""
-        rows.append([metric, value, _threshold_text(cond, t) if cond else "—", mark(f.get("severity"), t["verdict"]),
-                     esc(meaning)])
+    rows += [_finding_row(f, check_id, data.lang, t) for f in findings]
     return [Paragraph(esc(r["figures"]), st["h2"]), table(rows, [120, 70, 95, 55, CONTENT_W - 340], st)]
 
 
 def _baselines(data: ReportData, check_id: str, t: dict[str, Any], st: dict) -> list:
-    m = data.metrics(check_id)
+    """The check's declared (measured, baseline) pairs side by side, and accuracy against chance."""
+    m, lang = data.metrics(check_id), data.lang
     rows = [[t["results"]["metric"], t["results"]["value"], t["results"]["baseline"], ""]]
-    for measured, base in BASELINES.get(check_id, []):
+    for measured, base in presentation(check_id).baselines:
         if measured in m and base in m:
-            rows.append([esc(t["series"].get(measured, measured)), _value_text(m[measured]),
-                         esc(t["series"].get(base, base)), _value_text(m[base])])
-    ev = data.evidence.get(check_id, {})
-    acc = m.get("probe_accuracy")
-    if isinstance(acc, list) and acc and isinstance(ev.get("chance_accuracy"), (int, float)):
-        rows.append([esc(t["series"]["probe_accuracy"]), _value_text(acc), esc(t["series"]["chance"]),
-                     fmt(ev["chance_accuracy"])])
+            rows.append([esc(metric_label(measured, lang)), _value_text(m[measured], t['value_words']),
+                         esc(metric_label(base, lang)), _value_text(m[base], t['value_words'])])
+    acc, chance = m.get("probe_accuracy"), data.evidence(check_id).get("chance_accuracy")
+    if isinstance(acc, list) and acc and isinstance(chance, (int, float)):
+        rows.append([esc(metric_label("probe_accuracy", lang)), _value_text(acc, t['value_words']),
+                     esc(metric_label("chance", lang)), fmt(chance)])
     if len(rows) == 1:
         return []
     return [Paragraph(esc(t["results"]["baseline"]), st["h2"]),
@@ -89,26 +88,21 @@ def _all_metrics(data: ReportData, check_id: str, t: dict[str, Any], st: dict) -
     if not m:
         return []
     rows = [[t["results"]["metric"], t["results"]["value"]]]
-    rows += [[esc(k), _value_text(v)] for k, v in sorted(m.items())]
+    rows += [[esc(k), _value_text(v, t['value_words'])] for k, v in sorted(m.items())]
     return [Paragraph(esc(t["results"]["all_metrics"]), st["h2"]), table(rows, [170, CONTENT_W - 170], st)]
 
 
 def _charts(data: ReportData, check_id: str, t: dict[str, Any], st: dict) -> list:
-    builders = FIGURES.get(check_id, [])
-    if not builders:
-        return []
-    titles = t["chart_titles"].get(check_id, [])
     width = CONTENT_W / 2 - 6
-    cells = []
-    for i, build in enumerate(builders):
-        try:
-            drawing = build(data, t, width)
-        except Exception as exc:  # a chart that cannot be drawn must not stop the report
-            from reports.charts import no_data
+    try:
+        figures = check_figures(data, check_id, t, width)
+    except Exception as exc:  # a chart that cannot be drawn must not stop the report
+        from reports.charts import no_data
 
-            drawing = no_data(width, 80, f"{type(exc).__name__}", st["cell"].fontName)
-        title = titles[i] if i < len(titles) else ""
-        cells.append([Paragraph(f"<b>{esc(title)}</b>", st["cell"]), drawing])
+        figures = [("", no_data(width, 80, type(exc).__name__, st["cell"].fontName))]
+    if not figures:
+        return []
+    cells = [[Paragraph(f"<b>{esc(title)}</b>", st["cell"]), drawing] for title, drawing in figures]
     rows = [cells[i:i + 2] for i in range(0, len(cells), 2)]
     rows = [r + [""] * (2 - len(r)) for r in rows]
     tb = Table(rows, colWidths=[CONTENT_W / 2] * 2)
@@ -116,46 +110,44 @@ def _charts(data: ReportData, check_id: str, t: dict[str, Any], st: dict) -> lis
     return [tb]
 
 
+def _outcome_line(check: CheckView, lang: str, t: dict[str, Any]) -> str:
+    """The summary, or why the check did not run (skipped, failed, or required but not run)."""
+    why = not_run_reason(check, lang) if check.outcome in ("skipped", "error") else None
+    if why is None:
+        return f"<b>{esc(t['results']['summary'])}:</b> {esc(check.summary_in(lang))}"
+    key = ("inconclusive" if check.status is Status.INCONCLUSIVE
+           else "skipped" if check.outcome == "skipped" else "error")
+    return "<b>" + esc(t["results"][key].format(why=why)) + "</b>"
+
+
 def check_section(data: ReportData, check_id: str, number: str, t: dict[str, Any], st: dict) -> list:
     """Plain words first (summary, verdict, meaning), figures second, method (stored figures) third."""
-    ct = check_text(t, check_id)
+    words = check_words(check_id, data.lang, t)
     check = data.check(check_id)
-    out: list = [CondPageBreak(220), Paragraph(f"{number} {esc(ct['title'])} <font size=8>({esc(check_id)})</font>",
-                                               st["h1"])]
+    out: list = [CondPageBreak(220), Paragraph(
+        f"{number} {esc(words['title'])} <font size=8>({esc(check_id)})</font>", st["h1"])]
     if check is None:
         return out + [Paragraph(esc(t["results"]["missing"]), st["body"])]
-    status = check.get("status")
-    out.append(Paragraph(f"<b>{esc(t['results']['verdict'])}:</b> {mark(status, t['verdict'])} &nbsp; "
-                         f"<b>{esc(t['results']['meaning'])}:</b> {esc(ct['meaning'])}", st["body"]))
-    if status in ("skipped", "error") or _required_not_run(check):
-        key = "inconclusive" if status == "inconclusive" else "skipped" if status == "skipped" else "error"
-        why = reason(check, data.lang)
-        out.append(Paragraph("<b>" + esc(t["results"][key].format(why=why)) + "</b>", st["body"]))
-    else:
-        out.append(Paragraph(f"<b>{esc(t['results']['summary'])}:</b> {esc(summary(check, data.lang))}", st["body"]))
+    out.append(Paragraph(f"<b>{esc(t['results']['verdict'])}:</b> {mark(check.status, t['verdict'])} &nbsp; "
+                         f"<b>{esc(t['results']['meaning'])}:</b> {esc(words['meaning'])}", st["body"]))
+    out.append(Paragraph(_outcome_line(check, data.lang, t), st["body"]))
     out += _charts(data, check_id, t, st)
     out += _figures_table(data, check_id, t, st)
     out += _baselines(data, check_id, t, st)
     out += _all_metrics(data, check_id, t, st)
-    if check.get("duration_s") is not None:
-        out.append(Paragraph(f"{esc(t['results']['duration'])}: {fmt(check['duration_s'])} s", st["small"]))
+    if check.duration_s is not None:
+        out.append(Paragraph(f"{esc(t['results']['duration'])}: {fmt(check.duration_s)} s", st["small"]))
     out.append(Spacer(1, 6))
     return out
-
-
-def _required_not_run(check: dict[str, Any]) -> bool:
-    """An inconclusive check that never produced figures (required, but skipped or failed to run)."""
-    return check.get("status") == "inconclusive" and str(check.get("summary") or "").startswith(("skipped: ",
-                                                                                                  "error: "))
 
 
 def results_story(data: ReportData, t: dict[str, Any], st: dict) -> list:
     out: list = []
     for i, check in enumerate(data.checks, start=1):
         try:
-            out += check_section(data, check["id"], f"6.{i}", t, st)
+            out += check_section(data, check.id, f"6.{i}", t, st)
         except Exception as exc:  # unexpected stored data must not stop the whole report
-            out.append(Paragraph(esc(f"6.{i} {check['id']}: " + t["results"]["error"].format(
+            out.append(Paragraph(esc(f"6.{i} {check.id}: " + t["results"]["error"].format(
                 why=f"{type(exc).__name__}: {exc}")), st["body"]))
     if not data.checks:
         out.append(Paragraph(esc(t["results"]["missing"]), st["body"]))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ class Verification:
 
 
 def _compact(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    return "".join(text.split())
 
 
 def verify(pdf: Path, db: str | None = None) -> Verification:
@@ -65,41 +64,27 @@ def verify(pdf: Path, db: str | None = None) -> Verification:
 
 def _compare_with_database(result: Verification, ev: evidence.PdfEvidence, audit_id: str, db: str) -> None:
     """The stored rows, the recorded fingerprint and the audit's history against the PDF, on one read-only handle."""
-    from auditor.store import queries
-    from auditor.store.fingerprint import fingerprint_of
-    from reports.data import open_store
+    from auditor import api
 
     fp = ev.info["fingerprint"]
-    handle = open_store(db)
-    try:
-        audit = queries.audit_json(handle, audit_id)
-        evaluation_id = _evaluation_of(ev.attachment)
-        content = queries.stored_content(handle, audit["audit_id"],
-                                         audit["evaluation_id"] if evaluation_id is None else evaluation_id)
-    finally:
-        handle.conn.close()
-    status = audit.get("status")
-    result.check(status == "completed", "the audit is completed in the database",
-                 f"the audit is {status} in the database, not completed: this is not a final report")
-    result.draft = result.draft or status != "completed"
-    now = fingerprint_of(content)
-    if evaluation_id is None:
-        stored = audit.get("fingerprint")
-    else:
+    with api.session(db) as handle:
         # the evaluation the report was made from: a later re-evaluation adds rows, it changes none
-        stored = next((e.get("fingerprint") for e in audit.get("evaluations") or [] if e.get("id") == evaluation_id),
-                      None)
-        latest = (audit.get("evaluation") or {}).get("id")
-        if latest is not None and latest != evaluation_id:
-            result.lines.append(f"NOTE      the audit has a newer evaluation ({latest}, verdict {audit.get('verdict')}) "
-                                f"than the one this report shows ({evaluation_id})")
+        stored = api.read_stored(handle, audit_id, _evaluation_of(ev.attachment))
+    view = stored.view
+    result.check(view.status == "completed", "the audit is completed in the database",
+                 f"the audit is {view.status} in the database, not completed: this is not a final report")
+    result.draft = result.draft or view.status != "completed"
+    now = stored.fingerprint
+    latest = view.evaluations[-1] if view.evaluations else None
+    if latest is not None and latest.id != view.evaluation_id:
+        result.lines.append(f"NOTE      the audit has a newer evaluation ({latest.id}, verdict {latest.verdict}) "
+                            f"than the one this report shows ({view.evaluation_id})")
     result.check(now == fp, "the stored rows still hash to the printed fingerprint",
                  f"the stored rows changed since the report was made (they now hash to {now[:16]}…)")
-    if stored:
-        result.check(stored == now, "the fingerprint recorded with the audit matches its rows",
-                     f"the fingerprint recorded with the audit ({stored[:16]}…) does not match its rows")
-    reported = {e["detail"].get("pdf_sha256") for e in audit.get("events") or []
-                if e.get("kind") == "reported" and isinstance(e.get("detail"), dict)}
+    if view.fingerprint:
+        result.check(view.fingerprint == now, "the fingerprint recorded with the audit matches its rows",
+                     f"the fingerprint recorded with the audit ({view.fingerprint[:16]}…) does not match its rows")
+    reported = {e.detail.get("pdf_sha256") for e in view.events if e.kind == "reported"}
     result.check(ev.sha256 in reported,
                  f"this file (SHA-256 {ev.sha256[:16]}…) is recorded in the audit's history",
                  f"this file's SHA-256 ({ev.sha256[:16]}…) is not recorded in the audit's history: it was changed "

@@ -1,7 +1,9 @@
-"""Reads: rows as plain data, the audit list, the fingerprint content (the typed views: auditor.store.views)."""
+"""Reads: rows as plain data, the audit list, the fingerprint content (the typed views: auditor.store.read_model)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import sqlite_utils
@@ -148,18 +150,35 @@ def evaluations_of(db: sqlite_utils.Database, audit_id: str) -> list[dict[str, A
             for r in db["evaluations"].rows_where("audit_id = ?", [audit_id], order_by="id")]
 
 
-def template_conditions(template_text: str | None) -> list[dict[str, Any]]:
-    """The pre-declared thresholds of the template an evaluation applied, read from its stored text."""
+@lru_cache(maxsize=16)
+def parsed_template(template_text: str | None) -> Mapping[str, Any]:
+    """A stored template text as data, parsed once per process per text (the view, the planned checks and
+    both sides of a comparison read the same text); {} for none or a text an older rule set no longer
+    reads. Shared between callers: read it, never change it."""
     if not template_text:
-        return []
+        return {}
     from auditor.safe_yaml import load_yaml
 
     try:
         data = load_yaml(template_text)
     except Exception:  # stored text predates a rule change; the report still renders
-        return []
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def planned_checks(template_text: str | None) -> tuple[str, ...]:
+    """The check ids a stored template lists, in its order."""
+    checks = parsed_template(template_text).get("checks")
+    return tuple(str(c["id"]) for c in checks or [] if isinstance(c, dict) and c.get("id"))
+
+
+def template_conditions(template_text: str | None) -> list[dict[str, Any]]:
+    """The pre-declared thresholds of the template an evaluation applied, read from its stored text."""
+    data = parsed_template(template_text)
     rows = []
-    for check in (data or {}).get("checks") or []:
+    for check in data.get("checks") or []:
+        if not isinstance(check, dict):
+            continue
         for cond in check.get("conditions") or []:
             rows.append({"check_id": check.get("id"), **{k: cond.get(k) for k in (
                 "metric", "condition", "reduce", "variant", "warn", "fail", "info", "finding")},

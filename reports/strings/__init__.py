@@ -1,7 +1,9 @@
 """Words for the reports, in English and Japanese, kept out of the layout code.
 
-`text(lang)` returns a dict; a key missing in Japanese falls back to English, so a new check or
-label never breaks a Japanese report (it shows English until translated).
+Only report chrome lives here: titles, headings, table heads, footers, the board's fixed lines.
+Everything said about a check, a finding, a chart or a threshold is a catalogue sentence
+(templates/sentences/, auditor.messages). `text(lang)` returns a dict; a test checks that the
+Japanese table has every key the English one has.
 """
 from __future__ import annotations
 
@@ -27,10 +29,3 @@ def text(lang: str) -> dict[str, Any]:
             merged[key] = value
     return merged
 
-
-def check_text(t: dict[str, Any], check_id: str) -> dict[str, str]:
-    """Title, why and meaning of a check; a generic line for a check the strings do not know yet."""
-    known = t["checks"].get(check_id)
-    if known:
-        return known
-    return {"title": check_id, "why": t["generic_check_why"], "meaning": t["generic_check_meaning"]}

@@ -93,10 +93,7 @@ TEXT: dict = {
     "check_h": "Check", "why_h": "Why it is there", "status_h": "Result",
     "thresholds_intro": "The template fixes these limits before any model is run. A reviewer can compare them with "
                         "the organisation's risk appetite.",
-    "th": {"check": "Check", "metric": "Metric", "rule": "Rule", "warn": "Warn", "fail": "Fail",
-           "rationale": "Rationale"},
-    "rule": {"below": "warn/fail if below", "above": "warn/fail if above",
-             "info_below": "efficiency note (i) if below", "info_above": "efficiency note (i) if above"},
+    "th": {"check": "Check", "metric": "Metric", "rule": "Thresholds", "rationale": "Rationale"},
     "no_conditions": "No conditions recorded for this audit's template.",
     "results": {"summary": "Summary", "verdict": "Verdict", "meaning": "Meaning", "figures": "Figures against "
                 "thresholds", "metric": "Metric", "value": "Measured", "threshold": "Threshold",
@@ -124,14 +121,12 @@ TEXT: dict = {
                  "files audited; compare it with the deployed artifact before relying on this report.",
                  "parity_skipped": "Parity with a deployed export was not checked in this audit (no reference "
                  "model was given).", "custom_code": "Custom code in the model folder",
-                 "external": "External data files", "custom_ops": "Custom operators"},
+                 "external": "External data files", "custom_ops": "Custom operators", "yes_no": ("no", "yes")},
     "change": {"none": "No previous completed audit of this model is stored; this is the first.",
                "intro": "Compared with audit {prev} of the same model:",
                "summary": "{improved} figure(s) improved, {worse} got worse, {unchanged} unchanged.",
                "metric": "Figure", "a": "Previous", "b": "This audit", "delta": "Change", "direction": "Direction",
                "verdicts": "Verdict: {a} → {b}",
-               "directions": {"improved": "improved", "worse": "worse", "unchanged": "unchanged",
-                              "changed": "changed", "not_compared": "not compared", "not_comparable": "n/a"},
                "template": "{name} v{version} (SHA-256 {sha})",
                "templates": "Templates: previous audit (A) {a}; this audit (B) {b}.",
                "warning": "Not comparable as a whole: what was not measured the same way in both audits is marked "
@@ -175,63 +170,12 @@ TEXT: dict = {
     "ev": {"at": "When", "actor": "Who", "kind": "What", "detail": "Detail"},
     "generic_check_why": "A check added to the template; its stored figures are listed below.",
     "generic_check_meaning": "See the check's documentation for what its figures mean.",
-    "axis": {"layer": "layer (0 = embeddings)", "step": "block (layer step)", "head": "head", "ratio": "ratio",
-             "cos": "cosine similarity", "bits": "bits", "norm": "gradient norm", "share": "share",
-             "accuracy": "held-out accuracy", "rate": "share of changed predictions", "delta": "relative change",
-             "entropy": "normalised entropy", "importance": "importance", "rank": "effective rank (dims)",
-             "value": "value", "ixt": "I(X;T) bits", "ity": "I(T;Y) bits"},
-    "series": {"update_ratio": "update ratio", "consecutive_cos": "cosine to previous layer",
-               "norm_growth": "norm vs layer 0", "effective_rank": "effective rank",
-               "token_similarity": "token similarity", "rank_collapse_residual": "rank-collapse residual",
-               "pde_cos": "flow model", "identity_cos": "baseline: no change", "pointwise_cos": "baseline: no mixing",
-               "kernel_attention_cos": "drift-diffusion kernel", "uniform_attention_cos": "baseline: uniform",
-               "share_diffusion": "diffusion", "share_attention": "attention", "share_reaction": "reaction",
-               "probe_accuracy": "linear probe", "chance": "baseline: chance", "mi_ty_kde": "I(T;Y) KDE",
-               "mi_ty_kde_shuffled": "baseline: shuffled labels", "kde": "KDE", "renyi": "Rényi",
-               "grad_norm_hidden": "gradient at layer output", "amplification": "amplification",
-               "entropy": "attention entropy", "head_importance": "head importance"},
-    "chart_titles": {
-        "flow.representation": ["How much each block changes the stream", "Signal strength and diversity"],
-        "flow.smoothing": ["Do tokens become indistinguishable?"],
-        "flow.pde": ["Flow model against its baselines (held-out)", "Where the change comes from",
-                     "Attention as drift-diffusion, against uniform attention"],
-        "bottleneck.information_plane": ["Information plane (layers numbered)", "Task information against baselines"],
-        "perturbation.sensitivity": ["Growth of a small push, by noise size", "Changed predictions by perturbation"],
-        "gradients.flow": ["Learning signal by layer (log scale)"],
-        "attention.structure": ["Head importance (darker = more important)", "Attention entropy per head"],
-        "sanity.randomization": ["Change on a randomised copy (higher = the figure reflects learning)"],
-    },
-    "checks": {
-        "artifact.integrity": {"title": "Artifact integrity", "why": "Identifies exactly which files were audited "
-                               "and flags custom code, custom operators and external data.",
-                               "meaning": "The audited files are identified by hash and contain nothing unusual."},
-        "artifact.parity": {"title": "Parity with another format", "why": "Shows whether an exported model (e.g. "
-                            "ONNX) behaves like the original.", "meaning": "The deployed export gives the same "
-                            "outputs as the audited model."},
-        "flow.representation": {"title": "Information flow through the layers", "why": "Finds blocks that do "
-                                "almost nothing, and signal growth that makes the model fragile.",
-                                "meaning": "How much each block changes the information it passes on."},
-        "flow.smoothing": {"title": "Over-smoothing and rank collapse", "why": "Detects words becoming "
-                           "indistinguishable, which loses detail (information lost to diffusion).",
-                           "meaning": "Whether the model keeps the words of an input apart."},
-        "flow.pde": {"title": "Continuous-flow (PDE) picture", "why": "Tests how well a diffusion-attention-reaction "
-                     "flow explains each layer, always beside trivial baselines.",
-                     "meaning": "How much of each layer's change a simple physical flow explains."},
-        "bottleneck.information_plane": {"title": "Information bottleneck", "why": "Measures what each layer keeps "
-                                         "about the input and about the task.",
-                                         "meaning": "Whether task information survives to the last layer."},
-        "perturbation.sensitivity": {"title": "Perturbation sensitivity", "why": "Checks that small changes to the "
-                                     "input do not grow into large changes of the output.",
-                                     "meaning": "Whether a small push stays small."},
-        "gradients.flow": {"title": "Gradient flow", "why": "Checks that a learning signal reaches every layer, so "
-                           "the model can be fine-tuned and corrected.",
-                           "meaning": "Whether the model can still learn and be corrected."},
-        "attention.structure": {"title": "Attention structure and head importance", "why": "Shows who looks at "
-                                "whom, and which attention heads matter (heads of low importance are candidates for pruning).",
-                                "meaning": "Which parts of the attention do the work."},
-        "sanity.randomization": {"title": "Sanity check (randomised weights)", "why": "Confirms the audit measures "
-                                 "what the model learned, not just its architecture.",
-                                 "meaning": "Whether the audit's figures depend on the trained weights."},
-    },
+    "value_words": {"mean": "mean", "max": "max", "last": "last"},
+    "missing_not_run": "did not run: {why}",
+    "missing_failed": "failed to run: {why}",
+    "evaluation_reason": {"initial": "initial", "re-evaluated": "re-evaluated"},
+    "event_kinds": {"created": "created", "completed": "completed", "failed": "failed", "cancelled": "cancelled",
+                    "interrupted": "interrupted", "signed": "signed", "assigned": "assigned",
+                    "re-evaluated": "re-evaluated", "reported": "reported"},
     "language_name": "English",
 }

@@ -6,8 +6,9 @@ from auditor.checks.base import CheckResult
 from auditor.checks.conditions import Condition
 from auditor.findings import CIRCULAR_LABELS, LABELS_NOTE, audit_verdict, check_status, evaluate
 from auditor.templates import CheckSpec, Template
-from reports.finding_text import finding_detail
+from auditor.views import FindingView
 from reports.missing import reason_of
+from reports.strings import text
 
 CHECK = "bottleneck.information_plane"
 SEPARATION = Condition("below", "probe_accuracy_over_chance", reduce="last", warn=0.6, fail=0.3,
@@ -70,12 +71,13 @@ def test_an_existing_thin_evidence_reason_and_the_circular_one_both_end_inconclu
 
 def test_the_labels_note_and_the_circular_reason_read_in_japanese():
     (_, drop) = evaluate(_template(False), [_plane("model_predictions")])
-    ja = finding_detail(drop.to_dict(), "ja")
-    assert ja.startswith("task_information_drop = 0.2。") and ja.endswith("（ラベル：モデル自身の予測）")
+    ja = drop.text("ja")
+    assert ja.startswith("task_information_drop = 0.2。") and ja.endswith("ラベルにはモデル自身の予測を用いました。")
     assert "labels" not in ja
-    assert finding_detail(drop.to_dict(), "en") == drop.detail
+    assert drop.text("en") == drop.detail
     (circular, _) = evaluate(_template(True), [_plane("model_predictions")])
-    reason = reason_of(circular.to_dict(), "ja")
+    view = FindingView.from_json({**circular.to_dict(), "id": 1})
+    reason = reason_of(view, "ja", text("ja"))
     assert "モデル自身の予測" in reason and "ラベル列" in reason and "circular" not in reason
 
 
