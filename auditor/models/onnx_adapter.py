@@ -7,7 +7,6 @@ to those files.
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import tempfile
@@ -18,17 +17,16 @@ from typing import Any
 import numpy as np
 
 from auditor.errors import BadInput
-from auditor.messages import render
-from auditor.models import onnx_graph, onnx_inputs, onnx_weights
+from auditor.messages import Message, render
+from auditor.models import onnx_folder, onnx_graph, onnx_inputs, onnx_weights
 from auditor.models.base import Capability, ModelBatch, ModelIdentity, capture_points, count_fed, fed_note
-from auditor.models.encoding import ImageEncoder, TextEncoder, has_tokenizer, load_tokenizer, text_max_length
+from auditor.models.encoding import ImageEncoder, TextEncoder, has_tokenizer, text_max_length
 from auditor.models.identity import manifest
+from auditor.models.onnx_folder import first_line
 from auditor.probes.types import ProbeSet
 from auditor.trace import TraceBatch
 
 _NUMPY = {1: np.float32, 10: np.float16, 11: np.float64, 6: np.int32, 7: np.int64, 9: np.bool_}
-_CAUSAL_TYPES = {"gpt2", "gptj", "gpt_neo", "gpt_neox", "llama", "mistral", "mixtral", "qwen2", "qwen3",
-                 "phi", "phi3", "falcon", "bloom", "opt", "gemma", "gemma2", "codegen"}
 
 
 class OnnxAdapter:
@@ -46,9 +44,22 @@ class OnnxAdapter:
         self.probes_fed = 0   # probes encoded for the graph so far (models.base.count_fed)
         model = onnx_graph.load_model(self.file)
         index = onnx_graph.GraphIndex(model)
+        unfed = self._read_graph(model, index, layer_outputs)
+        facts = _graph_facts(model, self.file)
+        onnx_graph.add_outputs(model, self._exposed(), index.types)
+        self.session, self.device = self._start(model, device)
+        del model, index   # the session holds its own copy of the weights
+        self._tokenizer = onnx_folder.find_tokenizer(self.file, self.folder, tokenizer) \
+            if self.modality == "text" else None
+        self._encoder: TextEncoder | ImageEncoder | None = None
+        self.identity = self._identify(path, facts)
+        self._explain_missing(unfed)
+
+    # -- loading -------------------------------------------------------------------------------
+    def _read_graph(self, model: Any, index: onnx_graph.GraphIndex, layer_outputs: list[str] | None) -> Message | None:
+        """Boundaries, inputs, outputs and modality of the graph; the reason nothing can be fed, or None."""
         self.discovery = onnx_graph.discover(model, layer_outputs, index)
-        self.config = next((c for d in _model_dirs(self.file, self.folder) if (c := _read_json(d / "config.json"))),
-                           {})
+        self.config = onnx_folder.read_config(self.file, self.folder)
         self._inputs = {v.name: _tensor_type(v) for v in model.graph.input if v.name in index.inputs}
         self._outputs = [v.name for v in model.graph.output]
         ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in model.graph.output}
@@ -66,40 +77,37 @@ class OnnxAdapter:
             self.discovery.note(unfed)
         self._notes += self.discovery.notes
         self._patch = onnx_inputs.patch_size(index, self._image_input)
-        params, dtype = onnx_weights.initializer_summary(model)
-        constant_params = onnx_weights.constant_parameters(model)   # weights some graphs keep in Constant nodes
-        opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-        graph_name = model.graph.name or self.file.stem
-        external = bool(onnx_weights.external_locations(model))
-        onnx_graph.add_outputs(model, self._exposed(), index.types)
-        self.session, self.device = self._start(model, device)
-        del model, index   # the session holds its own copy of the weights
-        self._tokenizer = self._load_tokenizer(tokenizer)
-        self._encoder: TextEncoder | ImageEncoder | None = None
+        return unfed
+
+    def _identify(self, path: Path, facts: dict[str, Any]) -> ModelIdentity:
+        """The model's identity: graph facts, config.json where there is one, else a trial run's shapes."""
         probe = self._probe_shapes()
-        pooling, pooling_source = self._pooling(probe.get("prefix", 0))
+        pooling, pooling_source = onnx_folder.pooling(self.file, self.folder, self.config, self.modality,
+                                                      probe.get("prefix", 0))
         # a model that comes with tokenizer, config or weight files is identified by all of them
-        folder_style = path.is_dir() or external or has_tokenizer(self.folder) \
+        folder_style = path.is_dir() or facts["external"] or has_tokenizer(self.folder) \
             or (self.folder / "config.json").is_file()
         digest, files = manifest(self.folder if folder_style else self.file)
         cfg = self.config
-        self.identity = ModelIdentity(
-            format="onnx", architecture=str((cfg.get("architectures") or [f"onnx:{graph_name}"])[0]),
-            model_type=str(cfg.get("model_type") or "onnx"), parameters=params, layers=self.discovery.layers,
-            dtype=dtype, sha256=digest, files=files, path=str(path), modality=self.modality,
-            pooling=pooling, pooling_source=pooling_source,
-            hidden_size=cfg.get("hidden_size") or cfg.get("n_embd") or probe.get("hidden"),
+        return ModelIdentity(
+            format="onnx", architecture=str((cfg.get("architectures") or [f"onnx:{facts['graph_name']}"])[0]),
+            model_type=str(cfg.get("model_type") or "onnx"), parameters=facts["parameters"],
+            layers=self.discovery.layers, dtype=facts["dtype"], sha256=digest, files=files, path=str(path),
+            modality=self.modality, pooling=pooling, pooling_source=pooling_source,
+            hidden_size=cfg.get("hidden_size") or cfg.get("n_embd") or probe.get("hidden_size"),
             heads=cfg.get("num_attention_heads") or cfg.get("n_head") or probe.get("heads"),
             max_length=self._max_length(),
-            details={"opset": opset, "layer_output_names": list(self.discovery.boundaries),
+            details={"opset": facts["opset"], "layer_output_names": list(self.discovery.boundaries),
                      "attention_output_names": list(self.discovery.attentions or []),
                      "discovery": self.discovery.method, "block_style": self.discovery.style,
                      "providers": list(self.session.get_providers()),
                      "inputs": list(self._inputs), "outputs": list(self._outputs),
                      "input_signature": onnx_inputs.signature(self._inputs),
-                     "constant_parameters": constant_params},
+                     "constant_parameters": facts["constant_parameters"]},
         )
-        # why a capability is missing: catalogue sentences, and their English for readers of strings
+
+    def _explain_missing(self, unfed: Message | None) -> None:
+        """Capabilities the graph gives, and why the others are missing (catalogue sentences, their English)."""
         self.unavailable_messages = onnx_inputs.unavailable_reasons(self.discovery, unfed)
         self.unavailable = {k: render(m, "en") for k, m in self.unavailable_messages.items()}
         if self.unavailable:
@@ -115,7 +123,6 @@ class OnnxAdapter:
             caps.add(Capability.LOGITS)
         self.capabilities = frozenset(caps)
 
-    # -- loading -------------------------------------------------------------------------------
     def _find_image_input(self) -> str | None:
         floats = [n for n, (elem, shape) in self._inputs.items() if elem in (1, 10, 11) and len(shape) == 4]
         return floats[0] if len(floats) == 1 else None
@@ -141,7 +148,7 @@ class OnnxAdapter:
             session = ort.InferenceSession(payload, options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own types for invalid or unsupported graphs
             if providers is cpu:
-                raise BadInput(f"onnxruntime cannot load {self.file.name}: {_first_line(exc)}") from None
+                raise BadInput(f"onnxruntime cannot load {self.file.name}: {first_line(exc)}") from None
             session = ort.InferenceSession(payload, options, providers=cpu)
         finally:
             ort.set_default_logger_severity(3)
@@ -159,15 +166,6 @@ class OnnxAdapter:
         self._notes.append("the model's weights are external; its modified graph runs from a temporary "
                            "folder linking to them")
         return onnx_weights.save_linked(model, self.file, self._tmp)
-
-    def _load_tokenizer(self, tokenizer: Path | None) -> Any:
-        if self.modality != "text":
-            return None
-        if tokenizer is not None:
-            tokenizer = Path(tokenizer)
-            return load_tokenizer(tokenizer if tokenizer.is_dir() else tokenizer.parent)
-        found = next((d for d in _model_dirs(self.file, self.folder) if has_tokenizer(d)), None)
-        return load_tokenizer(found) if found else None
 
     def _max_length(self) -> int | None:
         if self.modality != "text":
@@ -196,36 +194,17 @@ class OnnxAdapter:
         try:
             outs = self.session.run(fetch, feed) if fetch else []
         except Exception as exc:  # an unusual input signature: the figures stay unknown
-            self._notes.append(f"could not read hidden size and heads from a trial run ({_first_line(exc)})")
+            self._notes.append(f"could not read hidden size and heads from a trial run ({first_line(exc)})")
             return {}
         found = dict(zip(fetch, outs, strict=True))
         hidden = np.asarray(found.get(names[0], feed.get(names[0])))
-        result = {"hidden": int(hidden.shape[-1]), "tokens": int(hidden.shape[1]) if hidden.ndim == 3 else 0}
+        result = {"hidden_size": int(hidden.shape[-1]), "tokens": int(hidden.shape[1]) if hidden.ndim == 3 else 0}
         if len(names) > 1 and np.asarray(found[names[1]]).ndim == 4:
             result["heads"] = int(np.asarray(found[names[1]]).shape[1])
         grid = self._grid()
         if grid and result["tokens"] >= grid[0] * grid[1]:
             result["prefix"] = result["tokens"] - grid[0] * grid[1]
         return result
-
-    def _pooling(self, prefix: int) -> tuple[str, str]:
-        if self.modality == "tensor":
-            return "mean", "not applicable: the model reads no tokens or images"
-        for folder in _model_dirs(self.file, self.folder):
-            cfg = _read_json(folder / "1_Pooling" / "config.json")
-            if cfg.get("pooling_mode_cls_token"):
-                return "cls", "1_Pooling/config.json (CLS token)"
-            if cfg.get("pooling_mode_lasttoken"):
-                return "last", "1_Pooling/config.json (last token)"
-            if cfg.get("pooling_mode_mean_tokens"):
-                return "mean", "1_Pooling/config.json (mean over tokens)"
-        if self.modality == "image" and prefix > 0:
-            return "cls", "vision transformer: class token"
-        arch = str((self.config.get("architectures") or [""])[0])
-        if self.config.get("is_decoder") or arch.endswith("LMHeadModel") or "CausalLM" in arch \
-                or self.config.get("model_type") in _CAUSAL_TYPES:
-            return "last", "causal language model: last valid token"
-        return "mean", "default: mean over valid tokens"
 
     def _image_size(self) -> int:
         shape = self._inputs[self._image_input][1] if self._image_input else []
@@ -360,23 +339,15 @@ def _onnx_file(path: Path) -> Path:
     return onnx_file_in(path)
 
 
-def _model_dirs(file: Path, folder: Path) -> list[Path]:
-    """Where the model's own tokenizer, config and pooling files sit (also above an onnx/ folder).
-
-    A --tokenizer folder is not searched for config.json: it may belong to another model.
-    """
-    dirs = [folder, file.parent, *([file.parent.parent] if file.parent.name == "onnx" else [])]
-    return list(dict.fromkeys(dirs))
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput(f"{path.name} in {path.parent} is not valid JSON ({_first_line(exc)})") from None
-    return data if isinstance(data, dict) else {}
+def _graph_facts(model: Any, file: Path) -> dict[str, Any]:
+    """What the graph itself says about the model, read before its outputs are extended."""
+    parameters, dtype = onnx_weights.initializer_summary(model)
+    return {"parameters": parameters, "dtype": dtype,
+            # weights some graphs keep in Constant nodes
+            "constant_parameters": onnx_weights.constant_parameters(model),
+            "opset": next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None),
+            "graph_name": model.graph.name or file.stem,
+            "external": bool(onnx_weights.external_locations(model))}
 
 
 def _tensor_type(value: Any) -> tuple[int, list[int | str]]:
@@ -392,8 +363,3 @@ def _tokens(arr: np.ndarray, batch: int) -> np.ndarray:
 def _heads(arr: np.ndarray, batch: int) -> np.ndarray:
     """Attention as [B, H, T, T] (some graphs fold heads into the batch axis)."""
     return arr.reshape(batch, -1, arr.shape[-2], arr.shape[-1]) if arr.ndim == 3 else arr
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -42,7 +42,6 @@ class TorchAdapter:
     """A transformers model loaded offline, with hooks on its blocks for the capture pass."""
 
     def __init__(self, folder: Path, *, device: str = "auto") -> None:
-        import torch
         import transformers
         from transformers.utils import logging as hf_logging
 
@@ -52,23 +51,7 @@ class TorchAdapter:
         self.device = resolve_device(device)
         self.probes_fed = 0   # probes encoded for the model so far (models.base.count_fed)
         self.config = self._load_config(transformers)
-        model_cls = self._model_class(transformers)
-        try:
-            model, info = model_cls.from_pretrained(
-                str(folder), local_files_only=True, trust_remote_code=False, attn_implementation="eager",
-                output_loading_info=True, use_safetensors=True)
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
-            raise BadInput(f"the model in {folder} could not be loaded: {_first_line(exc)}") from None
-        problems = {k: sorted(v) for k, v in info.items() if k != "error_msgs" and v}
-        if problems or info.get("error_msgs"):
-            raise BadInput(f"the weights in {folder} do not match {model_cls.__name__}: "
-                           f"{_describe_mismatch(problems, info.get('error_msgs'))}; "
-                           "refusing to fill the gaps with random weights")
-        self.weights_dtype = _dtype_name(model)
-        # half precision is slow or unsupported for many CPU kernels; audit figures use float32 there
-        if self.device == "cpu" and model.dtype != torch.float32:
-            model = model.float()
-        model = model.to(self.device).eval()
+        model = self._load_weights(self._model_class(transformers))
         total_parameters = int(sum(p.numel() for p in model.parameters()))
         self._full_class: Any = None   # set when only a part of the loaded model is audited
         self._full_config: Any = None
@@ -83,22 +66,54 @@ class TorchAdapter:
         self.modality = "image" if "pixel_values" in _forward_params(model) else "text"
         self.pooling, pooling_source = self._pooling()
         self._encoder = self._make_encoder()
-        digest, files = manifest(folder)
-        layers = len(self.blocks) if self.blocks is not None else None
-        self.identity = ModelIdentity(
-            format="transformers", architecture=(self._full_class or type(model)).__name__,
+        self.identity = self._identify(total_parameters, pooling_source, scope)
+        self._explain_missing()
+        from auditor.models.torch_grad import output_projections
+
+        # each block's attention output projection, where head masks go (None: not found)
+        self.head_projections: list[Any] | None = output_projections(self.blocks or [], self.identity.heads)
+
+    # -- loading -------------------------------------------------------------------------------
+    def _load_weights(self, model_cls: Any) -> Any:
+        """The model on its device in eval mode; BadInput when its weights do not fill the class exactly."""
+        import torch
+
+        try:
+            model, info = model_cls.from_pretrained(
+                str(self.folder), local_files_only=True, trust_remote_code=False, attn_implementation="eager",
+                output_loading_info=True, use_safetensors=True)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise BadInput(f"the model in {self.folder} could not be loaded: {_first_line(exc)}") from None
+        problems = {k: sorted(v) for k, v in info.items() if k != "error_msgs" and v}
+        if problems or info.get("error_msgs"):
+            raise BadInput(f"the weights in {self.folder} do not match {model_cls.__name__}: "
+                           f"{_describe_mismatch(problems, info.get('error_msgs'))}; "
+                           "refusing to fill the gaps with random weights")
+        self.weights_dtype = _dtype_name(model)
+        # half precision is slow or unsupported for many CPU kernels; audit figures use float32 there
+        if self.device == "cpu" and model.dtype != torch.float32:
+            model = model.float()
+        return model.to(self.device).eval()
+
+    def _identify(self, parameters: int, pooling_source: str, scope: dict[str, Any]) -> ModelIdentity:
+        """The model's identity; `parameters` counts the whole loaded model, also where a part is audited."""
+        digest, files = manifest(self.folder)
+        return ModelIdentity(
+            format="transformers", architecture=(self._full_class or type(self.model)).__name__,
             model_type=str(getattr(self.config, "model_type", "")),
-            parameters=total_parameters, layers=layers,
-            dtype=self.weights_dtype, sha256=digest, files=files, path=str(folder), modality=self.modality,
+            parameters=parameters, layers=len(self.blocks) if self.blocks is not None else None,
+            dtype=self.weights_dtype, sha256=digest, files=files, path=str(self.folder), modality=self.modality,
             pooling=self.pooling, pooling_source=pooling_source,
             hidden_size=getattr(self.config, "hidden_size", None) or getattr(self.config, "n_embd", None),
             heads=getattr(self.config, "num_attention_heads", None) or getattr(self.config, "n_head", None),
             max_length=getattr(self._encoder, "max_length", None),
             details={"compute_dtype": str(self.model.dtype).replace("torch.", ""), **scope},
         )
+
+    def _explain_missing(self) -> None:
+        """Capabilities the model gives, and why the others are missing (catalogue sentences, their English)."""
         caps = {Capability.GRADIENTS, Capability.INTERVENTIONS, Capability.PERTURBATIONS,
                 Capability.REINITIALISATION}
-        # why a capability is missing, as a catalogue sentence (runner, stored details) and in English
         self.unavailable_messages: dict[str, Message] = {}
         if self.blocks is not None:
             # attention maps are per block: without the blocks there is nothing to line them up with
@@ -106,18 +121,13 @@ class TorchAdapter:
         else:
             expected = _num_layers(self.config)
             why = Message("adapter.no_blocks" if expected else "adapter.no_numbered_blocks",
-                          {"layers": expected, "architecture": type(model).__name__})
+                          {"layers": expected, "architecture": type(self.model).__name__})
             self.unavailable_messages = {Capability.HIDDEN_STATES.value: why, Capability.ATTENTIONS.value: why}
         self.unavailable: dict[str, str] = {k: render(m, "en") for k, m in self.unavailable_messages.items()}
         if self._has_head():
             caps.add(Capability.LOGITS)
         self.capabilities = frozenset(caps)
-        from auditor.models.torch_grad import output_projections
 
-        # each block's attention output projection, where head masks go (None: not found)
-        self.head_projections: list[Any] | None = output_projections(self.blocks or [], self.identity.heads)
-
-    # -- loading -------------------------------------------------------------------------------
     def _load_config(self, transformers: Any) -> Any:
         try:
             return transformers.AutoConfig.from_pretrained(str(self.folder), local_files_only=True,
@@ -191,9 +201,7 @@ class TorchAdapter:
         want_attn = Capability.ATTENTIONS in points
         with torch.inference_mode(), block_boundaries(self.blocks or []) as seen:
             out = self.model(**self._inputs(batch), output_attentions=want_attn, return_dict=True)
-        layers = len(self.blocks or [])
-        return self._trace(batch, points, [seen[f"blocks.{i}.out"] for i in range(layers + 1)] if self.blocks else [],
-                           out)
+        return self._trace(batch, points, seen.states() if self.blocks else [], out)
 
     def _trace(self, batch: ModelBatch, points: frozenset[str], states: list[Any], out: Any) -> TraceBatch:
         """The TraceBatch of one forward: boundary tensors and the model output as numpy."""

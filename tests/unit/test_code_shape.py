@@ -28,8 +28,6 @@ KNOWN_LONG_FUNCTIONS = {
     "auditor/api.py:run_audit",
     "auditor/checks/bottleneck.py:InformationPlaneCheck.run",
     "auditor/estimators/information.py:information_plane",
-    "auditor/models/onnx_adapter.py:OnnxAdapter.__init__",
-    "auditor/models/torch_adapter.py:TorchAdapter.__init__",
     "gui/pages/new_audit.py:NewAuditPage.__init__",
     "gui/pages/signoff.py:SignOffPage.__init__",
     "gui/widgets/charts.py:LineChart.paintEvent",
