@@ -1,12 +1,13 @@
 """The activation cache one capture pass fills (ARCHITECTURE.md, Trace).
 
-Capture points have stable names and shapes:
-    blocks.{l}.out          hidden states at layer boundary l = 0..L   [B, T, d]  (0 = embeddings)
-    blocks.{l}.attn.pattern attention probabilities of block l = 0..L-1 [B, H, T, T]
-    logits                  the model's output head, where it has one   [B, C] or [B, T, V]
-    pooled                  the pooled representation z_L               [B, d]
-    gradients               (a point to ask for) one backward pass of the task loss: per-sample
-                            grad norms per boundary [B, L+1] and per head [B, L, H]
+A pass is asked for capture points, which are Capability values (models.base); each fills a
+field of TraceBatch with a stable shape:
+    hidden_states  -> hidden      states at layer boundary l = 0..L (0 = embeddings)  L+1 x [B, T, d]
+    attentions     -> attentions  attention probabilities of block l = 0..L-1        L x [B, H, T, T]
+    logits         -> logits      the model's output head, where it has one          [B, C] or [B, T, V]
+    gradients      -> grad_*, head_grad, loss: one backward pass of the task loss, per-sample
+                      grad norms per boundary [B, L+1] and per head [B, L, H]
+The pooled representation z_l [N, d] per boundary is kept by Trace for every pass.
 Arrays are float32 numpy on the CPU so checks work alike for PyTorch and ONNX models.
 """
 from __future__ import annotations

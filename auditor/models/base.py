@@ -21,7 +21,7 @@ from auditor.trace import TraceBatch
 class Capability(str, enum.Enum):
     """What a loaded model can supply to checks; the capture points are the first four of these."""
 
-    HIDDEN_STATES = "hidden_states"    # layer-boundary states (the hooks name them blocks.{l}.out)
+    HIDDEN_STATES = "hidden_states"    # layer-boundary states (the hooks name them hidden_states.{l})
     ATTENTIONS = "attentions"          # attention probabilities per block
     GRADIENTS = "gradients"            # backward passes (PyTorch only): GradientCapable
     LOGITS = "logits"                  # an output head with predictions

@@ -93,7 +93,7 @@ def masked_outputs(adapter: Any, projections: Sequence[Any], batch: ModelBatch,
     gates = layer_gates(heads, len(projections), count, batch.size, adapter.device)
     with torch.inference_mode(), block_boundaries(adapter.blocks) as seen, head_gates(projections, gates, count):
         out = adapter.model(**inputs, return_dict=True)
-    last = seen[f"blocks.{len(adapter.blocks)}.out"]
+    last = seen.last()
     mask = batch.mask if batch.mask is not None else np.ones(last.shape[:2], dtype=bool)
     pooled = torch_pool(last, torch.from_numpy(mask[:, :last.shape[1]]).to(last.device), adapter.pooling)
     logits = getattr(out, "logits", None)

@@ -1,12 +1,14 @@
 """The only place that registers PyTorch hooks; every hook comes off in `finally`.
 
-Capture points have stable names (see auditor.trace):
-    blocks.0.out      the input of block 0 (the embedding output)          [B, T, d]
-    blocks.{l}.out    the output of block l-1, for l = 1..L                [B, T, d]
-    blocks.{l}.attn.gate   a multiplicative mask xi on each head's output  [B, H]
+What the hooks record is named by the capability it supplies (models.base.Capability, see
+auditor.trace), with the layer boundary after a dot:
+    hidden_states.0    the input of block 0 (the embedding output)          [B, T, d]
+    hidden_states.{l}  the output of block l-1, for l = 1..L                [B, T, d]
+`head_gates` records nothing: it multiplies each head's output by a mask xi [B, H].
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -14,7 +16,32 @@ from typing import Any
 import torch
 from torch import nn
 
+from auditor.models.base import Capability
+
 Edit = Callable[[torch.Tensor], torch.Tensor]
+
+# the hooks' older names, "blocks.{l}.out", still read (tests and callers outside the engine use them)
+_OLD_NAME = re.compile(r"blocks\.(\d+)\.out")
+
+
+def boundary_name(layer: int) -> str:
+    """The name of the hidden states at layer boundary `layer` (0 = the embedding output)."""
+    return f"{Capability.HIDDEN_STATES.value}.{layer}"
+
+
+class BoundaryStates(dict[str, torch.Tensor]):
+    """The hidden states one forward pass recorded, by boundary name (`boundary_name`)."""
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return super().__getitem__(_OLD_NAME.sub(lambda m: boundary_name(int(m.group(1))), name))
+
+    def states(self) -> list[torch.Tensor]:
+        """The L+1 boundaries in order, l = 0..L."""
+        return [self[boundary_name(layer)] for layer in range(len(self))]
+
+    def last(self) -> torch.Tensor:
+        """The last boundary, the output of the final block."""
+        return self[boundary_name(len(self) - 1)]
 
 
 def _hidden_of(value: Any) -> torch.Tensor:
@@ -28,14 +55,14 @@ def _hidden_of(value: Any) -> torch.Tensor:
 
 @contextmanager
 def block_boundaries(blocks: Sequence[nn.Module], *, keep_graph: bool = False,
-                     edit_input: Edit | None = None) -> Iterator[dict[str, torch.Tensor]]:
-    """Record `blocks.{l}.out` for l = 0..L during one forward pass.
+                     edit_input: Edit | None = None) -> Iterator[BoundaryStates]:
+    """Record the hidden states at every layer boundary l = 0..L during one forward pass.
 
     `edit_input` replaces block 0's input by edit_input(input) (embedding noise; a leaf tensor
     for gradients). With `keep_graph` the recorded tensors stay in the autograd graph and keep
     their .grad after a backward pass (retain_grad); otherwise they are detached.
     """
-    seen: dict[str, torch.Tensor] = {}
+    seen = BoundaryStates()
 
     def keep(name: str, tensor: torch.Tensor) -> None:
         if keep_graph and tensor.requires_grad and not tensor.is_leaf:
@@ -46,17 +73,17 @@ def block_boundaries(blocks: Sequence[nn.Module], *, keep_graph: bool = False,
         positional = bool(args)
         hidden = _hidden_of(args[0] if positional else kwargs["hidden_states"])
         if edit_input is None:
-            keep("blocks.0.out", hidden)
+            keep(boundary_name(0), hidden)
             return None
         hidden = edit_input(hidden)
-        keep("blocks.0.out", hidden)
+        keep(boundary_name(0), hidden)
         if positional:
             return (hidden, *args[1:]), kwargs
         return args, {**kwargs, "hidden_states": hidden}
 
     def after(index: int):
         def hook(_module: nn.Module, _args: tuple, output: Any) -> None:
-            keep(f"blocks.{index + 1}.out", _hidden_of(output))
+            keep(boundary_name(index + 1), _hidden_of(output))
         return hook
 
     handles = [blocks[0].register_forward_pre_hook(before_first, with_kwargs=True)]

@@ -157,7 +157,7 @@ def capture_with_gradients(adapter: Any, batch: ModelBatch, points: frozenset[st
             block_boundaries(blocks, keep_graph=True, edit_input=leaf) as seen, \
             head_gates(projections, gates, heads):
         out = adapter.model(**inputs, output_attentions=want_attn, return_dict=True)
-        hidden = [seen[f"blocks.{i}.out"] for i in range(len(blocks) + 1)]
+        hidden = seen.states()
         tokens = hidden[0].shape[1]
         mask = (torch.from_numpy(mask_np).to(adapter.device) if mask_np is not None
                 else torch.ones(size, tokens, dtype=torch.bool, device=adapter.device))

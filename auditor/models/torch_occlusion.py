@@ -26,7 +26,6 @@ def pooled_cosine_target(adapter: Any) -> Target:
     from auditor.models.hooks import block_boundaries
 
     model, blocks, pooling = adapter.model, adapter.blocks, adapter.pooling
-    last = f"blocks.{len(blocks)}.out"
 
     def target(inputs_embeds: Any, attention_mask: Any, token_type_ids: Any, reference: Any) -> Any:
         from auditor.models.torch_grad import torch_pool
@@ -34,7 +33,7 @@ def pooled_cosine_target(adapter: Any) -> Target:
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
         with block_boundaries(blocks) as seen:
             model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, return_dict=True, **extra)
-        pooled = torch_pool(seen[last], attention_mask.bool(), pooling)
+        pooled = torch_pool(seen.last(), attention_mask.bool(), pooling)
         return torch.nn.functional.cosine_similarity(pooled.float(), reference.float(), dim=-1)
 
     return target
@@ -52,8 +51,7 @@ def clean_reference(adapter: Any, batch: ModelBatch) -> tuple[Any, Any, Any, Any
         embeds = adapter.model.get_input_embeddings()(inputs["input_ids"])
         with block_boundaries(adapter.blocks) as seen:
             adapter.model(**inputs, return_dict=True)
-        reference = torch_pool(seen[f"blocks.{len(adapter.blocks)}.out"], inputs["attention_mask"].bool(),
-                               adapter.pooling)
+        reference = torch_pool(seen.last(), inputs["attention_mask"].bool(), adapter.pooling)
     return embeds, inputs["attention_mask"], inputs.get("token_type_ids"), reference
 
 

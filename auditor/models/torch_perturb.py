@@ -67,7 +67,7 @@ def _run_group(adapter: Any, group: list[tuple[str, ModelBatch, float | None]], 
 
     with torch.inference_mode(), block_boundaries(adapter.blocks, edit_input=add_noise) as seen:
         out = adapter.model(**adapter._inputs(big), return_dict=True)
-        layers = [seen[f"blocks.{i}.out"] for i in range(len(adapter.blocks) + 1)]
+        layers = seen.states()
         tokens = layers[0].shape[1]
         full_mask = mask if mask is not None else np.ones((big.size, tokens), dtype=bool)
         pooled = torch_pool(layers[-1], torch.from_numpy(full_mask).to(layers[-1].device), adapter.pooling)
