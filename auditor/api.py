@@ -376,4 +376,18 @@ def db_path(db: str | None) -> Path:
     return Path(db) if db else default_db_path()
 
 
+def list_templates() -> list[Any]:
+    """The built-in templates (name, version, checks, min_probes, describe(lang)), for forms that offer them."""
+    from auditor.templates import list_templates as builtin
+
+    return builtin()
+
+
+def create_database(db: str) -> Path:
+    """An empty audit database at `db` unless one is there, for a client whose user names a new database
+    file (read commands never create one)."""
+    open_db(db).conn.close()
+    return Path(db)
+
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")   # no fork warnings from the tokenizer

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from auditor import api
 from gui.settings import Settings
 from gui.strings import tr
 
@@ -47,6 +48,4 @@ class AppState(QObject):
 def _ensure(db: str | None) -> None:
     """The GUI names new databases in its file dialog, so it creates the chosen file (read commands never do)."""
     if db and not Path(db).exists():
-        from auditor.store import open_db
-
-        open_db(db).conn.close()
+        api.create_database(db)

@@ -95,7 +95,6 @@ _EN: dict[str, str] = {
     "cmp.metrics": "Figures", "cmp.findings": "Findings",
     "cmp.check": "Check", "cmp.delta": "Change", "cmp.direction": "Direction",
     "cmp.improved": "▲ improved", "cmp.worse": "▼ worse", "cmp.unchanged": "= unchanged", "cmp.changed": "~ changed",
-    "cmp.unavailable": "This version of the engine cannot compare audits yet.",
     "cmp.need_two": "Choose two different audits.",
     "cmp.not_compared": "○ not compared", "cmp.changes_only": "Changes only",
     "cmp.summary_not_compared": "; {n} not compared (measured under other conditions or in one audit only)",
@@ -114,12 +113,11 @@ _EN: dict[str, str] = {
     "s.assign": "Finding owners and due dates", "s.owner": "Owner", "s.due": "Due",
     "s.save": "Save assignment", "s.saved": "Assignment saved.", "s.finding": "Finding",
     "s.need_name": "Enter your name first.",
-    "s.unavailable": "This version of the engine cannot record this yet.",
     # export
     "x.kind": "Report", "x.board": "Board summary (1 page)", "x.full": "Full report (regulator)",
     "x.lang": "Report language", "x.preview": "Preview", "x.save": "Save PDF…",
     "x.building": "Building the report…", "x.ready": "Preview ready: {pages} page(s). Save it when it looks right.",
-    "x.saved": "Saved {path}", "x.unavailable": "This version cannot build PDF reports yet.",
+    "x.saved": "Saved {path}",
     "x.need_audit": "Open a completed audit first.",
 }
 
@@ -176,7 +174,7 @@ _JA: dict[str, str] = {
     "cmp.better": "▲ 改善", "cmp.same": "= 同じ", "cmp.new": "+ 新規", "cmp.gone": "– 解消", "cmp.not_comparable": "– 比較不可",
     "cmp.metrics": "数値", "cmp.findings": "所見", "cmp.check": "チェック", "cmp.delta": "変化",
     "cmp.direction": "方向", "cmp.improved": "▲ 改善", "cmp.worse": "▼ 悪化", "cmp.unchanged": "= 変化なし",
-    "cmp.changed": "~ 変化", "cmp.unavailable": "このエンジンの版では比較できません。",
+    "cmp.changed": "~ 変化",
     "cmp.need_two": "異なる2つの監査を選んでください。",
     "cmp.not_compared": "○ 比較対象外", "cmp.changes_only": "変化のみ表示",
     "cmp.summary_not_compared": "、比較対象外 {n} 件 (異なる条件で測定、または片方の監査のみで実行)",
@@ -192,11 +190,11 @@ _JA: dict[str, str] = {
     "s.signoffs": "署名", "s.when": "日時 (UTC)", "s.history": "履歴 (イベント)", "s.signer": "氏名", "s.actor": "実行者",
     "s.event": "イベント", "s.detail": "詳細", "s.assign": "所見の担当者と期限", "s.owner": "担当者",
     "s.due": "期限", "s.save": "割り当てを保存", "s.saved": "割り当てを保存しました。", "s.finding": "所見",
-    "s.need_name": "先に氏名を入力してください。", "s.unavailable": "このエンジンの版ではまだ記録できません。",
+    "s.need_name": "先に氏名を入力してください。",
     "x.kind": "報告書", "x.board": "取締役会向け要約 (1ページ)", "x.full": "詳細報告書 (規制当局向け)",
     "x.lang": "報告書の言語", "x.preview": "プレビュー", "x.save": "PDF を保存…",
     "x.building": "報告書を作成中…", "x.ready": "プレビュー完了: {pages} ページ。内容を確認して保存してください。",
-    "x.saved": "{path} に保存しました", "x.unavailable": "この版では PDF 報告書を作成できません。",
+    "x.saved": "{path} に保存しました",
     "x.need_audit": "先に完了した監査を開いてください。",
 }
 

@@ -1,7 +1,8 @@
 """Audits run in a worker process (the `auditor` CLI); background threads for short blocking work.
 
 The worker speaks JSON lines on stderr ({"event": "progress", ...}, {"event": "finished", ...}) and
-one `auditor: ...` line on failure with exit code 2 (bad input) or 3 (failed or cancelled). A crash
+one `auditor: ...` line on failure with exit code 2 (bad input) or 3 (failed or cancelled). A progress line's
+step is shown in the GUI's language, rendered from its catalogue key and params (auditor.messages). A crash
 of the worker (out of memory killer, native fault) ends only that process; the window keeps running.
 """
 from __future__ import annotations
@@ -25,6 +26,8 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
+
+from auditor.messages import Message, render
 
 META_KEYS = ("purpose", "users", "out_of_scope", "preparer", "decision_requested")
 
@@ -77,17 +80,30 @@ def classify(exit_code: int | None, crashed: bool, message: str) -> WorkerError:
     return WorkerError("failed", message, exit_code)
 
 
+def progress_text(event: dict[str, Any], lang: str) -> str:
+    """A jsonl progress event's step in `lang`, rendered from its catalogue key and params; the English
+    `message` only where the event has no key or one this version's catalogue does not hold."""
+    english = str(event.get("message") or "")
+    try:
+        said = Message.from_json(event)
+    except ValueError:   # a line without a key (a step the engine words itself)
+        return english
+    return render(said, lang, default=english)
+
+
 class AuditWorker(QObject):
     """Runs one audit at a time in a QProcess and turns its output into signals."""
 
-    progress = Signal(float, str)
+    progress = Signal(float, str)     # fraction, the step in the GUI's language
     finished = Signal(str)            # audit ID
     failed = Signal(object)           # WorkerError
     cancelled = Signal()
 
-    def __init__(self, parent: QObject | None = None, python: str | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, python: str | None = None,
+                 lang: Callable[[], str] = lambda: "en") -> None:
         super().__init__(parent)
         self.python = python or sys.executable
+        self.lang = lang                  # asked per line, so a language switch mid-audit applies at once
         self.process: QProcess | None = None
         self._buffer = b""
         self._error_line = ""
@@ -153,7 +169,7 @@ class AuditWorker(QObject):
             except ValueError:
                 return
             if event.get("event") == "progress":
-                self.progress.emit(float(event.get("fraction") or 0.0), str(event.get("message") or ""))
+                self.progress.emit(float(event.get("fraction") or 0.0), progress_text(event, self.lang()))
             elif event.get("event") == "finished":
                 self._audit_id = str(event.get("audit_id") or "")
         elif line.startswith("auditor:"):

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
 )
 
 from auditor import api
-from gui.pages.findings import finding_text
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import badge_style, colour
@@ -40,6 +39,11 @@ def _fmt(v: Any) -> str:
 def _word(status: str | None, lang: str) -> str:
     """A finding's severity; a dash where the audit has no such finding (its check did not run)."""
     return verdict_word(status, lang) if status else "–"
+
+
+def _title(finding: dict[str, Any], lang: str) -> str:
+    """A compared finding's title in `lang` (the engine gives title and title_ja)."""
+    return str((finding.get("title_ja") if lang == "ja" else None) or finding.get("title") or "")
 
 
 def _table(columns: int, stretch: int) -> QTableWidget:
@@ -195,7 +199,7 @@ class ComparePage(QWidget):
                                    m.get("a"), m.get("b"), m.get("delta"), m.get("direction"), m.get(reason))
                                   for m in metrics])
         findings = sorted(result.get("findings") or [], key=lambda f: ORDER.get(f.get("change"), 9))
-        self._fill(self.findings, [(f.get("check_id"), finding_text(f, "title", lang), _word(f.get("a"), lang),
+        self._fill(self.findings, [(f.get("check_id"), _title(f, lang), _word(f.get("a"), lang),
                                     _word(f.get("b"), lang), f.get("change"), f.get(reason))
                                    for f in findings], reason_column=True)
 

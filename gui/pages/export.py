@@ -28,17 +28,8 @@ def build_pdf(audit_id: str, out: Path, kind: str, lang: str, db: str | None) ->
     from reports.commands import build_report
 
     # an audit that did not complete gets a draft: every page marked DRAFT, never verified as final
-    draft = api.show_audit(audit_id, db).get("status") != "completed"
+    draft = api.audit_view(audit_id, db).status != "completed"
     return Path(build_report(audit_id, out, kind=kind, lang=lang, db=db, draft=draft))
-
-
-def reports_available() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("reports.commands") is not None
-    except ModuleNotFoundError:
-        return False
 
 
 class ExportPage(QWidget):
@@ -104,9 +95,6 @@ class ExportPage(QWidget):
     def build_preview(self) -> None:
         if not self.state.audit_id:
             self._say("x.need_audit")
-            return
-        if not reports_available():
-            self._say("x.unavailable")
             return
         if self.building:
             return

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -20,38 +21,49 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from auditor import api
+from auditor import api, messages
+from auditor.presentation import metric_label, presentation
+from auditor.status import Status
+from auditor.views import DIMENSIONS, AuditView, CheckView, FindingView
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import BACKGROUNDS, COLOURS, colour
 from gui.widgets.check_charts import charts_for
 from gui.widgets.tiles import Badge, DimensionTile
-from reports.missing import AUDIT_SCOPE, missing_evidence
-from reports.missing import detail as finding_detail
-from reports.strings import check_text, text
-from reports.summaries import summary as check_summary
 
-DIMENSIONS = ("flow", "retention", "robustness", "trainability", "transparency", "integrity")
 SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "?", "skipped": "–", "info": "i", "inconclusive": "?"}
+AUDIT_SCOPE = "audit"     # the check_id of findings about the audit as a whole
 
 
-def ratings_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The engine's dimension ratings; computed from the checks where an older engine does not store them."""
-    if data.get("ratings"):
-        return data["ratings"]
-    try:
-        from auditor.ratings import rate
+@dataclass
+class Missing:
+    """One cause of an inconclusive verdict: what is missing, why, how to get it, and where (check ids)."""
 
-        return rate(data.get("checks") or [])
-    except Exception:
-        return {d: {"rating": "not_assessed", "trend": None} for d in DIMENSIONS}
+    title: str
+    reason: str
+    action: str
+    scopes: list[str] = field(default_factory=list)
 
 
-def finding_text(f: dict[str, Any], key: str, lang: str) -> str:
-    """title/action in the chosen language (title_ja, action_ja), English where no translation is stored."""
-    if lang == "ja" and f.get(f"{key}_ja"):
-        return str(f[f"{key}_ja"])
-    return str(f.get(key) or "")
+def _cause(f: FindingView, lang: str) -> str:
+    """Why the evidence is missing, without the figure it was about (finding.not_decided states both), so
+    two rules of one check with one cause read once."""
+    said = f.sentences or ()
+    if len(said) == 1 and said[0].key == "finding.not_decided":
+        return messages.render(said[0].params["reason"], lang)
+    return f.detail_in(lang)
+
+
+def missing_evidence(view: AuditView, lang: str) -> list[Missing]:
+    """The inconclusive findings grouped by (title, cause, action), audit-wide causes first."""
+    groups: dict[tuple[str, str, str], Missing] = {}
+    found = [f for f in view.findings if f.severity is Status.INCONCLUSIVE]
+    for f in sorted(found, key=lambda f: f.check_id != AUDIT_SCOPE):
+        title, cause, action = f.title_in(lang), _cause(f, lang), f.action_in(lang)
+        entry = groups.setdefault((title, cause, action), Missing(title, cause, action))
+        if f.check_id not in entry.scopes:
+            entry.scopes.append(f.check_id)
+    return list(groups.values())
 
 
 def _value(v: Any) -> str:
@@ -68,7 +80,7 @@ class FindingsPage(QWidget):
     def __init__(self, state: AppState) -> None:
         super().__init__()
         self.state = state
-        self.data: dict[str, Any] | None = None
+        self.view: AuditView | None = None
         self.title = QLabel(wordWrap=True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.verdict = Badge()
@@ -105,15 +117,15 @@ class FindingsPage(QWidget):
         self.render()
 
     def load(self, audit_id: str) -> None:
-        self.data = api.show_audit(audit_id, self.state.db) if audit_id else None
+        self.view = api.audit_view(audit_id, self.state.db) if audit_id else None
         self.render()
 
     def render(self) -> None:
-        lang, data = self.state.lang, self.data
+        lang, view = self.state.lang, self.view
         row = max(0, self.checks.currentRow())
         self.checks.blockSignals(True)
         self.checks.clear()
-        if data is None:
+        if view is None:
             self.title.setText(self.state.tr("f.none"))
             self.verdict.set_status(None, lang)
             self.missing.hide()
@@ -122,41 +134,40 @@ class FindingsPage(QWidget):
             self.checks.blockSignals(False)
             self._show_check(-1)
             return
-        model = data.get("model") or {}
-        self.title.setText(f"<span style='font-size:14pt'><b>{html.escape(str(model.get('name') or ''))}</b> "
-                           f"{html.escape(str(model.get('version') or ''))}</span><br>"
-                           f"{data['audit_id']} · {(data.get('started_at') or '')[:16].replace('T', ' ')} · "
-                           f"{html.escape(str(model.get('format') or ''))} · "
-                           f"{html.escape(str((data.get('template') or {}).get('name') or ''))} · "
-                           f"{self.state.tr('st.' + str(data.get('status')))}")
-        self.verdict.set_status(data.get("verdict"), lang, prefix=self.state.tr("f.overall") + ": ")
-        self._show_missing(data.get("findings") or [])
-        ratings = ratings_of(data)
+        model = view.model
+        self.title.setText(f"<span style='font-size:14pt'><b>{html.escape(model.name or '')}</b> "
+                           f"{html.escape(model.version or '')}</span><br>"
+                           f"{view.audit_id} · {(view.started_at or '')[:16].replace('T', ' ')} · "
+                           f"{html.escape(model.format or '')} · {html.escape(view.template.name or '')} · "
+                           f"{self.state.tr('st.' + view.status)}")
+        self.verdict.set_status(view.verdict, lang, prefix=self.state.tr("f.overall") + ": ")
+        self._show_missing(view)
         for dim, tile in self.tiles.items():
-            entry = ratings.get(dim) or {}
-            tile.set_rating(entry.get("rating"), entry.get("trend"), lang)
-        for check in data.get("checks") or []:
-            item = QListWidgetItem(f"{SYMBOL.get(check['status'], ' ')}  {_check_title(check['id'], lang)}")
-            item.setForeground(colour(check["status"]))
-            item.setToolTip(f"{check['id']} · {verdict_word(check['status'], lang)}")
+            rating = view.rating(dim)
+            tile.set_rating(rating.rating if rating else None, rating.trend if rating else None, lang)
+        for check in view.checks:
+            item = QListWidgetItem(f"{SYMBOL.get(check.status, ' ')}  {presentation(check.id).title_in(lang)}")
+            item.setForeground(colour(check.status))
+            item.setToolTip(f"{check.id} · {verdict_word(check.status, lang)}")
             self.checks.addItem(item)
         self.checks.blockSignals(False)
         self.checks.setCurrentRow(min(row, self.checks.count() - 1))
         self._show_check(self.checks.currentRow())
 
-    def _show_missing(self, findings: list[dict[str, Any]]) -> None:
+    def _show_missing(self, view: AuditView) -> None:
         """The inconclusive findings, one line per cause with the checks it stops, above everything else."""
         t, lang = self.state.tr, self.state.lang
-        items = missing_evidence(findings, lang)
+        items = missing_evidence(view, lang)
         self.missing.setVisible(bool(items))
         if not items:
             self.missing.setText("")
             return
         colon, left, right = ("：", "（", "）") if lang == "ja" else (": ", " (", ")")
-        comma = "、" if lang == "ja" else ", "
+        comma = messages.text("join.list", lang)
         lines = [f"<b>{html.escape(t('f.missing_title'))}</b><br>{html.escape(t('f.missing_intro'))}"]
         for m in items:
-            where = comma.join(t("f.audit_scope") if c == AUDIT_SCOPE else _check_title(c, lang) for c in m.scopes)
+            where = comma.join(t("f.audit_scope") if c == AUDIT_SCOPE else presentation(c).title_in(lang)
+                               for c in m.scopes)
             lines.append(f"<span style='color:{COLOURS['inconclusive']}'><b>?</b></span> "
                          f"<b>{html.escape(m.title)}</b>{left}{html.escape(where)}{right}{colon}"
                          f"{html.escape(m.reason)}<br>&nbsp;&nbsp;→ <b>{html.escape(t('f.missing_how'))}</b>{colon}"
@@ -164,14 +175,14 @@ class FindingsPage(QWidget):
         self.missing.setText("<br>".join(lines))
 
     def select_check(self, check_id: str) -> None:
-        for i, check in enumerate((self.data or {}).get("checks") or []):
-            if check["id"] == check_id:
+        for i, check in enumerate(self.view.checks if self.view else ()):
+            if check.id == check_id:
                 self.checks.setCurrentRow(i)
 
     def _show_check(self, row: int) -> None:
         body = QWidget()
         layout = QVBoxLayout(body)
-        checks = (self.data or {}).get("checks") or []
+        checks = self.view.checks if self.view else ()
         if 0 <= row < len(checks):
             self._fill(layout, checks[row])
         layout.addStretch(1)
@@ -181,14 +192,16 @@ class FindingsPage(QWidget):
         self.detail = body
         self.detail_area.setWidget(body)
 
-    def _fill(self, layout: QVBoxLayout, check: dict[str, Any]) -> None:
+    def _fill(self, layout: QVBoxLayout, check: CheckView) -> None:
         t, lang = self.state.tr, self.state.lang
-        findings = [f for f in (self.data or {}).get("findings") or [] if f.get("check_id") == check["id"]]
-        head = QLabel(f"<span style='font-size:13pt'><b>{html.escape(_check_title(check['id'], lang))}</b></span> "
-                      f"<span style='color:#555'>({check['id']})</span> &nbsp; "
-                      f"<span style='color:{COLOURS.get(check['status'], '#757575')}'><b>"
-                      f"{verdict_word(check['status'], lang)}</b></span>")
-        summary = QLabel(f"<b>{t('f.summary')}:</b> {html.escape(check_summary(check, lang))}", wordWrap=True)
+        assert self.view is not None
+        findings = self.view.findings_of(check.id)
+        shown = presentation(check.id)
+        head = QLabel(f"<span style='font-size:13pt'><b>{html.escape(shown.title_in(lang))}</b></span> "
+                      f"<span style='color:#555'>({check.id})</span> &nbsp; "
+                      f"<span style='color:{COLOURS.get(check.status, '#757575')}'><b>"
+                      f"{verdict_word(check.status, lang)}</b></span>")
+        summary = QLabel(f"<b>{t('f.summary')}:</b> {html.escape(check.summary_in(lang))}", wordWrap=True)
         layout.addWidget(head)
         layout.addWidget(summary)
         for chart in charts_for(check, findings, lang):
@@ -197,39 +210,42 @@ class FindingsPage(QWidget):
             layout.addWidget(QLabel(f"<b>{t('f.findings')}</b>"))
         for f in findings:
             layout.addWidget(self._finding_card(f))
-        scalars = [(k, v) for k, v in (check.get("metrics") or {}).items() if not isinstance(v, list)]
+        scalars = [(k, v) for k, v in check.metrics.items() if not isinstance(v, list)]
         if scalars:
             layout.addWidget(QLabel(f"<b>{t('f.figures')}</b>"))
-            table = QTableWidget(len(scalars), 2)
-            table.setHorizontalHeaderLabels([t("f.metric"), t("f.value")])
-            table.verticalHeader().setVisible(False)
-            table.horizontalHeader().setStretchLastSection(True)
-            table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-            for r, (k, v) in enumerate(scalars):
-                table.setItem(r, 0, QTableWidgetItem(k))
-                table.setItem(r, 1, QTableWidgetItem(_value(v)))
-            table.resizeColumnToContents(0)
-            table.setFixedHeight(table.horizontalHeader().height() + sum(table.rowHeight(i) for i in
-                                                                         range(len(scalars))) + 4)
-            layout.addWidget(table)
+            layout.addWidget(self._figures(scalars))
 
-    def _finding_card(self, f: dict[str, Any]) -> QFrame:
+    def _figures(self, scalars: list[tuple[str, Any]]) -> QTableWidget:
+        """A check's scalar figures: the metric's display name (its code as a tooltip) and its value."""
         t, lang = self.state.tr, self.state.lang
-        sev = f.get("severity")
+        table = QTableWidget(len(scalars), 2)
+        table.setHorizontalHeaderLabels([t("f.metric"), t("f.value")])
+        table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setStretchLastSection(True)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for r, (k, v) in enumerate(scalars):
+            name = QTableWidgetItem(metric_label(k, lang))
+            name.setToolTip(k)
+            table.setItem(r, 0, name)
+            table.setItem(r, 1, QTableWidgetItem(_value(v)))
+        table.resizeColumnToContents(0)
+        table.setFixedHeight(table.horizontalHeader().height() + sum(table.rowHeight(i) for i in
+                                                                     range(len(scalars))) + 4)
+        return table
+
+    def _finding_card(self, f: FindingView) -> QFrame:
+        t, lang = self.state.tr, self.state.lang
+        sev = f.severity
         card = QFrame()
         card.setObjectName("card")
         card.setStyleSheet(f"QFrame#card {{background:{BACKGROUNDS.get(sev, '#f5f5f5')};"
                            f"border-left:5px solid {COLOURS.get(sev, '#757575')};}}")
-        meaning = (f.get("meaning") or {}).get(lang) or (f.get("meaning") or {}).get("en") or ""
-        clauses = ", ".join(f.get("clauses") or [])
-        owner = " · ".join(x for x in (f.get("owner") or "", f.get("due") or "") if x)
-        text = (f"<b>{verdict_word(sev, lang)} — "
-                f"{html.escape(finding_text(f, 'title', lang))}</b><br>"
-                f"<b>{t('f.reason' if _is_reason(f) else 'f.threshold')}:</b> "
-                f"{html.escape(finding_detail(f, lang))}<br>"
-                f"<b>{t('f.meaning')}:</b> {html.escape(meaning)}<br>"
-                f"<b>{t('f.action')}:</b> {html.escape(finding_text(f, 'action', lang))}<br>"
-                f"<span style='color:#555'>{t('f.clauses')}: {html.escape(clauses)}"
+        owner = " · ".join(x for x in (f.owner or "", f.due or "") if x)
+        text = (f"<b>{verdict_word(sev, lang)} — {html.escape(f.title_in(lang))}</b><br>"
+                f"<b>{t('f.reason' if _is_reason(f) else 'f.threshold')}:</b> {html.escape(f.detail_in(lang))}<br>"
+                f"<b>{t('f.meaning')}:</b> {html.escape(f.meaning_in(lang))}<br>"
+                f"<b>{t('f.action')}:</b> {html.escape(f.action_in(lang))}<br>"
+                f"<span style='color:#555'>{t('f.clauses')}: {html.escape(', '.join(f.clauses))}"
                 + (f" · {t('s.owner')}: {html.escape(owner)}" if owner else "") + "</span>")
         label = QLabel(text, wordWrap=True)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -239,11 +255,6 @@ class FindingsPage(QWidget):
         return card
 
 
-def _is_reason(f: dict[str, Any]) -> bool:
+def _is_reason(f: FindingView) -> bool:
     """Whether a finding's detail is a reason (missing evidence, a skip, an error) rather than a figure and threshold."""
-    return f.get("severity") == "inconclusive" or f.get("key") in ("check.skipped", "check.error")
-
-
-def _check_title(check_id: str, lang: str) -> str:
-    """The check's plain-language title in the reports' words (its id where they do not know it)."""
-    return check_text(text(lang), check_id)["title"]
+    return f.severity is Status.INCONCLUSIVE or f.key in ("check.skipped", "check.error")

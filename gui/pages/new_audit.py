@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from auditor import api
 from gui.preview import ModelPreview, human_size
 from gui.state import AppState
 from gui.worker import AuditJob, AuditWorker, WorkerError
@@ -43,7 +44,7 @@ class NewAuditPage(QWidget):
     def __init__(self, state: AppState) -> None:
         super().__init__()
         self.state = state
-        self.worker = AuditWorker(self)
+        self.worker = AuditWorker(self, lang=lambda: state.lang)
         self.worker.progress.connect(self._progress)
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
@@ -150,10 +151,8 @@ class NewAuditPage(QWidget):
             self.step.setText(t("new.idle"))
 
     def _load_templates(self) -> None:
-        from auditor.templates import list_templates
-
         try:
-            self._templates = list_templates()
+            self._templates = api.list_templates()
         except Exception:  # a broken built-in template must not stop the window
             self._templates = []
         for tpl in self._templates:
@@ -197,10 +196,8 @@ class NewAuditPage(QWidget):
             label.setText("")
         self.info["format"].setText(self.state.tr("new.preview_wait"))
         self.previewer.start(path)
-        if not self.meta["name"].text():
-            from auditor.api import default_model_name  # the name the worker records when left empty
-
-            self.meta["name"].setPlaceholderText(default_model_name(Path(path)))
+        if not self.meta["name"].text():   # the name the worker records when left empty
+            self.meta["name"].setPlaceholderText(api.default_model_name(Path(path)))
 
     def _previewed(self, path: str, info: dict[str, Any]) -> None:
         if path != self._preview_for:

@@ -1,8 +1,6 @@
 """Sign-off (preparer, reviewer, approver) and finding owners/due dates, recorded as events by the engine."""
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QDate
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from auditor import api
-from gui.pages.findings import finding_text
+from auditor.views import AuditView, FindingView
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import colour
@@ -36,7 +34,8 @@ class SignOffPage(QWidget):
     def __init__(self, state: AppState) -> None:
         super().__init__()
         self.state = state
-        self.data: dict[str, Any] | None = None
+        self.view: AuditView | None = None
+        self._findings: tuple[FindingView, ...] = ()
         self.audit = QLabel(wordWrap=True)
         self.role, self.decision = QComboBox(), QComboBox()
         self.name = QLineEdit(state.settings.get("signer", ""))
@@ -122,52 +121,49 @@ class SignOffPage(QWidget):
 
     def reload(self) -> None:
         audit_id = self.state.audit_id
-        self.data = api.show_audit(audit_id, self.state.db) if audit_id else None
+        self.view = api.audit_view(audit_id, self.state.db) if audit_id else None
         self._render()
 
     def _render(self) -> None:
-        t, lang, data = self.state.tr, self.state.lang, self.data
-        enabled = data is not None
+        t, lang, view = self.state.tr, self.state.lang, self.view
+        enabled = view is not None
         self.sign_box.setEnabled(enabled)
         self.assign_box.setEnabled(enabled)
-        if data is None:
+        if view is None:
             self.audit.setText(t("f.none"))
             self.signoffs.setRowCount(0)
             self.findings.setRowCount(0)
             return
-        model = data.get("model") or {}
-        self.audit.setText(f"<b>{t('s.audit')}:</b> {data['audit_id']} · {model.get('name') or ''} "
-                           f"{model.get('version') or ''} · {verdict_word(data.get('verdict'), lang)}")
-        signoffs = data.get("signoffs") or []
-        self.signoffs.setRowCount(len(signoffs))
-        for r, s in enumerate(signoffs):
-            for c, v in enumerate((t(f"s.role.{s.get('role')}"), s.get("name"), s.get("decision"), s.get("at"))):
+        self.audit.setText(f"<b>{t('s.audit')}:</b> {view.audit_id} · {view.model.name or ''} "
+                           f"{view.model.version or ''} · {verdict_word(view.verdict, lang)}")
+        self.signoffs.setRowCount(len(view.signoffs))
+        for r, s in enumerate(view.signoffs):
+            for c, v in enumerate((t(f"s.role.{s.role}"), s.name, s.decision, s.at)):
                 self.signoffs.setItem(r, c, QTableWidgetItem(str(v or "")))
-        events = list(reversed(data.get("events") or []))
+        events = list(reversed(view.events))
         self.history.setRowCount(len(events))
         for r, e in enumerate(events):
-            detail = ", ".join(f"{k}: {v}" for k, v in (e.get("detail") or {}).items() if not isinstance(v, dict))
-            for c, v in enumerate((e.get("at"), e.get("actor"), e.get("kind"), detail)):
-                self.history.setItem(r, c, QTableWidgetItem(str(v or "").replace("T", " ") if c == 0 else str(v or "")))
-        findings = [f for f in data.get("findings") or [] if f.get("severity") != "pass"] or data.get("findings") or []
+            detail = ", ".join(f"{k}: {v}" for k, v in e.detail.items() if not isinstance(v, dict))
+            for c, v in enumerate((e.at.replace("T", " "), e.actor, e.kind, detail)):
+                self.history.setItem(r, c, QTableWidgetItem(str(v or "")))
+        findings = tuple(f for f in view.findings if f.severity != "pass") or view.findings
         self._findings = findings
         self.findings.setRowCount(len(findings))
         for r, f in enumerate(findings):
-            values = (verdict_word(f.get("severity"), lang), f.get("check_id"), finding_text(f, "title", lang),
-                      f.get("owner"), f.get("due"))
+            values = (verdict_word(f.severity, lang), f.check_id, f.title_in(lang), f.owner, f.due)
             for c, v in enumerate(values):
                 item = QTableWidgetItem(str(v or ""))
                 if c == 0:
-                    item.setForeground(colour(f.get("severity")))
+                    item.setForeground(colour(f.severity))
                 self.findings.setItem(r, c, item)
 
     def _finding_selected(self) -> None:
         rows = self.findings.selectionModel().selectedRows()
         if rows:
             f = self._findings[rows[0].row()]
-            self.owner.setText(f.get("owner") or "")
-            if f.get("due"):
-                self.due.setDate(QDate.fromString(str(f["due"])[:10], "yyyy-MM-dd"))
+            self.owner.setText(f.owner or "")
+            if f.due:
+                self.due.setDate(QDate.fromString(f.due[:10], "yyyy-MM-dd"))
 
     def sign(self) -> None:
         name = self.name.text().strip()
@@ -175,12 +171,10 @@ class SignOffPage(QWidget):
             self.message.setText(self.state.tr("s.need_name"))
             return
         role, decision = self.role.currentData(), self.decision.currentData()
-        sign_audit = getattr(api, "sign_audit", None)
-        if sign_audit is None:
-            self.message.setText(self.state.tr("s.unavailable"))
+        if self.view is None:
             return
         try:
-            sign_audit(self.data["audit_id"], role, name, decision=decision, db=self.state.db)
+            api.sign_audit(self.view.audit_id, role, name, decision=decision, db=self.state.db)
         except Exception as exc:  # a refused sign-off (e.g. the audit did not complete) is a dialog
             QMessageBox.warning(self, self.state.tr("err.action"), str(exc))
             return
@@ -190,15 +184,11 @@ class SignOffPage(QWidget):
 
     def assign(self) -> None:
         rows = self.findings.selectionModel().selectedRows()
-        assign = getattr(api, "assign_finding", None)
-        if not rows or self.data is None:
-            return
-        if assign is None:
-            self.message.setText(self.state.tr("s.unavailable"))
+        if not rows or self.view is None:
             return
         f = self._findings[rows[0].row()]
         try:
-            assign(self.data["audit_id"], f.get("id"), owner=self.owner.text().strip() or None,
+            api.assign_finding(self.view.audit_id, f.id, owner=self.owner.text().strip() or None,
                    due=self.due.date().toString("yyyy-MM-dd"), actor=self.name.text().strip() or None,
                    db=self.state.db)
         except Exception as exc:

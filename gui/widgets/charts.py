@@ -124,13 +124,15 @@ class LineChart(QWidget):
         p.restore()
         from gui.theme import colour
 
-        for label, y, status in self.spec.thresholds:
+        for i, (label, y, status) in enumerate(self.spec.thresholds):
             if y0 <= y <= y1:
                 pen = QPen(colour(status), 1.5, Qt.PenStyle.DashLine)
                 p.setPen(pen)
                 a, b = to(x0, y), to(x1, y)
                 p.drawLine(a, b)
-                p.drawText(QPointF(area.right() - fm.horizontalAdvance(label) - 4, a.y() - 3), label)
+                # alternate right and left, so the labels of two close lines (warn 0.05, fail 0.01) do not overlap
+                x = area.right() - fm.horizontalAdvance(label) - 4 if i % 2 == 0 else area.left() + 4
+                p.drawText(QPointF(x, a.y() - 3), label)
         for i, series in enumerate(pts):
             pen = QPen(QColor(PALETTE[i % len(PALETTE)]), 2, DASHES[i % len(DASHES)])
             p.setPen(pen)
@@ -209,3 +211,50 @@ class HeatMap(QWidget):
                        QColor.fromHsvF(0.6, 0.15 + 0.75 * t, 1.0 - 0.7 * t))
         p.drawText(QPointF(bx + 16, top + fm.ascent()), _fmt(hi))
         p.drawText(QPointF(bx + 16, top + rows * h), _fmt(lo))
+
+
+class BarChart(QWidget):
+    """Horizontal bars with their values printed (e.g. the flip rate per perturbation kind)."""
+
+    def __init__(self, title: str, items: Sequence[tuple[str, float | None]], value_label: str = "",
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title, self.items, self.value_label = title, list(items), value_label
+        self.setMinimumHeight(max(120, 24 * len(self.items) + 60))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        return QSize(480, self.minimumHeight())
+
+    def paintEvent(self, _event: object) -> None:  # noqa: N802
+        p = QPainter(self)
+        fm = p.fontMetrics()
+        p.fillRect(self.rect(), QColor("white"))
+        p.setPen(QColor("#212121"))
+        p.drawText(QRectF(0, 2, self.width(), fm.height() + 2), Qt.AlignmentFlag.AlignHCenter, self.title)
+        values = [v for _, v in self.items if v is not None and math.isfinite(v)]
+        if not values:
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "–")
+            return
+        lo, hi = min(0.0, *values), max(0.0, *values)
+        span = (hi - lo) or 1.0
+        left = max(fm.horizontalAdvance(name) for name, _ in self.items) + 12
+        right = fm.horizontalAdvance("-0.000e+00") + 8
+        top, row = fm.height() * 2 + 4, max(fm.height() + 6, 20)
+        width = max(20.0, self.width() - left - right - 10)
+        zero = left + (0.0 - lo) / span * width
+        for i, (name, value) in enumerate(self.items):
+            y = top + i * row
+            p.setPen(QColor("#424242"))
+            p.drawText(QRectF(0, y, left - 6, row), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+            if value is None or not math.isfinite(value):
+                p.drawText(QRectF(left, y, width, row), Qt.AlignmentFlag.AlignVCenter, "–")
+                continue
+            end = left + (value - lo) / span * width
+            p.fillRect(QRectF(min(zero, end), y + 3, max(1.0, abs(end - zero)), row - 6),
+                       QColor(PALETTE[i % len(PALETTE)]))
+            p.setPen(QColor("#212121"))
+            p.drawText(QRectF(max(zero, end) + 4, y, right, row), Qt.AlignmentFlag.AlignVCenter, _fmt(value))
+        p.setPen(QColor("#424242"))
+        p.drawText(QRectF(left, top + len(self.items) * row + 2, width, fm.height()),
+                   Qt.AlignmentFlag.AlignHCenter, self.value_label)

@@ -1,35 +1,22 @@
-"""Which charts each check gets, built from its stored metrics and its findings' thresholds."""
+"""The charts a check declares (auditor.presentation), drawn from its stored metrics and its rules' thresholds.
+
+Titles, axes and series names are catalogue sentences (chart.<check>.<name>, axis.<axis>,
+metric.<name>); threshold lines are worded by auditor.condition_text, so a chart reads the same
+as the findings and the reports in both languages.
+"""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
-from gui.widgets.charts import ChartSpec, HeatMap, LineChart, Series
-
-# check id -> [(title en, title ja, metrics, y label)]; "plane" is the information plane (an x-y path)
-CHARTS: dict[str, list[tuple[str, str, list[str], str]]] = {
-    "flow.representation": [("How much each block changes the stream", "各ブロックによる変化量", ["update_ratio"], "ratio"),
-                            ("Effective rank of the representation", "表現の実効ランク", ["effective_rank"], "rank")],
-    "flow.smoothing": [("Token similarity and rank-collapse residual", "トークン類似度とランク崩壊残差",
-                        ["token_similarity", "rank_collapse_residual"], "")],
-    "flow.pde": [("Flow (PDE) fidelity against baselines", "流れ (PDE) モデルの忠実度と基準線",
-                  ["pde_cos", "pointwise_cos", "identity_cos", "kernel_attention_cos", "uniform_attention_cos"],
-                  "cosine"),
-                 ("Share of layer change explained (R²)", "説明できた層変化の割合 (R²)", ["pde_r2", "pointwise_r2"], "R²"),
-                 ("Diffusion, attention and reaction shares", "拡散・注意・反応の割合",
-                  ["share_diffusion", "share_attention", "share_reaction"], "share")],
-    "bottleneck.information_plane": [("Information plane", "情報平面", ["plane"], "I(T;Y)"),
-                                     ("Task information per layer", "層ごとのタスク情報量",
-                                      ["mi_ty_kde", "mi_ty_kde_shuffled"], "nats"),
-                                     ("Linear probe accuracy", "線形プローブの正解率", ["probe_accuracy"], "accuracy")],
-    "perturbation.sensitivity": [("Amplification of a small push", "小さな摂動の増幅率", ["amplification"], "× input"),
-                                 ("Gain per layer", "層ごとの増幅率", ["layer_gain"], "×")],
-    "gradients.flow": [("Gradient norms through the layers", "層ごとの勾配ノルム",
-                        ["grad_norm_hidden", "grad_norm_params"], "norm")],
-    "attention.structure": [("Attention entropy per head", "ヘッドごとの注意エントロピー", ["entropy"], ""),
-                            ("Head importance", "ヘッドの重要度", ["head_importance"], "")],
-}
+from auditor.condition_text import threshold_lines
+from auditor.messages import render
+from auditor.presentation import Chart, CheckPresentation, axis_label, chart_title, metric_label, presentation
+from auditor.views import CheckView, FindingView
+from gui.strings import tr
+from gui.widgets.charts import BarChart, ChartSpec, HeatMap, LineChart, Series
 
 
 def _is_list(v: Any) -> bool:
@@ -40,62 +27,81 @@ def _is_grid(v: Any) -> bool:
     return isinstance(v, list) and bool(v) and all(_is_list(r) for r in v)
 
 
-def _thresholds(findings: list[dict[str, Any]], metrics: list[str], lang: str = "en") -> list[tuple[str, float, str]]:
-    out = []
+def thresholds(findings: Sequence[FindingView], metrics: Sequence[str], lang: str) -> list[tuple[str, float, str]]:
+    """(label, value, level) of every warn/fail line the template's rules draw on these metrics."""
+    out: list[tuple[str, float, str]] = []
     for f in findings:
-        cond = f.get("condition") or {}
-        if not isinstance(cond, dict) or cond.get("metric") not in metrics:
+        if f.condition.get("metric") not in metrics:
             continue
-        for level in ("warn", "fail"):
-            value = cond.get(level)
-            if not isinstance(value, (int, float)):
-                continue
-            if lang == "ja":
-                side = "未満" if cond.get("condition") == "below" else "超"
-                label = f"{'注意' if level == 'warn' else '不合格'}：{value:g}{side}"
-            else:
-                label = f"{level} {cond.get('condition', '')} {value:g}"
-            out.append((label, float(value), level))
+        for level, value, label in threshold_lines(f.condition):
+            line = (render(label, lang), value, level)
+            if line not in out:
+                out.append(line)
     return out
 
 
-def _step_metrics(check_id: str) -> frozenset[str]:
-    """Metrics indexed by block (step l -> l+1), plotted over blocks 1..L rather than boundaries 0..L."""
-    from auditor.checks import registry
+def _line(check: CheckView, shown: CheckPresentation, chart: Chart, findings: Sequence[FindingView],
+          lang: str) -> QWidget | None:
+    """Per-layer series over layers 0..L, or over blocks 1..L when every metric is indexed by step."""
+    values = {m: check.metrics.get(m) for m in chart.metrics}
+    names = [m for m in chart.metrics if _is_list(values[m])]
+    if not names:
+        return None
+    by_step = all(m in shown.step_metrics for m in names)
+    series = [Series(metric_label(m, lang), values[m],
+                     list(range(1, len(values[m]) + 1)) if by_step else None) for m in names]
+    spec = ChartSpec(chart_title(check.id, chart, lang), series,
+                     x_label=axis_label("step" if by_step else "layer", lang),
+                     y_label=axis_label(chart.axis, lang), thresholds=thresholds(findings, chart.metrics, lang))
+    return LineChart(spec)
 
-    try:
-        return registry.get(check_id).step_metrics
-    except KeyError:
-        return frozenset()
+
+def _plane(check: CheckView, chart: Chart, lang: str) -> QWidget | None:
+    """The information plane: the path of (metrics[0], metrics[1]) through the layers, each point numbered."""
+    x_metric, y_metric = chart.metrics[:2]
+    xs, ys = check.metrics.get(x_metric), check.metrics.get(y_metric)
+    if not (_is_list(xs) and _is_list(ys)):
+        return None
+    return LineChart(ChartSpec(chart_title(check.id, chart, lang), [Series(metric_label(y_metric, lang), ys, xs)],
+                               x_label=axis_label("ixt", lang), y_label=axis_label(chart.axis, lang), path=True))
 
 
-def charts_for(check: dict[str, Any], findings: list[dict[str, Any]], lang: str) -> list[QWidget]:
-    metrics = check.get("metrics") or {}
-    steps = _step_metrics(check["id"])
+def _heatmap(check: CheckView, chart: Chart, lang: str) -> QWidget | None:
+    grid = check.metrics.get(chart.metrics[0])
+    if not _is_grid(grid):
+        return None
+    return HeatMap(chart_title(check.id, chart, lang), grid, x_label=axis_label("head", lang),
+                   y_label=tr("f.layer", lang))
+
+
+def _bars(check: CheckView, chart: Chart, lang: str) -> QWidget | None:
+    """One bar per entry of each mapping metric (e.g. per perturbation kind, per compared metric)."""
+    items: list[tuple[str, float | None]] = []
+    for m in chart.metrics:
+        value = check.metrics.get(m)
+        if not isinstance(value, Mapping):
+            continue
+        prefix = f"{metric_label(m, lang)}: " if len(chart.metrics) > 1 else ""
+        items += [(prefix + metric_label(str(k), lang), v if isinstance(v, (int, float)) else None)
+                  for k, v in value.items()]
+    if not items:
+        return None
+    return BarChart(chart_title(check.id, chart, lang), items, value_label=axis_label(chart.axis, lang))
+
+
+def charts_for(check: CheckView, findings: Sequence[FindingView], lang: str) -> list[QWidget]:
+    """The widgets of every chart `check` declares that its stored metrics can fill."""
+    shown = presentation(check.id)
     widgets: list[QWidget] = []
-    specs = CHARTS.get(check["id"])
-    if specs is None:   # any other check: one chart per per-layer list, a heat map per grid
-        specs = [(n, n, [n], "") for n, v in metrics.items() if _is_list(v) or _is_grid(v)]
-    for title_en, title_ja, names, y_label in specs:
-        title = title_ja if lang == "ja" else title_en
-        x_label = "層" if lang == "ja" else "layer"
-        if names == ["plane"]:
-            xs, ys = metrics.get("mi_xt_kde"), metrics.get("mi_ty_kde")
-            if _is_list(xs) and _is_list(ys):
-                widgets.append(LineChart(ChartSpec(title, [Series("layers 0..L", ys, xs)], x_label="I(X;T)",
-                                                   y_label=y_label, path=True)))
-            continue
-        if len(names) == 1 and _is_grid(metrics.get(names[0])):
-            widgets.append(HeatMap(title, metrics[names[0]], x_label="ヘッド" if lang == "ja" else "head",
-                                   y_label=x_label))
-            continue
-        if names and all(n in steps for n in names):
-            x_label = "ブロック" if lang == "ja" else "block"
-            series = [Series(n, metrics[n], list(range(1, len(metrics[n]) + 1)))
-                      for n in names if _is_list(metrics.get(n))]
-        else:
-            series = [Series(n, metrics[n]) for n in names if _is_list(metrics.get(n))]
-        if series:
-            widgets.append(LineChart(ChartSpec(title, series, x_label=x_label, y_label=y_label,
-                                               thresholds=_thresholds(findings, names, lang))))
+    for chart in shown.charts:
+        if chart.kind == "plane":
+            widget = _plane(check, chart, lang)
+        elif chart.kind == "heatmap":
+            widget = _heatmap(check, chart, lang)
+        elif chart.kind == "bars":
+            widget = _bars(check, chart, lang)
+        else:   # line, and shares (per-step parts drawn as lines over the steps)
+            widget = _line(check, shown, chart, findings, lang)
+        if widget is not None:
+            widgets.append(widget)
     return widgets

@@ -47,12 +47,10 @@ def test_language_switch_uses_the_shipped_japanese_font(make_window, two_audits)
     family = QApplication.instance().font().families()[0]
     shipped = {f for i in range(200) for f in QFontDatabase.applicationFontFamilies(i)}
     assert family == "IPAexGothic" and family in shipped
-    data = page.data
-    finding = next(f for f in data["findings"] if f["check_id"] == data["checks"][page.checks.currentRow()]["id"])
+    view = page.view
+    finding = view.findings_of(view.checks[page.checks.currentRow()].id)[0]
     text = " ".join(label.text() for label in page.detail.findChildren(type(page.title)))
-    assert finding["meaning"]["ja"] in text
-    if finding.get("title_ja"):
-        assert finding["title_ja"] in text
+    assert finding.meaning_in("ja") in text and finding.title_in("ja") in text
     window.set_language("en")
     assert window.nav.item(2).text() == "Findings" and QApplication.instance().font().families()[0] == "DejaVu Sans"
 

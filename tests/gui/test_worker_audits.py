@@ -42,7 +42,7 @@ def test_audit_of_a_tiny_model_runs_in_the_worker_and_opens(make_window, qtbot, 
     assert stored["status"] == "completed" and stored["meta"]["purpose"] == "Routing customer e-mails"
     page.open_button.click()
     assert window.stack.currentWidget() is window.findings
-    assert window.findings.data["audit_id"] == audit_id and window.findings.checks.count() > 0
+    assert window.findings.view.audit_id == audit_id and window.findings.checks.count() > 0
 
 
 def test_cancel_a_running_audit(make_window, qtbot, tmp_path, tiny_bert):
