@@ -100,3 +100,24 @@ def test_progress_lines_are_rendered_from_their_key_in_the_gui_language():
     # an unknown key (a newer engine) or a line without one falls back to the English message
     assert progress_text({**event, "key": "progress.someday"}, "ja") == event["message"]
     assert progress_text({"event": "progress", "message": "loading", "key": None, "params": {}}, "ja") == "loading"
+
+
+def test_missing_evidence_is_grouped_from_the_findings_sentences_in_japanese(make_window, two_audits):
+    from gui.pages.findings import missing_evidence
+
+    window = make_window(two_audits["db"])
+    window.set_language("ja")
+    window.state.open_audit(two_audits["ids"][1])
+    page = window.findings
+    found = [f for f in page.view.findings if f.severity == "inconclusive"]
+    assert found and page.missing.isVisible()
+    shown = _plain(page.missing.text())
+    causes = missing_evidence(page.view, "ja")
+    # one line per cause: rules of one check stopped by one reason (finding.not_decided) read once
+    assert len(causes) == len({(f.check_id, f.sentences[0].key) for f in found}) <= len(found)
+    for cause in causes:
+        assert cause.reason in shown and cause.title in shown and cause.action in shown
+        assert cause.reason.endswith("。") and not ENGLISH_RUN.findall(COMMAND.sub(" ", cause.reason))
+    assert not ENGLISH_RUN.findall(shown)
+    window.set_language("en")
+    assert "Too little evidence to decide" in _plain(page.missing.text())
