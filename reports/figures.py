@@ -55,8 +55,8 @@ def _line(data: ReportData, check_id: str, chart: Chart, t: dict[str, Any], widt
         series.append((metric_label("chance", data.lang), [chance] * len(series[0][1])))
     steps = any(m in presentation(check_id).step_metrics for m in chart.metrics)
     values = [v for _, s in series for v in s if isinstance(v, (int, float))]
-    # a series spanning orders of magnitude (gradient norms) is read on a log scale
-    log_y = bool(values) and min(values) > 0 and max(values) / min(values) > 1e3
+    # norms (gradients) and series spanning orders of magnitude are read on a log scale
+    log_y = bool(values) and min(values) > 0 and (chart.axis == "norm" or max(values) / min(values) > 1e3)
     bounded = chart.axis == "accuracy"
     return charts.layer_lines(series, x_label=axis_label("step" if steps else "layer", data.lang),
                               y_label=axis_label(chart.axis, data.lang), font=_font(data), width=width,
