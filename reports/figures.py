@@ -24,10 +24,11 @@ def _font(data: ReportData) -> str:
 
 
 def _lines_for(data: ReportData, check_id: str, chart: Chart) -> list[tuple[float, str, str]]:
-    """The template's warn/fail limits on the chart's per-layer metrics, as labelled lines."""
+    """The template's warn/fail limits on the chart's first metric (the measured figure; the others are
+    its baselines or companions, whose limits would read as the first one's), as labelled lines."""
     out = []
     for rule in data.conditions:
-        if rule.check_id == check_id and rule.metric in chart.metrics and not rule.variant:
+        if rule.check_id == check_id and rule.metric == chart.metrics[0] and not rule.variant:
             out += [(value, level, render(label, data.lang)) for level, value, label in threshold_lines(rule)]
     return out
 
