@@ -191,3 +191,20 @@ def test_open_db_runs_migrations_once_per_file(tmp_path, monkeypatch):
     path.unlink()
     open_db(path).conn.close()
     assert calls["migrate"] == 3 and [r["id"] for r in open_db(path)["_migrations"].rows] == [1, 2, 3]
+
+
+def test_intervals_are_variants_of_their_metric_and_read_back_apart():
+    """Bounds are rows (check, name, layer, head) with variant ci_low/ci_high (V:ci_low for a variant
+    metric): the metrics read back keep their shape, the intervals come back shaped like them."""
+    metrics = {"amp": [1.0, 0.5], "cos": 0.7, "rho": {"entropy": 0.9, "sink_share": 0.2}}
+    intervals = {"amp": {"ci_low": [0.9, 0.4], "ci_high": [1.1, 0.6]}, "cos": {"ci_low": 0.6, "ci_high": 0.8},
+                 "rho": {"entropy": {"ci_low": 0.8, "ci_high": 0.95}}}
+    rows = metric_rows.to_rows("a", "c", metrics, intervals)
+    assert {(r["name"], r["layer"], r["variant"]) for r in rows if r["name"] == "amp"} == {
+        ("amp", 0, None), ("amp", 1, None), ("amp", 0, "ci_low"), ("amp", 1, "ci_low"),
+        ("amp", 0, "ci_high"), ("amp", 1, "ci_high")}
+    assert {r["variant"] for r in rows if r["name"] == "rho"} == {"entropy", "sink_share", "entropy:ci_low",
+                                                                  "entropy:ci_high"}
+    assert metric_rows.from_rows(rows) == {"c": metrics}
+    assert metric_rows.intervals_from_rows(rows) == {"c": intervals}
+    assert metric_rows.intervals_from_rows(metric_rows.to_rows("a", "c", metrics)) == {}

@@ -192,3 +192,17 @@ def test_import_contracts_hold():
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
     assert "The store imports no domain module KEPT" in run.stdout
+
+
+def test_a_check_view_gives_the_interval_at_a_layer_or_variant():
+    from auditor.status import Status
+    from auditor.views import CheckView
+
+    check = CheckView(id="c", status=Status.PASS, outcome="ok", summary="", metrics={"amp": [1.0, 0.5], "cos": 0.7},
+                      intervals={"amp": {"ci_low": [0.9, 0.4], "ci_high": [1.1, 0.6]},
+                                 "cos": {"ci_low": 0.6, "ci_high": 0.8},
+                                 "rho": {"entropy": {"ci_low": 0.8, "ci_high": 0.95}}})
+    assert check.interval("amp", 1) == (0.4, 0.6) and check.interval("cos") == (0.6, 0.8)
+    assert check.interval("rho", variant="entropy") == (0.8, 0.95)
+    assert check.interval("amp") is None and check.interval("amp", 5) is None and check.interval("none") is None
+    assert CheckView.from_json(check.to_json()) == check and check.to_json()["intervals"] == dict(check.intervals)
