@@ -83,8 +83,9 @@ class StoredAudit:
 @contextmanager
 def session(db: str | None = None, *, write: bool = False) -> Iterator[Any]:
     """One database handle for one command, closed on leaving: read-only, or writable (`write`, for a
-    command that records an event; a missing file is refused). Each open runs migrations and the
-    interrupted sweep, so a command opens one and passes it to read_stored and add_event."""
+    command that records an event; a missing file is refused). Opening costs a connection and the
+    interrupted sweep (migrations run once per process and file), so a command opens one handle and
+    passes it to read_stored and add_event."""
     handle = open_db(db, must_exist=True) if write else open_db(db, read_only=True)
     try:
         yield handle
