@@ -6,6 +6,9 @@ side, and which per-layer metrics are indexed by block (step l -> l+1). Its titl
 "why" are the catalogue sentences check.<id>.title / .meaning / .why, a chart's title is
 chart.<id>.<name>, its value axis axis.<axis> and a series' name metric.<metric>.
 
+The words for a dimension (dimension.<name>, its hint dimension.<name>.hint), a status (status.<value>) and
+a perturbation variant (perturbation.kind.<kind>) come from the catalogue through the helpers below too.
+
 The GUI and reports read that declaration here instead of importing the checks layer:
 
     shown = presentation("flow.pde")
@@ -16,9 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from auditor.checks.base import Chart
-from auditor.messages import Message, render
+from auditor.messages import Message, has, render
+from auditor.status import Status
 
-__all__ = ["Chart", "CheckPresentation", "axis_label", "chart_title", "metric_label", "presentation"]
+__all__ = ["Chart", "CheckPresentation", "axis_label", "chart_title", "dimension_hint", "dimension_label", "metric_label",
+           "presentation", "status_label", "variant_label"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +84,31 @@ def metric_label(metric: str, lang: str) -> str:
 def axis_label(axis: str, lang: str) -> str:
     """axis.<axis> in `lang`; '' for a chart without a named value axis."""
     return render(Message(f"axis.{axis}"), lang, default=axis) if axis else ""
+
+
+def dimension_label(dimension: str, lang: str) -> str:
+    """dimension.<name> in `lang` (the name itself for a dimension the catalogue lacks)."""
+    return render(Message(f"dimension.{dimension}"), lang, default=dimension)
+
+
+def dimension_hint(dimension: str, lang: str) -> str:
+    """What a dimension looks at, in one line (dimension.<name>.hint); '' where there is none."""
+    return render(Message(f"dimension.{dimension}.hint"), lang, default="")
+
+
+def status_label(status: str | Status | None, lang: str) -> str:
+    """The plain word for a status (status.<value>), or status.none where there is no verdict."""
+    key = f"status.{status}" if status else "status.none"
+    return render(Message(key), lang, default=str(status))
+
+
+def variant_label(key: str, lang: str) -> str:
+    """A key of a per-variant metric in words: a perturbation `kind@size` (e.g. mask@0.10) as
+    perturbation.kind.<kind> with its size, any other key as a metric name (or itself)."""
+    kind, at, size = str(key).partition("@")
+    if at and has(f"perturbation.kind.{kind}"):
+        try:
+            return render(Message(f"perturbation.kind.{kind}", {"size": float(size)}), lang)
+        except ValueError:   # not a number after the @: show the key as stored
+            return str(key)
+    return metric_label(str(key), lang)

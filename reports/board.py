@@ -13,6 +13,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from auditor.presentation import dimension_hint, dimension_label
 from auditor.status import Status
 from reports import fonts
 from reports.data import ReportData, dimension_of, open_actions, opportunities, top_risks
@@ -95,8 +96,8 @@ def _tiles(data: ReportData, t: dict[str, Any], st: dict) -> Table:
     cells, shades = [], []
     for i, r in enumerate(data.ratings):
         dim, rating, trend = r.dimension, r.rating, r.trend
-        cells.append([Paragraph(f"<b>{esc(t['dimensions'].get(dim, dim))}</b>", st["cell"]),
-                      Paragraph(esc(t["dimension_hint"].get(dim, "")), st["cell"]),
+        cells.append([Paragraph(f"<b>{esc(dimension_label(dim, data.lang))}</b>", st["cell"]),
+                      Paragraph(esc(dimension_hint(dim, data.lang)), st["cell"]),
                       Paragraph(mark(rating, t["verdict"], size=11), st["body"]),
                       Paragraph(f'<font name="{fonts.SANS}">{TREND.get(trend, "·")}</font> '
                                 f'{esc(_trend_text(data, t, trend))}', st["cell"])])

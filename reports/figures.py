@@ -14,7 +14,7 @@ from reportlab.graphics.shapes import Drawing
 
 from auditor.condition_text import threshold_lines
 from auditor.messages import render
-from auditor.presentation import Chart, axis_label, chart_title, metric_label, presentation
+from auditor.presentation import Chart, axis_label, chart_title, metric_label, presentation, variant_label
 from reports import charts, fonts
 from reports.data import ReportData, layer_series
 
@@ -40,7 +40,8 @@ def _series(data: ReportData, check_id: str, chart: Chart) -> list[tuple[str, li
     for name in chart.metrics:
         value = metrics.get(name)
         if isinstance(value, dict):
-            out += [(f"{metric_label(name, data.lang)} ({key})", v) for key, v in sorted(value.items())
+            out += [(f"{metric_label(name, data.lang)} ({variant_label(key, data.lang)})", v)
+                    for key, v in sorted(value.items())
                     if isinstance(v, list)]
         elif layer_series(data, check_id, name):
             out.append((metric_label(name, data.lang), layer_series(data, check_id, name)))
@@ -91,7 +92,8 @@ def _bars(data: ReportData, check_id: str, chart: Chart, t: dict[str, Any], widt
     values = data.metrics(check_id).get(chart.metrics[0])
     if not isinstance(values, dict) or not values:
         return None
-    return charts.hbars(sorted(values.items()), value_label=axis_label(chart.axis, data.lang), font=_font(data),
+    bars = [(variant_label(str(k), data.lang), v) for k, v in sorted(values.items())]
+    return charts.hbars(bars, value_label=axis_label(chart.axis, data.lang), font=_font(data),
                         width=width, no_data_text=t["results"]["missing"])
 
 

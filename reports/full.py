@@ -14,6 +14,7 @@ from reportlab.platypus import (
 
 from auditor.condition_text import measured_name, thresholds
 from auditor.messages import Message, render
+from auditor.presentation import dimension_label, metric_label, variant_label
 from auditor.status import Status
 from reports import fonts
 from reports.board import missing_block
@@ -77,7 +78,7 @@ def _executive(data: ReportData, t: dict[str, Any], st: dict) -> list:
             checks=", ".join(data.missing_checks)) if data.missing_checks else ""]))
         out.append(Paragraph("<b>" + esc(t["incomplete_banner"].format(status=status, detail=detail)) + "</b>"
                              if data.incomplete else esc(detail), st["body"]))
-    dims = [[t["dimensions"].get(r.dimension, r.dimension), mark(r.rating, t["verdict"]),
+    dims = [[esc(dimension_label(r.dimension, data.lang)), mark(r.rating, t["verdict"]),
              esc(t["trend"].get(r.trend, ""))] for r in data.ratings]
     out.append(table([[t["dimension_h"], t["results"]["verdict"], t["trend_h"]]] + dims, [200, 120, CONTENT_W - 320], st))
     risks = top_risks(data, 10)
@@ -222,8 +223,11 @@ def _change(data: ReportData, t: dict[str, Any], st: dict) -> list:
     if changed:
         rows = [[c["metric"], c["a"], c["b"], c["delta"], c["direction"]]]
         for m in changed:
-            where = "".join(f" {k}={m[k]}" for k in ("layer", "variant") if m.get(k) is not None)
-            rows.append([esc(f"{m.get('check_id')} {m.get('name')}{where}"), fmt(m.get("a")), fmt(m.get("b")),
+            where = f" layer={m['layer']}" if m.get("layer") is not None else ""
+            if m.get("variant") is not None:
+                where += f" ({variant_label(m['variant'], data.lang)})"
+            name = metric_label(str(m.get("name")), data.lang)
+            rows.append([esc(f"{m.get('check_id')} {name}{where}"), fmt(m.get("a")), fmt(m.get("b")),
                          fmt(m.get("delta")), esc(direction_word(m.get("direction"), data.lang))])
         out.append(table(rows, [CONTENT_W - 290, 70, 70, 70, 80], st))
     return out

@@ -12,7 +12,7 @@ from reportlab.platypus import CondPageBreak, Paragraph, Spacer, Table, TableSty
 
 from auditor.condition_text import measured_name, place, thresholds
 from auditor.messages import render
-from auditor.presentation import metric_label, presentation
+from auditor.presentation import metric_label, presentation, variant_label
 from auditor.status import Status
 from auditor.views import CheckView, FindingView
 from reports.data import ReportData
@@ -21,9 +21,9 @@ from reports.layout import CELL_FONT, CONTENT_W, esc, fmt, mark, table
 from reports.wording import check_words, not_run_reason
 
 
-def _value_text(value: Any, w: dict[str, str]) -> str:
-    """A stored figure in one short cell: scalars as is, per-layer lists as range and last, dicts by key
-    (`w`: the words mean, max and last in the report's language)."""
+def _value_text(value: Any, w: dict[str, str], lang: str = "en") -> str:
+    """A stored figure in one short cell: scalars as is, per-layer lists as range and last, dicts by key in
+    words (a perturbation kind@size as its sentence; `w`: the words mean, max and last in `lang`)."""
     if isinstance(value, list):
         if any(isinstance(row, list) for row in value):
             flat = [v for row in value if isinstance(row, list) for v in row if isinstance(v, (int, float))]
@@ -37,7 +37,7 @@ def _value_text(value: Any, w: dict[str, str]) -> str:
             return ", ".join(fmt(v) for v in value)
         return f"[{len(value)}] {fmt(min(nums))} … {fmt(max(nums))}; {w['last']} {fmt(nums[-1])}"
     if isinstance(value, dict):
-        parts = [f"{esc(k)}: {_value_text(v, w)}" for k, v in list(value.items())[:8]]
+        parts = [f"{esc(variant_label(str(k), lang))}: {_value_text(v, w, lang)}" for k, v in list(value.items())[:8]]
         return "; ".join(parts) + (" …" if len(value) > 8 else "")
     return fmt(value)
 
@@ -71,11 +71,11 @@ def _baselines(data: ReportData, check_id: str, t: dict[str, Any], st: dict) -> 
     rows = [[t["results"]["metric"], t["results"]["value"], t["results"]["baseline"], ""]]
     for measured, base in presentation(check_id).baselines:
         if measured in m and base in m:
-            rows.append([esc(metric_label(measured, lang)), _value_text(m[measured], t['value_words']),
-                         esc(metric_label(base, lang)), _value_text(m[base], t['value_words'])])
+            rows.append([esc(metric_label(measured, lang)), _value_text(m[measured], t['value_words'], lang),
+                         esc(metric_label(base, lang)), _value_text(m[base], t['value_words'], lang)])
     acc, chance = m.get("probe_accuracy"), data.evidence(check_id).get("chance_accuracy")
     if isinstance(acc, list) and acc and isinstance(chance, (int, float)):
-        rows.append([esc(metric_label("probe_accuracy", lang)), _value_text(acc, t['value_words']),
+        rows.append([esc(metric_label("probe_accuracy", lang)), _value_text(acc, t['value_words'], lang),
                      esc(metric_label("chance", lang)), fmt(chance)])
     if len(rows) == 1:
         return []
@@ -88,7 +88,9 @@ def _all_metrics(data: ReportData, check_id: str, t: dict[str, Any], st: dict) -
     if not m:
         return []
     rows = [[t["results"]["metric"], t["results"]["value"]]]
-    rows += [[esc(k), _value_text(v, t['value_words'])] for k, v in sorted(m.items())]
+    # the display name, with the stored code beneath it for readers matching the thresholds and the JSON
+    rows += [[f"{esc(metric_label(k, data.lang))}<br/><font size=6>{esc(k)}</font>",
+              _value_text(v, t['value_words'], data.lang)] for k, v in sorted(m.items())]
     return [Paragraph(esc(t["results"]["all_metrics"]), st["h2"]), table(rows, [170, CONTENT_W - 170], st)]
 
 

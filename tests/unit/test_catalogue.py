@@ -44,3 +44,46 @@ def test_a_broken_entry_is_reported():
         assert any(p.startswith("test.broken:") for p in messages.validate())
     finally:
         del entries["test.broken"]
+
+
+def test_every_metric_a_check_declares_has_a_display_name_in_both_languages():
+    from auditor.checks import registry
+
+    checks = registry.load_all()
+    assert checks
+    missing = [(check_id, f"metric.{name}", lang) for check_id, cls in sorted(checks.items())
+               for name in sorted(cls.metric_names) for lang in messages.LANGS
+               if not messages.catalogue().get(f"metric.{name}", {}).get(lang)]
+    assert missing == []
+
+
+def test_every_status_and_dimension_has_its_words():
+    from auditor.presentation import dimension_hint, dimension_label, status_label
+    from auditor.status import Status
+    from auditor.views import DIMENSIONS
+
+    for lang in messages.LANGS:
+        for status in [*Status, None]:
+            key = f"status.{status.value}" if status else "status.none"
+            assert messages.has(key) and status_label(status, lang) == render(Message(key), lang)
+        for dim in DIMENSIONS:
+            assert messages.has(f"dimension.{dim}") and messages.has(f"dimension.{dim}.hint")
+            assert dimension_label(dim, lang) != dim and dimension_hint(dim, lang)
+    assert status_label("warn", "ja") == "注意" and status_label("inconclusive", "en") == "Inconclusive"
+
+
+def test_perturbation_variants_read_as_words():
+    from auditor.models.perturb import EMBEDDING_EPS, IMAGE_PERTURBATIONS, TEXT_PERTURBATIONS, key_of
+    from auditor.presentation import variant_label
+
+    keys = [key_of(kind, size) for kind, size in (*TEXT_PERTURBATIONS, *IMAGE_PERTURBATIONS)]
+    keys += [key_of("embedding", eps) for eps in EMBEDDING_EPS]
+    for key in keys:
+        for lang in messages.LANGS:
+            label = variant_label(key, lang)
+            assert "@" not in label and "%" in label, (key, lang, label)
+    assert variant_label("mask@0.10", "en") == "masked tokens 10%"
+    assert variant_label("mask@0.10", "ja") == "マスクしたトークン 10%"
+    # keys that are not perturbations: a metric name in words, anything else as stored
+    assert variant_label("entropy", "en") == render(Message("metric.entropy"), "en")
+    assert variant_label("0.01", "en") == "0.01" and variant_label("mask@x", "en") == "mask@x"

@@ -50,8 +50,18 @@ def test_every_declared_chart_has_a_title_axis_and_series_names_in_both_language
 
 def test_report_chrome_is_complete_in_japanese_and_holds_no_check_sentences():
     assert _keys(en.TEXT) == _keys(ja.TEXT)
-    for moved in ("checks", "chart_titles", "series", "axis", "rule"):   # now catalogue keys
-        assert moved not in en.TEXT
+    for moved in ("checks", "chart_titles", "series", "axis", "rule", "verdict", "dimensions", "dimension_hint"):
+        assert moved not in en.TEXT and moved not in ja.TEXT   # now catalogue keys
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_status_and_dimension_words_come_from_the_catalogue(lang):
+    words = text(lang)
+    for status in Status:
+        assert words["verdict"][status.value] == messages.render(Message(f"status.{status.value}"), lang)
+    assert words["verdict"]["none"] == messages.render(Message("status.none"), lang)
+    assert words["dimensions"]["integrity"] == messages.render(Message("dimension.integrity"), lang)
+    assert words["dimension_hint"]["flow"] == messages.render(Message("dimension.flow.hint"), lang)
 
 
 def test_nothing_in_reports_parses_an_english_sentence():
@@ -130,3 +140,24 @@ def test_charts_follow_the_declaration_titled_from_the_catalogue(lang):
     if lang == "ja":
         assert all(JAPANESE.search(t) for t in titles)
 
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_perturbation_kinds_are_worded_in_bars_and_the_figures_table(lang):
+    from reportlab.graphics.shapes import String
+
+    from reports.layout import styles
+    from reports.results import results_story
+
+    by_kind = {"mask@0.10": 0.2, "delete@0.10": 0.3}
+    check = CheckView(id="perturbation.sensitivity", status=Status.PASS, outcome="ok", summary="",
+                      metrics={"flip_rate_by_kind": by_kind, "output_cos_by_kind": {"mask@0.10": 0.9}})
+    data = _data((check,), lang)
+    figures = dict(check_figures(data, "perturbation.sensitivity", text(lang), 240))
+    title = messages.render(Message("chart.perturbation.sensitivity.changed_predictions"), lang)
+    labels = [s.text for s in figures[title].getContents() if isinstance(s, String)]
+    masked = messages.render(Message("perturbation.kind.mask", {"size": 0.1}), lang)
+    assert masked in labels and not any("@" in label for label in labels)
+    story = results_story(data, text(lang), styles(lang))
+    cells = " ".join(str(getattr(f, "_cellvalues", "")) for f in story)
+    assert masked in cells and messages.render(Message("metric.flip_rate_by_kind"), lang) in cells
