@@ -29,7 +29,7 @@ DEFAULT_CLAUSE = "EU AI Act Annex IV 2(g)"
 # the check_id of findings about the audit as a whole (too few probes, nothing measured)
 AUDIT_SCOPE = "audit"
 # the English ending of a rule's detail when its figure used the model's own predictions as labels
-# (sentence finding.on_predictions; reports/finding_text.py recognises it in audits stored before sentences)
+# (sentence finding.on_predictions; tests match on it, as scripts reading `detail` may)
 LABELS_NOTE = " (labels: the model's own predictions)"
 CIRCULAR = Message("finding.circular_labels")
 CIRCULAR_LABELS = render(CIRCULAR, "en")

@@ -1,7 +1,7 @@
 """The typed read model: one stored audit as frozen views, built once per request.
 
 `auditor.api.audit_view(audit_id, db=None, evaluation_id=None)` returns an `AuditView`, built by
-`auditor.store.queries` on one database handle; `auditor show --json` prints `AuditView.to_json()`.
+`auditor.store.read_model` on one database handle; `auditor show --json` prints `AuditView.to_json()`.
 Reports and the GUI read these views instead of the JSON dict or the tables:
 
     view = api.audit_view(audit_id, db)
