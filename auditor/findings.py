@@ -132,9 +132,10 @@ def evaluate(template: Template, results: Iterable[CheckResult], *, probe_count:
         # the rules whose figures used the model's own predictions as labels (none with probe labels)
         on_predictions = _label_metrics(evidence) if evidence.get("label_source") == MODEL_PREDICTIONS \
             else frozenset()
-        findings += [_condition_finding(spec.id, cond, result.metrics, steps, insufficient,
-                                        labels_note=_is_label_rule(cond.metric, on_predictions),
-                                        intervals=result.intervals, decide_on=template.decide_on)
+        findings += [_with_backing(_condition_finding(spec.id, cond, result.metrics, steps, insufficient,
+                                                      labels_note=_is_label_rule(cond.metric, on_predictions),
+                                                      intervals=result.intervals, decide_on=template.decide_on),
+                                   evidence)
                      for cond in spec.conditions]
     return findings + audit_findings(template, probe_count, probes_fed, why_not_fed)
 
@@ -253,6 +254,24 @@ def _condition_finding(check_id: str, cond: Condition, metrics: Mapping[str, Any
     severity = "info" if outcome.status == "not_applicable" else str(outcome.status)
     return stated(check_id, severity, (sentence,), clauses=list(cond.clauses) or [DEFAULT_CLAUSE],
                   metric=cond.metric, value=outcome.value, layer=outcome.layer, condition=cond.to_dict(), **texts)
+
+
+def _with_backing(finding: Finding, evidence: Mapping[str, Any]) -> Finding:
+    """The finding with the measurement behind its figure appended, where the check states one.
+
+    A check puts `evidence["backing"] = {metric: [Message JSON, ...]}` when a rule's figure is derived
+    from other measurements a reader needs to see (attention: the share of low-effect heads rests on the
+    masked pass's output cosine and flip rate); rules that could not be decided get nothing appended."""
+    backing = (evidence.get("backing") or {}).get(finding.metric or "")
+    # only a decided rule on a measured figure (not_applicable also reads `info`, but has no value)
+    if not backing or finding.value is None or finding.severity not in ("pass", "warn", "fail", "info"):
+        return finding
+    try:
+        extra = tuple(Message.from_json(item) for item in backing)
+    except ValueError:   # evidence from a version whose backing this one cannot read: the rule's own words stand
+        return finding
+    sentences = tuple(finding.sentences) + extra
+    return replace(finding, sentences=sentences, detail=render(sentences, "en"))
 
 
 def check_status(result: CheckResult, findings: Iterable[Finding]) -> str:

@@ -171,9 +171,12 @@ class AttentionStructure(Check):
                    "redundant_heads": redundant, "prunable_attention_share": share,
                    "mean_entropy": float(np.nanmean(entropy)),
                    "rollout_special_share": stats.rollout_special / max(stats.rollout_rows, 1), **ablation}
-        return CheckResult(check_id=self.id, outcome="ok", sentences=_sentences(metrics, self.params, unmeasured),
-                           metrics=metrics,
-                           evidence=evidence)
+        sentences = _sentences(metrics, self.params, unmeasured)
+        # the low-effect share rests on the masked pass: its finding states that measurement too
+        measured = [m.to_json() for m in sentences if m.key.startswith("check.attention.structure.ablation.")]
+        if measured:
+            evidence["backing"] = {"low_effect_attention_share": measured}
+        return CheckResult(check_id=self.id, outcome="ok", sentences=sentences, metrics=metrics, evidence=evidence)
 
     def _ablation(self, ctx: AuditContext, stats: AttentionStats, candidates: list[list[int]] | None,
                   share: float | None) -> dict[str, Any]:
