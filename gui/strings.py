@@ -1,5 +1,11 @@
-"""Every UI string in English and Japanese; `tr(key, lang)` picks one (English when a key lacks ja)."""
+"""Every UI string in English and Japanese; `tr(key, lang)` picks one (English when a key lacks ja).
+
+Only the window's chrome lives here. Status words and dimension names are catalogue sentences
+(templates/sentences/dimensions.yaml) read through auditor.presentation; the GUI adds only its symbols.
+"""
 from __future__ import annotations
+
+from auditor.presentation import status_label
 
 LANGUAGES = ("en", "ja")
 
@@ -26,10 +32,6 @@ _EN: dict[str, str] = {
     "lib.empty": "No audits yet: start one on the New audit page.",
     "col.id": "Audit ID", "col.model": "Model", "col.version": "Version", "col.date": "Started (UTC)",
     "col.template": "Template", "col.status": "Status", "col.verdict": "Verdict",
-    # verdicts and statuses
-    "v.pass": "✓ Pass", "v.warn": "! Warning", "v.fail": "✗ Fail", "v.error": "? Error",
-    "v.skipped": "– Skipped", "v.info": "i Info", "v.not_assessed": "– Not assessed", "v.none": "– No verdict",
-    "v.inconclusive": "? Inconclusive",
     # new audit
     "new.model": "Model", "new.model_hint": "A transformers folder (safetensors) or an ONNX file",
     "new.pick_folder": "Folder…", "new.pick_file": "File…",
@@ -85,8 +87,6 @@ _EN: dict[str, str] = {
     "f.missing_how": "To get it", "f.reason": "Why", "f.audit_scope": "Audit as a whole",
     "f.trend.better": "▲ better than last audit", "f.trend.worse": "▼ worse than last audit",
     "f.trend.same": "= same as last audit",
-    "dim.flow": "Information flow", "dim.retention": "Information retention", "dim.robustness": "Robustness",
-    "dim.trainability": "Trainability", "dim.transparency": "Transparency", "dim.integrity": "Integrity",
     # compare
     "cmp.a": "Audit A (before)", "cmp.b": "Audit B (after)", "cmp.run": "Compare",
     "cmp.summary": "Figures: {improved} improved, {worse} worse, {changed} changed (no direction), {unchanged} unchanged",
@@ -132,8 +132,6 @@ _JA: dict[str, str] = {
     "lib.empty": "監査はまだありません。「新規監査」から開始してください。",
     "col.id": "監査ID", "col.model": "モデル", "col.version": "版", "col.date": "開始日時 (UTC)",
     "col.template": "テンプレート", "col.status": "状態", "col.verdict": "判定",
-    "v.pass": "✓ 合格", "v.warn": "! 注意", "v.fail": "✗ 不合格", "v.error": "? エラー", "v.skipped": "– 対象外",
-    "v.info": "i 情報", "v.not_assessed": "– 未評価", "v.none": "– 判定なし", "v.inconclusive": "? 判定不能",
     "new.model": "モデル", "new.model_hint": "transformers フォルダ (safetensors) または ONNX ファイル",
     "new.pick_folder": "フォルダ…", "new.pick_file": "ファイル…", "new.preview_wait": "モデルファイルを読み込み中…",
     "new.format": "形式", "new.size": "サイズ", "new.sha": "SHA-256", "new.files": "ファイル数", "new.problem": "問題",
@@ -167,8 +165,6 @@ _JA: dict[str, str] = {
     "f.missing_intro": "判定不能：以下の証拠が測定されるまで、合格・注意・不合格のいずれも判定できません。",
     "f.missing_how": "入手方法", "f.reason": "理由", "f.audit_scope": "監査全体",
     "f.trend.better": "▲ 前回より改善", "f.trend.worse": "▼ 前回より悪化", "f.trend.same": "= 前回と同じ",
-    "dim.flow": "情報の流れ", "dim.retention": "情報の保持", "dim.robustness": "頑健性",
-    "dim.trainability": "学習可能性", "dim.transparency": "透明性", "dim.integrity": "完全性",
     "cmp.a": "監査 A (前)", "cmp.b": "監査 B (後)", "cmp.run": "比較",
     "cmp.summary": "数値: 改善 {improved} 件、悪化 {worse} 件、変化 (方向なし) {changed} 件、変化なし {unchanged} 件",
     "cmp.better": "▲ 改善", "cmp.same": "= 同じ", "cmp.new": "+ 新規", "cmp.gone": "– 解消", "cmp.not_comparable": "– 比較不可",
@@ -201,11 +197,21 @@ _JA: dict[str, str] = {
 TABLES = {"en": _EN, "ja": _JA}
 
 
+# a symbol beside each status word, so a status never rests on colour alone
+SYMBOLS = {"pass": "✓", "warn": "!", "fail": "✗", "error": "?", "skipped": "–", "info": "i", "not_assessed": "–",
+           "not_applicable": "–", "inconclusive": "?", None: "–"}
+
+
 def tr(key: str, lang: str = "en", **fields: object) -> str:
-    """The string for `key` in `lang`, formatted with `fields`; the key itself if unknown."""
+    """The string for `key` in `lang`, formatted with `fields`; the key itself if unknown.
+
+    `v.<status>` is the status word with its symbol (verdict_word)."""
+    if key.startswith("v."):
+        return verdict_word(key[2:] if key != "v.none" else None, lang)
     text = TABLES.get(lang, _EN).get(key) or _EN.get(key) or key
     return text.format(**fields) if fields else text
 
 
 def verdict_word(verdict: str | None, lang: str = "en") -> str:
-    return tr(f"v.{verdict}" if verdict else "v.none", lang)
+    """A status as its symbol and plain word (status.<value> in the catalogue), e.g. '? Inconclusive'."""
+    return f"{SYMBOLS.get(verdict or None, '?')} {status_label(verdict, lang)}"

@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from auditor import api
+from auditor.messages import Message, render
+from auditor.presentation import dimension_label, metric_label, variant_label
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import badge_style, colour
@@ -44,6 +46,22 @@ def _word(status: str | None, lang: str) -> str:
 def _title(finding: dict[str, Any], lang: str) -> str:
     """A compared finding's title in `lang` (the engine gives title and title_ja)."""
     return str((finding.get("title_ja") if lang == "ja" else None) or finding.get("title") or "")
+
+
+def _reason(entry: dict[str, Any], lang: str) -> str | None:
+    """Why an entry was not compared, rendered in `lang` from the engine's message (reason_message)."""
+    data = entry.get("reason_message")
+    if data is None:
+        return None
+    return render(Message.from_json(data), lang, default=str(entry.get("reason") or ""))
+
+
+def _metric_name(row: dict[str, Any], lang: str) -> str:
+    """A compared figure's display name, its variant in words (a perturbation kind) and its reducer."""
+    name = metric_label(str(row.get("name")), lang)
+    if row.get("variant"):
+        name += f" [{variant_label(str(row['variant']), lang)}]"
+    return name + (f" ({row['reduce']})" if row.get("reduce") else "")
 
 
 def _table(columns: int, stretch: int) -> QTableWidget:
@@ -177,7 +195,7 @@ class ComparePage(QWidget):
                            version=tpl.get("version"), sha=str(tpl.get("sha256") or "")[:12], spec=probes.get("spec"),
                            count=probes.get("count"), psha=str(probes.get("sha256") or "")[:12]))
         self.templates.setText("<br>".join(lines))
-        reasons = result.get("reasons_ja" if lang == "ja" else "reasons") or []
+        reasons = [render(Message.from_json(r), lang) for r in result.get("reason_messages") or []]
         if result.get("comparable", True):
             self.warning.hide()
         else:
@@ -189,18 +207,15 @@ class ComparePage(QWidget):
                              + t("cmp.summary", **{k: s.get(k, 0) for k in ("improved", "worse", "unchanged",
                                                                              "changed")})
                              + t("cmp.summary_not_compared", n=s.get("not_compared", 0)))
-        reason = "reason_ja" if lang == "ja" else "reason"
-        ratings = [(t(f"dim.{d}"), verdict_word(r.get("a"), lang), verdict_word(r.get("b"), lang), r.get("change"),
-                    r.get(reason)) for d, r in (result.get("ratings") or {}).items()]
+        ratings = [(dimension_label(d, lang), verdict_word(r.get("a"), lang), verdict_word(r.get("b"), lang),
+                    r.get("change"), _reason(r, lang)) for d, r in (result.get("ratings") or {}).items()]
         self._fill(self.ratings, ratings, reason_column=True)
         metrics = sorted(result.get("metrics") or [], key=lambda m: ORDER.get(m.get("direction"), 9))
-        self._fill(self.metrics, [(m.get("check_id"), m.get("name") + (f" [{m['variant']}]" if m.get("variant") else "")
-                                   + (f" ({m['reduce']})" if m.get("reduce") else ""),
-                                   m.get("a"), m.get("b"), m.get("delta"), m.get("direction"), m.get(reason))
-                                  for m in metrics])
+        self._fill(self.metrics, [(m.get("check_id"), _metric_name(m, lang), m.get("a"), m.get("b"), m.get("delta"),
+                                   m.get("direction"), _reason(m, lang)) for m in metrics])
         findings = sorted(result.get("findings") or [], key=lambda f: ORDER.get(f.get("change"), 9))
         self._fill(self.findings, [(f.get("check_id"), _title(f, lang), _word(f.get("a"), lang),
-                                    _word(f.get("b"), lang), f.get("change"), f.get(reason))
+                                    _word(f.get("b"), lang), f.get("change"), _reason(f, lang))
                                    for f in findings], reason_column=True)
 
     def _fill(self, table: QTableWidget, rows: list[tuple[Any, ...]], reason_column: bool = False) -> None:

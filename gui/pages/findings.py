@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from auditor import api, messages
-from auditor.presentation import metric_label, presentation
+from auditor.presentation import metric_label, presentation, variant_label
 from auditor.status import Status
 from auditor.views import DIMENSIONS, AuditView, CheckView, FindingView
 from gui.state import AppState
@@ -66,11 +66,12 @@ def missing_evidence(view: AuditView, lang: str) -> list[Missing]:
     return list(groups.values())
 
 
-def _value(v: Any) -> str:
+def _value(v: Any, lang: str = "en") -> str:
+    """A stored figure as text; a mapping's keys in words (a perturbation kind@size as its sentence)."""
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, dict):
-        return ", ".join(f"{k}: {_value(x)}" for k, x in v.items())
+        return ", ".join(f"{variant_label(str(k), lang)}: {_value(x, lang)}" for k, x in v.items())
     if isinstance(v, list):
         return json.dumps([round(x, 4) if isinstance(x, float) else x for x in v])[:200]
     return "–" if v is None else str(v)
@@ -227,7 +228,7 @@ class FindingsPage(QWidget):
             name = QTableWidgetItem(metric_label(k, lang))
             name.setToolTip(k)
             table.setItem(r, 0, name)
-            table.setItem(r, 1, QTableWidgetItem(_value(v)))
+            table.setItem(r, 1, QTableWidgetItem(_value(v, lang)))
         table.resizeColumnToContents(0)
         table.setFixedHeight(table.horizontalHeader().height() + sum(table.rowHeight(i) for i in
                                                                      range(len(scalars))) + 4)

@@ -56,7 +56,14 @@ class NewAuditPage(QWidget):
         self.last_audit_id = ""
         self._preview_for = ""
         self._templates: list[Any] = []
+        self._make_widgets()
+        self._lay_out()
+        state.language_changed.connect(lambda _l: self.retranslate())
+        self._load_templates()
+        self.retranslate()
 
+    def _make_widgets(self) -> None:
+        """The page's inputs, buttons and progress line, with their signals connected."""
         self.model_path = QLineEdit()
         self.model_path.editingFinished.connect(lambda: self.set_model(self.model_path.text()))
         self.pick_folder = QPushButton(clicked=self._choose_folder)
@@ -82,6 +89,8 @@ class NewAuditPage(QWidget):
         self.bar = QProgressBar(maximum=1000, textVisible=True)
         self.step = QLabel(wordWrap=True)
 
+    def _lay_out(self) -> None:
+        """Model and run settings on the left, audit details on the right, run controls below."""
         self.model_box, self.run_box, self.meta_box = QGroupBox(), QGroupBox(), QGroupBox()
         pick = QHBoxLayout()
         pick.addWidget(self.model_path, 1)
@@ -117,9 +126,6 @@ class NewAuditPage(QWidget):
         layout.addWidget(scroll, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.step)
-        state.language_changed.connect(lambda _l: self.retranslate())
-        self._load_templates()
-        self.retranslate()
 
     # ---- texts
     def retranslate(self) -> None:

@@ -41,6 +41,21 @@ class SignOffPage(QWidget):
         self.name = QLineEdit(state.settings.get("signer", ""))
         self.sign_button = QPushButton(clicked=self.sign)
         self.message = QLabel(wordWrap=True)
+        self._make_tables()
+        self.owner = QLineEdit()
+        self.due = QDateEdit(calendarPopup=True)
+        self.due.setDisplayFormat("yyyy-MM-dd")
+        self.due.setDate(QDate.currentDate().addDays(30))
+        self.save_button = QPushButton(clicked=self.assign)
+        self._lay_out()
+        state.audit_opened.connect(lambda _a: self.reload())
+        state.language_changed.connect(lambda _l: self.retranslate())
+        state.db_changed.connect(lambda _d: self.reload())
+        self.retranslate()
+        self.reload()
+
+    def _make_tables(self) -> None:
+        """Sign-offs and history (as tabs) and the findings to assign, read-only and sized to their columns."""
         self.signoffs = QTableWidget(0, 4)
         self.history = QTableWidget(0, 4)
         self.findings = QTableWidget(0, 5)
@@ -62,12 +77,9 @@ class SignOffPage(QWidget):
         self.signoffs.horizontalHeader().setStretchLastSection(False)
         self.findings.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.findings.itemSelectionChanged.connect(self._finding_selected)
-        self.owner = QLineEdit()
-        self.due = QDateEdit(calendarPopup=True)
-        self.due.setDisplayFormat("yyyy-MM-dd")
-        self.due.setDate(QDate.currentDate().addDays(30))
-        self.save_button = QPushButton(clicked=self.assign)
 
+    def _lay_out(self) -> None:
+        """The audit line, the sign-off box, the assignment box and the message line, top to bottom."""
         self.sign_box, self.assign_box = QGroupBox(), QGroupBox()
         self.sign_form = QFormLayout()
         for w in (self.role, self.name, self.decision):
@@ -90,11 +102,6 @@ class SignOffPage(QWidget):
         layout.addWidget(self.sign_box)
         layout.addWidget(self.assign_box, 1)
         layout.addWidget(self.message)
-        state.audit_opened.connect(lambda _a: self.reload())
-        state.language_changed.connect(lambda _l: self.retranslate())
-        state.db_changed.connect(lambda _d: self.reload())
-        self.retranslate()
-        self.reload()
 
     def retranslate(self) -> None:
         t = self.state.tr

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 PALETTE = ("#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037")
@@ -50,6 +50,23 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.2e}"
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """Where a line chart draws: its plot area, the value ranges it shows and the tick-label margin."""
+
+    area: QRectF
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    left: float
+
+    def to(self, x: float, y: float) -> QPointF:
+        """A data point's position in the widget."""
+        return QPointF(self.area.left() + (x - self.x0) / (self.x1 - self.x0) * self.area.width(),
+                       self.area.bottom() - (y - self.y0) / (self.y1 - self.y0) * self.area.height())
+
+
 class LineChart(QWidget):
     def __init__(self, spec: ChartSpec, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,13 +91,23 @@ class LineChart(QWidget):
         fm = p.fontMetrics()
         p.fillRect(self.rect(), QColor("white"))
         pts = self._points()
-        allx = [x for s in pts for x, _ in s]
-        ally = [y for s in pts for _, y in s] + [t[1] for t in self.spec.thresholds]
         p.setPen(QColor("#212121"))
         p.drawText(QRectF(0, 2, self.width(), fm.height() + 2), Qt.AlignmentFlag.AlignHCenter, self.spec.title)
-        if not allx:
+        if not any(pts):
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "–")
             return
+        frame = self._frame(fm, pts)
+        if frame.area.height() < 20 or frame.area.width() < 20:
+            return
+        self._draw_axes(p, fm, frame)
+        self._draw_thresholds(p, fm, frame)
+        self._draw_series(p, frame, pts)
+        self._draw_legend(p, fm, frame)
+
+    def _frame(self, fm: QFontMetrics, pts: list[list[tuple[float, float]]]) -> _Frame:
+        """The value ranges (padded) and the plot area left after the title, tick labels and legend."""
+        allx = [x for s in pts for x, _ in s]
+        ally = [y for s in pts for _, y in s] + [t[1] for t in self.spec.thresholds]
         x0, x1 = min(allx), max(allx)
         y0, y1 = min(ally), max(ally)
         if y1 - y0 < 1e-12:
@@ -93,25 +120,23 @@ class LineChart(QWidget):
         legend_h = (fm.height() + 2) * max(1, math.ceil(len(self.spec.series) / 3))
         area = QRectF(left, fm.height() + 10, self.width() - left - 14,
                       self.height() - fm.height() * 3 - 18 - legend_h)
-        if area.height() < 20 or area.width() < 20:
-            return
+        return _Frame(area, x0, x1, y0, y1, left)
 
-        def to(x: float, y: float) -> QPointF:
-            return QPointF(area.left() + (x - x0) / (x1 - x0) * area.width(),
-                           area.bottom() - (y - y0) / (y1 - y0) * area.height())
-
+    def _draw_axes(self, p: QPainter, fm: QFontMetrics, f: _Frame) -> None:
+        """Frame, horizontal grid with value ticks, index ticks and both axis labels."""
+        area = f.area
         p.setPen(QPen(QColor("#bdbdbd"), 1))
         p.drawRect(area)
-        for v in _ticks(y0, y1):
-            pt = to(x0, v)
+        for v in _ticks(f.y0, f.y1):
+            pt = f.to(f.x0, v)
             p.setPen(QPen(QColor("#eeeeee"), 1))
             p.drawLine(QPointF(area.left(), pt.y()), QPointF(area.right(), pt.y()))
             p.setPen(QColor("#424242"))
-            p.drawText(QRectF(0, pt.y() - fm.height() / 2, left - 6, fm.height()),
+            p.drawText(QRectF(0, pt.y() - fm.height() / 2, f.left - 6, fm.height()),
                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, _fmt(v))
-        xt = _ticks(x0, x1, 6) if self.spec.path else [x for x in _ticks(x0, x1, 8) if float(x).is_integer()]
-        for v in xt or [x0]:
-            pt = to(v, y0)
+        xt = _ticks(f.x0, f.x1, 6) if self.spec.path else [x for x in _ticks(f.x0, f.x1, 8) if float(x).is_integer()]
+        for v in xt or [f.x0]:
+            pt = f.to(v, f.y0)
             p.drawText(QRectF(pt.x() - 30, area.bottom() + 2, 60, fm.height()), Qt.AlignmentFlag.AlignHCenter,
                        _fmt(v))
         p.drawText(QRectF(area.left(), area.bottom() + fm.height() + 2, area.width(), fm.height()),
@@ -122,32 +147,39 @@ class LineChart(QWidget):
         p.drawText(QRectF(-area.height() / 2, 0, area.height(), fm.height()), Qt.AlignmentFlag.AlignHCenter,
                    self.spec.y_label)
         p.restore()
+
+    def _draw_thresholds(self, p: QPainter, fm: QFontMetrics, f: _Frame) -> None:
         from gui.theme import colour
 
         for i, (label, y, status) in enumerate(self.spec.thresholds):
-            if y0 <= y <= y1:
+            if f.y0 <= y <= f.y1:
                 pen = QPen(colour(status), 1.5, Qt.PenStyle.DashLine)
                 p.setPen(pen)
-                a, b = to(x0, y), to(x1, y)
+                a, b = f.to(f.x0, y), f.to(f.x1, y)
                 p.drawLine(a, b)
                 # alternate right and left, so the labels of two close lines (warn 0.05, fail 0.01) do not overlap
-                x = area.right() - fm.horizontalAdvance(label) - 4 if i % 2 == 0 else area.left() + 4
+                x = f.area.right() - fm.horizontalAdvance(label) - 4 if i % 2 == 0 else f.area.left() + 4
                 p.drawText(QPointF(x, a.y() - 3), label)
+
+    def _draw_series(self, p: QPainter, f: _Frame, pts: list[list[tuple[float, float]]]) -> None:
         for i, series in enumerate(pts):
             pen = QPen(QColor(PALETTE[i % len(PALETTE)]), 2, DASHES[i % len(DASHES)])
             p.setPen(pen)
             path = QPainterPath()
             for j, (x, y) in enumerate(series):
-                path.moveTo(to(x, y)) if j == 0 else path.lineTo(to(x, y))
+                path.moveTo(f.to(x, y)) if j == 0 else path.lineTo(f.to(x, y))
             p.drawPath(path)
             p.setPen(QPen(QColor(PALETTE[i % len(PALETTE)]), 1))
             for k, (x, y) in enumerate(series):
-                c = to(x, y)
+                c = f.to(x, y)
                 if self.spec.path:   # the layer index beside each point of the path
                     p.drawText(QPointF(c.x() + 4, c.y() - 4), str(k))
                 (p.drawEllipse(c, 2.5, 2.5) if i % 2 == 0 else p.drawRect(QRectF(c.x() - 2.5, c.y() - 2.5, 5, 5)))
-        lx, ly = area.left(), area.bottom() + fm.height() * 2 + 6
-        col_w = area.width() / 3
+
+    def _draw_legend(self, p: QPainter, fm: QFontMetrics, f: _Frame) -> None:
+        """Three legend entries per row under the x-axis label: the series' pen, then its name (elided)."""
+        lx, ly = f.area.left(), f.area.bottom() + fm.height() * 2 + 6
+        col_w = f.area.width() / 3
         for i, series in enumerate(self.spec.series):
             x = lx + (i % 3) * col_w
             y = ly + (i // 3) * (fm.height() + 2)

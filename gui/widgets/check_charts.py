@@ -13,7 +13,15 @@ from PySide6.QtWidgets import QWidget
 
 from auditor.condition_text import threshold_lines
 from auditor.messages import render
-from auditor.presentation import Chart, CheckPresentation, axis_label, chart_title, metric_label, presentation
+from auditor.presentation import (
+    Chart,
+    CheckPresentation,
+    axis_label,
+    chart_title,
+    metric_label,
+    presentation,
+    variant_label,
+)
 from auditor.views import CheckView, FindingView
 from gui.strings import tr
 from gui.widgets.charts import BarChart, ChartSpec, HeatMap, LineChart, Series
@@ -82,7 +90,7 @@ def _bars(check: CheckView, chart: Chart, lang: str) -> QWidget | None:
         if not isinstance(value, Mapping):
             continue
         prefix = f"{metric_label(m, lang)}: " if len(chart.metrics) > 1 else ""
-        items += [(prefix + metric_label(str(k), lang), v if isinstance(v, (int, float)) else None)
+        items += [(prefix + variant_label(str(k), lang), v if isinstance(v, (int, float)) else None)
                   for k, v in value.items()]
     if not items:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
+from auditor.presentation import dimension_label
 from gui.strings import tr, verdict_word
 from gui.theme import BACKGROUNDS, COLOURS
 
@@ -41,7 +42,7 @@ class DimensionTile(QFrame):
         colour, background = COLOURS.get(rating, COLOURS[None]), BACKGROUNDS.get(rating, BACKGROUNDS[None])
         self.setObjectName("tile")
         self.setStyleSheet(f"QFrame#tile {{background:{background};border:2px solid {colour};border-radius:6px;}}")
-        self.name.setText(f"<b>{tr('dim.' + self.dimension, lang)}</b>")
+        self.name.setText(f"<b>{dimension_label(self.dimension, lang)}</b>")
         self.rating.setText(f"<span style='color:{colour};font-weight:bold'>{verdict_word(rating, lang)}</span>")
         self.trend.setText(tr(f"f.trend.{trend}", lang) if trend else " ")
         self.setProperty("rating", rating)

@@ -1,12 +1,15 @@
 """Findings dashboard, language switch, compare, sign-off and assignment, PDF export: real widgets offscreen."""
+import html
 import importlib.util
 
 import pytest
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QTableWidget
 
 from auditor import api
-from gui.widgets.charts import HeatMap, LineChart
+from auditor.messages import Message, render
+from auditor.presentation import dimension_label
+from gui.widgets.charts import BarChart, HeatMap, LineChart
 
 
 def _open(window, audit_id):
@@ -51,6 +54,13 @@ def test_language_switch_uses_the_shipped_japanese_font(make_window, two_audits)
     finding = view.findings_of(view.checks[page.checks.currentRow()].id)[0]
     text = " ".join(label.text() for label in page.detail.findChildren(type(page.title)))
     assert finding.meaning_in("ja") in text and finding.title_in("ja") in text
+    # perturbation kinds (stored as mask@0.10) read as words in the bars and in the figures table
+    page.select_check("perturbation.sensitivity")
+    bars = [label for chart in page.detail.findChildren(BarChart) for label, _ in chart.items]
+    cells = [table.item(r, 1).text() for table in page.detail.findChildren(QTableWidget)
+             for r in range(table.rowCount())]
+    masked = "マスクしたトークン 10%"
+    assert masked in bars and any(masked in c for c in cells) and not any("@" in s for s in bars + cells)
     window.set_language("en")
     assert window.nav.item(2).text() == "Findings" and QApplication.instance().font().families()[0] == "DejaVu Sans"
 
@@ -77,6 +87,22 @@ def test_compare_two_audits(make_window, two_audits):
     assert apart and words.count(window.state.tr("cmp.not_compared")) == len(apart)
     assert "比較対象外" in window.state.tr("cmp.not_compared") and not any("解消" in w for w in words)
     assert "全体としては比較できません" in page.warning.text()
+    # reasons, dimensions and perturbation kinds come from the catalogue: the engine's messages, not its strings
+    facts_only = {k: v for k, v in page.result.items() if k not in ("reasons", "reasons_ja")}
+    for key in ("ratings", "metrics", "findings"):
+        rows = facts_only[key].values() if key == "ratings" else facts_only[key]
+        stripped = [{k: v for k, v in r.items() if k not in ("reason", "reason_ja")} for r in rows]
+        facts_only[key] = dict(zip(facts_only[key], stripped, strict=True)) if key == "ratings" else stripped
+    page._show(facts_only)
+    for reason in page.result["reason_messages"]:
+        assert html.escape(render(Message.from_json(reason), "ja"), quote=False) in page.warning.text()
+    dims = {page.ratings.item(r, 0).text() for r in range(page.ratings.rowCount())}
+    assert dims == {dimension_label(d, "ja") for d in page.result["ratings"]} and "情報の流れ" in dims
+    why = [page.ratings.item(r, 4).text() for r in range(page.ratings.rowCount())]
+    assert why == [r["reason_ja"] or "" for r in page.result["ratings"].values()]
+    names = [page.metrics.item(r, 1).text() for r in range(page.metrics.rowCount())]
+    assert any("マスクしたトークン 10%" in n for n in names) and not any("@" in n for n in names)
+    page._show(page.result)
     # "changes only" hides unchanged rows and keeps every row that is not compared
     unchanged = sum(f["change"] == "same" for f in page.result["findings"])
     page.changes_only.setChecked(True)

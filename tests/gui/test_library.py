@@ -55,7 +55,7 @@ def test_library_lists_searches_filters_and_opens(make_window, two_audits):
     lib.table.selectRow(0)
     lib.open_selected()
     assert window.stack.currentWidget() is window.findings
-    assert window.findings.data["audit_id"] == lib.table.item(0, 0).data(Qt.ItemDataRole.UserRole)
+    assert window.findings.view.audit_id == lib.table.item(0, 0).data(Qt.ItemDataRole.UserRole)
 
 
 def test_empty_library_says_what_to_do(make_window):

@@ -24,9 +24,6 @@ MAX_FUNCTION_LINES = 60
 KNOWN_LONG_MODULES: set[str] = set()
 KNOWN_LONG_FUNCTIONS = {
     "auditor/estimators/information.py:information_plane",
-    "gui/pages/new_audit.py:NewAuditPage.__init__",
-    "gui/pages/signoff.py:SignOffPage.__init__",
-    "gui/widgets/charts.py:LineChart.paintEvent",
 }
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
