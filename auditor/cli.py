@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     from auditor import cli_governance
 
     cli_governance.add_parsers(sub)
+    from auditor import cli_identity
+
+    cli_identity.add_parsers(sub)
 
     demo = sub.add_parser("demo", help="audit the bundled pretrained MiniLM on builtin:text")
     demo.add_argument("--out", metavar="DIR", help="keep the demo database and JSON in DIR")
@@ -99,10 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         from auditor.cli_governance import COMMANDS
+        from auditor.cli_identity import COMMANDS as IDENTITY_COMMANDS
 
         _cancel_on_sigterm()
         return {"audit": cmd_audit, "show": cmd_show, "list": cmd_list, "templates": cmd_templates,
-                "demo": cmd_demo, **COMMANDS}[args.command](args)
+                "demo": cmd_demo, **COMMANDS, **IDENTITY_COMMANDS}[args.command](args)
     except AuditorError as exc:
         sys.stderr.write(f"auditor: {_one_line(str(exc))}\n")
         return exc.exit_code
