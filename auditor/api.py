@@ -6,12 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.audit_run import META_FIELDS, AuditRequest, default_model_name, load_meta, result_row, run_audit
 from auditor.errors import AuditorError, BadInput
-from auditor.store import open_db, queries, records
+from auditor.store import chain, open_db, queries, records
 from auditor.views import AuditView
+
+if TYPE_CHECKING:
+    from auditor.verify import VerifyResult
 
 __all__ = ["META_FIELDS", "AuditRequest", "default_model_name", "load_meta", "result_row", "run_audit"]
 
@@ -47,25 +50,40 @@ def compare_audits(audit_a: str, audit_b: str, db: str | None = None) -> dict[st
 
 
 def sign_audit(audit_id: str, role: str, name: str, decision: str | None = None,
-               db: str | None = None) -> dict[str, Any]:
+               db: str | None = None, signer: Any = None) -> dict[str, Any]:
+    """A sign-off signed by `signer` (an auditor.identity Signer; None: this installation's machine key)."""
     from auditor import governance
 
-    return governance.sign(open_db(db, must_exist=True), audit_id, role, name, decision)
+    return governance.sign(open_db(db, must_exist=True), audit_id, role, name, decision, signer=signer)
 
 
 def assign_finding(audit_id: str, finding_id: int, owner: str | None = None, due: str | None = None,
-                   actor: str | None = None, db: str | None = None) -> dict[str, Any]:
+                   actor: str | None = None, db: str | None = None, signer: Any = None) -> dict[str, Any]:
     from auditor import governance
 
-    return governance.assign(open_db(db, must_exist=True), audit_id, finding_id, owner=owner, due=due, actor=actor)
+    return governance.assign(open_db(db, must_exist=True), audit_id, finding_id, owner=owner, due=due, actor=actor,
+                             signer=signer)
 
 
 def reevaluate(audit_id: str, template: str | None, db: str | None = None,
-               actor: str | None = None) -> dict[str, Any]:
+               actor: str | None = None, signer: Any = None) -> dict[str, Any]:
     """Applies a (changed) template to stored results as a new evaluation; the model is not run."""
     from auditor import governance
 
-    return governance.reevaluate(open_db(db, must_exist=True), audit_id, template, actor=actor)
+    return governance.reevaluate(open_db(db, must_exist=True), audit_id, template, actor=actor, signer=signer)
+
+
+def verify_audit(audit_id: str | None = None, db: str | None = None, *, allow_unsigned: bool = False,
+                 require_trust: bool = False) -> VerifyResult:
+    """Walks the signed event chain, every signature and every stored figure against its signed fingerprint
+    (one audit's figures, or every audit's when `audit_id` is None); see auditor.verify."""
+    from auditor.verify import verify
+
+    handle = open_db(db, read_only=True)
+    try:
+        return verify(handle, audit_id, allow_unsigned=allow_unsigned, require_trust=require_trust)
+    finally:
+        handle.conn.close()
 
 
 @dataclass(frozen=True)
@@ -113,10 +131,12 @@ def read_stored(handle: Any, audit_id: str, evaluation_id: int | None = None, *,
     return StoredAudit(view, content, fingerprint_of(content), canonical_json(content), planned, comparison)
 
 
-def add_event(handle: Any, audit_id: str, kind: str, detail: dict[str, Any], actor: str = "auditor") -> None:
-    """Append an event to the audit's history on an open writable handle (see `session`)."""
+def add_event(handle: Any, audit_id: str | None, kind: str, detail: dict[str, Any], actor: str = "auditor",
+              signer: Any = None) -> None:
+    """Append a signed event to the audit's history (audit_id None: the database's, e.g. trust.added) on an
+    open writable handle (see `session`); `signer` None signs with this installation's machine key."""
     with handle.conn:
-        records.add_event(handle, audit_id, kind, detail, actor=actor)
+        records.add_event(handle, audit_id, kind, detail, actor=actor, signer=signer)
 
 
 def audit_evidence(audit_id: str, db: str | None = None, evaluation_id: int | None = None) -> dict[str, Any]:
@@ -129,12 +149,36 @@ def audit_evidence(audit_id: str, db: str | None = None, evaluation_id: int | No
     return queries.stored_content(handle, audit["id"], evaluation_id)
 
 
-def record_event(audit_id: str, kind: str, detail: dict[str, Any], actor: str = "auditor",
-                 db: str | None = None) -> None:
+def record_event(audit_id: str | None, kind: str, detail: dict[str, Any], actor: str = "auditor",
+                 db: str | None = None, signer: Any = None) -> None:
+    """A signed event of an audit, or of the database itself when `audit_id` is None (identity.revoked,
+    trust.added); creates no database."""
     handle = open_db(db, must_exist=True)
-    audit = queries.audit_row(handle, audit_id)
-    with handle.conn:
-        records.add_event(handle, audit["id"], kind, detail, actor=actor)
+    try:
+        target = queries.audit_row(handle, audit_id)["id"] if audit_id is not None else None
+        with handle.conn:
+            records.add_event(handle, target, kind, detail, actor=actor, signer=signer)
+    finally:
+        handle.conn.close()
+
+
+def revoked_identities(db: str | None = None) -> dict[str, int]:
+    """Certificate fingerprint -> the event that revoked it, for commands that refuse a revoked signer early."""
+    handle = open_db(db, read_only=True)
+    try:
+        return chain.revocations(handle)
+    finally:
+        handle.conn.close()
+
+
+def _machine_signer() -> Any:
+    from auditor.identity import machine_signer
+
+    return machine_signer()
+
+
+# events a writer signs with nobody's identity are signed by this installation's machine key (store.chain)
+chain.use_default_signer(_machine_signer)
 
 
 def preview_model(path: str) -> dict[str, Any]:

@@ -34,6 +34,8 @@ class AuditRequest:
     model_version: str | None = None
     batch_size: int = 16
     skip_bad_probes: bool = False
+    # who signs the audit's events (an auditor.identity Signer); None: this installation's machine key
+    signer: Any = None
 
 
 def load_meta(path: str | None) -> dict[str, Any]:
@@ -71,6 +73,7 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
     bar = Progress(progress)
     began = time.perf_counter()
     template, probes = _checked_inputs(request)
+    signer = signer_for_run(request)
     db = open_db(request.db)
     bar(0.01, Message("progress.audit.loading"))
     model_path = Path(request.model).expanduser()
@@ -82,23 +85,23 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         adapter.close()
         raise
     run = _Run(request=request, template=template, probes=probes, adapter=adapter, reference=reference,
-               model_path=model_path, load_s=time.perf_counter() - began)
+               model_path=model_path, load_s=time.perf_counter() - began, signer=signer)
     _seed_everything(request.seed)
     audit_id = _create_audit_row(db, run)
     try:
         _run_and_store(db, audit_id, run, bar, should_stop)
         return audit_id
     except (Cancelled, KeyboardInterrupt):
-        records.fail_audit(db, audit_id, "cancelled by the user", status="cancelled")
+        records.fail_audit(db, audit_id, "cancelled by the user", status="cancelled", signer=signer)
         raise Cancelled(f"audit {audit_id} was cancelled; it is recorded as cancelled") from None
     except AuditorError as exc:
-        records.fail_audit(db, audit_id, str(exc))
+        records.fail_audit(db, audit_id, str(exc), signer=signer)
         raise
     except MemoryError:
-        records.fail_audit(db, audit_id, "out of memory")
+        records.fail_audit(db, audit_id, "out of memory", signer=signer)
         raise AuditFailed(f"audit {audit_id} ran out of memory; try --limit or a smaller --batch-size") from None
     except Exception as exc:
-        records.fail_audit(db, audit_id, f"{type(exc).__name__}: {exc}")
+        records.fail_audit(db, audit_id, f"{type(exc).__name__}: {exc}", signer=signer)
         raise AuditFailed(f"audit {audit_id} failed: {type(exc).__name__}: {exc}") from exc
     finally:
         adapter.close()
@@ -117,7 +120,18 @@ class _Run:
     reference: Any
     model_path: Path
     load_s: float
+    signer: Any = None
     environment: dict[str, Any] = field(default_factory=dict)
+
+
+def signer_for_run(request: AuditRequest) -> Any:
+    """The request's Signer, else this installation's machine key (loaded before any work, so a broken
+    identity folder is refused up front)."""
+    if request.signer is not None:
+        return request.signer
+    from auditor.identity import machine_signer
+
+    return machine_signer()
 
 
 def _checked_inputs(request: AuditRequest) -> tuple[Any, Any]:
@@ -145,6 +159,8 @@ def _create_audit_row(db: Any, run: _Run) -> str:
 
     request, adapter = run.request, run.adapter
     meta = {k: v for k, v in request.meta.items() if k not in ("name", "version")}
+    if run.signer is not None and not getattr(run.signer, "machine", False) and not meta.get("preparer"):
+        meta["preparer"] = run.signer.name     # a person's identity prepares the audit
     name = request.name or request.meta.get("name") or default_model_name(run.model_path)
     version = request.model_version or request.meta.get("version") or ""
     run.environment = environment.describe(adapter.device)
@@ -155,7 +171,7 @@ def _create_audit_row(db: Any, run: _Run) -> str:
     return records.create_audit(
         db, identity=adapter.identity.to_dict(), probes=run.probes.describe(), template=template_row(run.template),
         meta=meta, environment=run.environment, seed=request.seed, device=adapter.device, name=name,
-        model_version=version)
+        model_version=version, signer=run.signer)
 
 
 def _run_and_store(db: Any, audit_id: str, run: _Run, bar: Progress, should_stop: Callable[[], bool]) -> None:
@@ -187,8 +203,9 @@ def _run_and_store(db: Any, audit_id: str, run: _Run, bar: Progress, should_stop
     verdict = findings_mod.audit_verdict(results, found)
     evaluation_id = record_evaluation(db, audit_id, template, results, found, verdict, reason="initial")
     records.mark_finished_at(db, audit_id)
-    digest = records.seal_evaluation(db, audit_id, evaluation_id)
-    records.finish_audit(db, audit_id, verdict=verdict, fingerprint=digest)
+    seal = records.evaluation_seal(db, audit_id, evaluation_id)
+    # the signed `completed` event holds the fingerprint: editing a stored figure later breaks it (auditor.verify)
+    records.finish_audit(db, audit_id, verdict=verdict, fingerprint=seal["fingerprint"], seal=seal, signer=run.signer)
     bar(1.0, Message("progress.audit.complete"))
 
 

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     from auditor import cli_identity
 
     cli_identity.add_parsers(sub)
+    from auditor import cli_verify
+
+    cli_verify.add_parser(sub)
 
     demo = sub.add_parser("demo", help="audit the bundled pretrained MiniLM on builtin:text")
     demo.add_argument("--out", metavar="DIR", help="keep the demo database and JSON in DIR")
@@ -84,6 +87,7 @@ def _audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-version", metavar="V")
     p.add_argument("--purpose", metavar="TEXT")
     p.add_argument("--preparer", metavar="NAME")
+    p.add_argument("--identity", metavar="NAME", help="sign the audit as this identity (default: the machine key)")
     p.add_argument("--users", metavar="TEXT", help="who uses the model's outputs")
     p.add_argument("--out-of-scope", metavar="TEXT", help="uses the model is not meant for")
     p.add_argument("--decision-requested", metavar="TEXT", help="what the board is asked to decide")
@@ -103,10 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from auditor.cli_governance import COMMANDS
         from auditor.cli_identity import COMMANDS as IDENTITY_COMMANDS
+        from auditor.cli_verify import COMMANDS as VERIFY_COMMANDS
 
         _cancel_on_sigterm()
         return {"audit": cmd_audit, "show": cmd_show, "list": cmd_list, "templates": cmd_templates,
-                "demo": cmd_demo, **COMMANDS, **IDENTITY_COMMANDS}[args.command](args)
+                "demo": cmd_demo, **COMMANDS, **IDENTITY_COMMANDS,
+                **VERIFY_COMMANDS}[args.command](args)
     except AuditorError as exc:
         sys.stderr.write(f"auditor: {_one_line(str(exc))}\n")
         return exc.exit_code
@@ -157,7 +163,17 @@ def _request(args: argparse.Namespace) -> Any:
                         device=args.device, tokenizer=args.tokenizer, reference=args.reference,
                         layer_outputs=layer_outputs, limit=args.limit, seed=args.seed, meta=meta, name=args.name,
                         model_version=args.model_version, batch_size=args.batch_size,
-                        skip_bad_probes=args.skip_bad_probes)
+                        skip_bad_probes=args.skip_bad_probes, signer=signer_of(args))
+
+
+def signer_of(args: argparse.Namespace) -> Any:
+    """The Signer `--identity NAME` names (its passphrase asked now, before any work), or None."""
+    name = getattr(args, "identity", None)
+    if not name:
+        return None
+    from auditor.identity import load_identity
+
+    return load_identity(name)
 
 
 def _run(request: Any, style: str | None) -> str:

@@ -26,6 +26,7 @@ def add_parsers(sub: Any) -> None:
     reeval.add_argument("--template", required=True, metavar="NAME|PATH")
     reeval.add_argument("--db", metavar="PATH")
     reeval.add_argument("--actor", metavar="NAME", help="who re-evaluated (recorded in the event log)")
+    reeval.add_argument("--identity", metavar="NAME", help="sign the re-evaluation as this identity")
     reeval.add_argument("--json", action="store_true")
     reeval.add_argument("--fail-on", choices=("warn", "fail"))
 
@@ -35,6 +36,8 @@ def add_parsers(sub: Any) -> None:
     sign.add_argument("--name", required=True, metavar="NAME")
     sign.add_argument("--decision", metavar="TEXT", help="e.g. approve / approve with conditions / reject")
     sign.add_argument("--db", metavar="PATH")
+    sign.add_argument("--identity", metavar="NAME",
+                      help="sign with this identity (its name and role must be --name and --role)")
     sign.add_argument("--json", action="store_true")
 
     assign = sub.add_parser("assign", help="set the owner and/or due date of a finding")
@@ -43,6 +46,7 @@ def add_parsers(sub: Any) -> None:
     assign.add_argument("--owner", metavar="NAME")
     assign.add_argument("--due", metavar="YYYY-MM-DD")
     assign.add_argument("--actor", metavar="NAME")
+    assign.add_argument("--identity", metavar="NAME", help="sign the assignment as this identity")
     assign.add_argument("--db", metavar="PATH")
     assign.add_argument("--json", action="store_true")
 
@@ -131,7 +135,7 @@ def cmd_reevaluate(args: argparse.Namespace) -> int:
     from auditor.api import reevaluate
     from auditor.cli import matches_fail_on
 
-    data = reevaluate(args.audit_id, args.template, args.db, actor=args.actor)
+    data = reevaluate(args.audit_id, args.template, args.db, actor=args.actor, signer=_signer(args))
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
     else:
@@ -147,7 +151,7 @@ def cmd_reevaluate(args: argparse.Namespace) -> int:
 def cmd_sign(args: argparse.Namespace) -> int:
     from auditor.api import sign_audit
 
-    data = sign_audit(args.audit_id, args.role, args.name, args.decision, args.db)
+    data = sign_audit(args.audit_id, args.role, args.name, args.decision, args.db, signer=_signer(args))
     print(json.dumps(data, ensure_ascii=False) if args.json else
           f"Audit {data['audit_id']} signed by {data['name']} as {data['role']}"
           + (f": {data['decision']}" if data["decision"] else "")
@@ -159,11 +163,17 @@ def cmd_assign(args: argparse.Namespace) -> int:
     from auditor.api import assign_finding
 
     data = assign_finding(args.audit_id, args.finding_id, owner=args.owner, due=args.due, actor=args.actor,
-                          db=args.db)
+                          db=args.db, signer=_signer(args))
     print(json.dumps(data, ensure_ascii=False) if args.json else
           f"Finding {data['finding_id']} of audit {data['audit_id']}: "
           + ", ".join(f"{k} {v or '(cleared)'}" for k, v in data.items() if k in ("owner", "due")))
     return 0
+
+
+def _signer(args: argparse.Namespace) -> Any:
+    from auditor.cli import signer_of
+
+    return signer_of(args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

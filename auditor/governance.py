@@ -31,10 +31,13 @@ def _clean(text: str | None, what: str, required: bool = False) -> str | None:
     return text
 
 
-def sign(db: sqlite_utils.Database, audit_id: str, role: str, name: str, decision: str | None = None) -> dict[str, Any]:
-    """Records a sign-off of the audit's current evaluation (its fingerprint is part of the event)."""
+def sign(db: sqlite_utils.Database, audit_id: str, role: str, name: str, decision: str | None = None,
+         signer: Any = None) -> dict[str, Any]:
+    """Records a sign-off of the audit's current evaluation (its fingerprint is part of the event), signed by
+    `signer` (a person's identity; None: the machine key, and the name is then only what was typed)."""
     if role not in ROLES:
         raise BadInput(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    _check_identity(signer, role, name)
     audit = queries.audit_row(db, audit_id)
     if audit["status"] != "completed":
         raise BadInput(f"audit {audit['id']} is {audit['status']}; only a completed audit can be signed")
@@ -44,12 +47,29 @@ def sign(db: sqlite_utils.Database, audit_id: str, role: str, name: str, decisio
               "evaluation_id": evaluation["id"] if evaluation else None,
               "fingerprint": evaluation["fingerprint"] if evaluation else None}
     with db.conn:
-        records.add_event(db, audit["id"], "signed", detail, actor=detail["name"])
+        records.add_event(db, audit["id"], "signed", detail, actor=detail["name"], signer=signer)
     return {"audit_id": audit["id"], **detail}
 
 
+def _check_identity(signer: Any, role: str, name: str | None) -> None:
+    """A person signs under their own name and in the role their certificate states."""
+    if signer is None or getattr(signer, "machine", False):
+        return
+    if name is not None and " ".join(str(name).split()) != signer.name:
+        raise BadInput(f"--name {name!r} is not the name of identity {signer.name!r}; sign under your own name")
+    if signer.role != role:
+        raise BadInput(f"identity {signer.name} is a {signer.role}; it cannot sign as {role}")
+
+
+def actor_of(signer: Any, actor: str | None) -> str | None:
+    """The recorded actor: a person's identity names them, whatever --actor says."""
+    if signer is not None and not getattr(signer, "machine", False):
+        return str(signer.name)
+    return actor
+
+
 def assign(db: sqlite_utils.Database, audit_id: str, finding_id: int, owner: str | None = None,
-           due: str | None = None, actor: str | None = None) -> dict[str, Any]:
+           due: str | None = None, actor: str | None = None, signer: Any = None) -> dict[str, Any]:
     """Sets the owner and/or due date of a finding of the audit's current evaluation."""
     audit = queries.audit_row(db, audit_id)
     evaluation = queries.latest_evaluation(db, audit["id"])
@@ -64,7 +84,8 @@ def assign(db: sqlite_utils.Database, audit_id: str, finding_id: int, owner: str
         changes["owner"] = _clean(owner, "--owner")
     if due is not None:
         changes["due"] = _due(due)
-    records.assign_finding(db, audit["id"], finding_id, changes, actor=_clean(actor, "--actor") or "auditor")
+    records.assign_finding(db, audit["id"], finding_id, changes,
+                           actor=_clean(actor_of(signer, actor), "--actor") or "auditor", signer=signer)
     return {"audit_id": audit["id"], "finding_id": finding_id, **changes}
 
 
@@ -91,7 +112,7 @@ def _decisive(evidence: dict[str, Any]) -> dict[str, Any]:
 
 
 def reevaluate(db: sqlite_utils.Database, audit_id: str, template_name: str | None,
-               actor: str | None = None) -> dict[str, Any]:
+               actor: str | None = None, signer: Any = None) -> dict[str, Any]:
     """Applies a template to the stored results as a new evaluation (the earlier ones stay)."""
     from auditor import findings as findings_mod
     from auditor.checks.base import CheckResult
@@ -114,14 +135,19 @@ def reevaluate(db: sqlite_utils.Database, audit_id: str, template_name: str | No
     verdict = findings_mod.audit_verdict([r for r in results if r.check_id in planned], found)
     previous = view.evaluation
     evaluation_id = record_evaluation(db, view.audit_id, template, results, found, verdict, reason="re-evaluated")
-    digest = records.seal_evaluation(db, view.audit_id, evaluation_id)
+    seal = records.evaluation_seal(db, view.audit_id, evaluation_id)
+    digest = seal["fingerprint"]
     with db.atomic():
+        # the signed record of this evaluation (auditor.verify): its fingerprint, its findings' digest and
+        # its statuses' and ratings' digest
         records.add_event(db, view.audit_id, "re-evaluated", {
             "evaluation_id": evaluation_id, "template": template.name, "template_version": template.version,
-            "template_sha256": template.sha256, "verdict": verdict,
+            "template_sha256": template.sha256, "verdict": verdict, "fingerprint": digest,
+            "parts": {"evaluation": seal["parts"]["evaluation"]}, "read_model": seal["read_model"],
             "previous_evaluation_id": previous.id if previous else None,
             "previous_verdict": _text(previous.verdict) if previous else None,
-            "checks_not_in_audit": missing}, actor=_clean(actor, "--actor") or "auditor")
+            "checks_not_in_audit": missing}, actor=_clean(actor_of(signer, actor), "--actor") or "auditor",
+            signer=signer)
     return {"audit_id": view.audit_id, "evaluation_id": evaluation_id, "verdict": verdict,
             "previous_verdict": _text(previous.verdict) if previous else None, "fingerprint": digest,
             "template": template.summary(), "checks_not_in_audit": missing}

@@ -97,13 +97,40 @@ def _m003_read_model(db: sqlite_utils.Database) -> None:
                    [json.dumps(legacy.ratings(statuses)), evaluation["id"]])
 
 
+_APPEND_ONLY = ("""CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+                   BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END""",
+                """CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+                   BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END""")
+
+
+def _m004_signed_events(db: sqlite_utils.Database) -> None:
+    """The signed hash chain (auditor.store.chain): events gain prev_hash, hash, signature (base64) and
+    signer (the certificate's fingerprint); `certificates` keeps each signer's certificate, so a
+    signature can be checked from the database alone. Events recorded before are chained here,
+    unsigned (auditor.verify says so: nobody signed them). A UNIQUE prev_hash forbids a fork."""
+    from auditor.store import chain
+
+    for column in ("prev_hash", "hash", "signature", "signer"):
+        db.execute(f"ALTER TABLE events ADD COLUMN {column} TEXT")
+    db["certificates"].create({"fingerprint": str, "cert_pem": str, "name": str, "role": str, "first_seen": str},
+                              pk="fingerprint")
+    db.execute("DROP TRIGGER IF EXISTS events_no_update")
+    chain.link_existing(db)
+    db.execute(_APPEND_ONLY[0].format(table="events"))
+    for sql in _APPEND_ONLY:
+        db.execute(sql.format(table="certificates"))
+    db.execute("CREATE UNIQUE INDEX events_prev_hash ON events(prev_hash)")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial", _m001_initial),
     (2, "leases", _m002_leases),
     (3, "read model", _m003_read_model),
+    (4, "signed events", _m004_signed_events),
 ]
 
 READ_MODEL = 3   # the first version that stores statuses, ratings and sentences
+SIGNED = 4       # the first version whose events are chained and signed
 
 
 def migrate(db: sqlite_utils.Database) -> list[int]:

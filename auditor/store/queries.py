@@ -111,6 +111,17 @@ def stored_content(db: sqlite_utils.Database, audit_id: str, evaluation_id: int 
     }
 
 
+def read_model_digest(db: sqlite_utils.Database, evaluation_id: int) -> str:
+    """SHA-256 of what the read model shows beside the fingerprinted content: each check's stored status
+    and the ratings of the evaluation (signed with it, so a status edited to `pass` is noticed)."""
+    from auditor.store.fingerprint import fingerprint_of
+
+    statuses = sorted(list(r) for r in db.execute(
+        "SELECT check_id, status FROM check_statuses WHERE evaluation_id = ?", [evaluation_id]).fetchall())
+    ratings = db.execute("SELECT ratings_json FROM evaluations WHERE id = ?", [evaluation_id]).fetchone()
+    return fingerprint_of({"statuses": statuses, "ratings": load_json(ratings[0] if ratings else None, None)})
+
+
 def previous_audit_id(db: sqlite_utils.Database, audit_id: str) -> str | None:
     """The latest completed audit of the same model name that started before this one."""
     audit = audit_row(db, audit_id)

@@ -14,9 +14,9 @@ from typing import Any
 
 import sqlite_utils
 
-from auditor.store import lease, legacy, queries
+from auditor.store import chain, lease, legacy, queries
 from auditor.store import metrics as metric_rows
-from auditor.store.fingerprint import fingerprint_of
+from auditor.store.fingerprint import fingerprint_of, part_digests
 
 # a template as stored with an audit or an evaluation: name, version, sha256, source, text
 TemplateRow = Mapping[str, Any]
@@ -41,9 +41,9 @@ def new_audit_id() -> str:
 
 
 def add_event(db: sqlite_utils.Database, audit_id: str | None, kind: str, detail: Mapping[str, Any] | None = None,
-              actor: str = "auditor") -> int:
-    return int(db["events"].insert({"audit_id": audit_id, "at": now(), "actor": actor, "kind": kind,
-                                    "detail_json": _json(dict(detail or {}))}).last_pk)
+              actor: str = "auditor", signer: Any = None) -> int:
+    """Appends a chained event signed by `signer` (default: the registered machine signer; store.chain)."""
+    return chain.append(db, audit_id, kind, dict(detail or {}), actor, signer)
 
 
 def upsert_model(db: sqlite_utils.Database, identity: Mapping[str, Any]) -> int:
@@ -71,9 +71,10 @@ def upsert_probe_set(db: sqlite_utils.Database, description: Mapping[str, Any]) 
 
 def create_audit(db: sqlite_utils.Database, *, identity: Mapping[str, Any], probes: Mapping[str, Any],
                  template: TemplateRow, meta: Mapping[str, Any], environment: Mapping[str, Any], seed: int,
-                 device: str, name: str, model_version: str) -> str:
+                 device: str, name: str, model_version: str, signer: Any = None) -> str:
     """A new audit row in status `running` (it becomes `completed` only when every check is stored)."""
     audit_id = new_audit_id()
+    signer = signer if signer is not None else chain.default_signer()
     with db.atomic():
         model_id = upsert_model(db, identity)
         probe_id = upsert_probe_set(db, probes)
@@ -88,8 +89,9 @@ def create_audit(db: sqlite_utils.Database, *, identity: Mapping[str, Any], prob
         })
         # in the same transaction as the row: a `running` audit always names the process that runs it
         lease.record(db, audit_id)
-        add_event(db, audit_id, "created", {"template": template["name"], "model_sha256": identity["sha256"]},
-                  actor=str(meta.get("preparer") or "auditor"))
+        add_event(db, audit_id, "created", {"template": template["name"], "model_sha256": identity["sha256"],
+                                            "signer_kind": chain.signer_kind(signer)},
+                  actor=str(meta.get("preparer") or "auditor"), signer=signer)
     return audit_id
 
 
@@ -151,10 +153,18 @@ def store_evaluation(db: sqlite_utils.Database, audit_id: str, template: Templat
 
 def seal_evaluation(db: sqlite_utils.Database, audit_id: str, evaluation_id: int) -> str:
     """Stores the evaluation's fingerprint: the SHA-256 of everything stored for it (queries.stored_content)."""
-    digest = fingerprint_of(queries.stored_content(db, audit_id, evaluation_id))
+    return str(evaluation_seal(db, audit_id, evaluation_id)["fingerprint"])
+
+
+def evaluation_seal(db: sqlite_utils.Database, audit_id: str, evaluation_id: int) -> dict[str, Any]:
+    """Stores the evaluation's fingerprint and returns what its signed event holds: the evaluation id, the
+    fingerprint, the digests of its parts (fingerprint.part_digests) and of its statuses and ratings."""
+    content = queries.stored_content(db, audit_id, evaluation_id)
+    digest = fingerprint_of(content)
     with db.atomic():
         db["evaluations"].update(evaluation_id, {"fingerprint": digest})
-    return digest
+    return {"evaluation_id": evaluation_id, "fingerprint": digest, "parts": part_digests(content),
+            "read_model": queries.read_model_digest(db, evaluation_id)}
 
 
 def update_environment(db: sqlite_utils.Database, audit_id: str, environment: Mapping[str, Any]) -> None:
@@ -164,27 +174,32 @@ def update_environment(db: sqlite_utils.Database, audit_id: str, environment: Ma
 
 
 def assign_finding(db: sqlite_utils.Database, audit_id: str, finding_id: int, changes: Mapping[str, Any],
-                   actor: str) -> None:
-    """Sets a finding's owner and/or due date, and logs it, in one transaction."""
+                   actor: str, signer: Any = None) -> None:
+    """Sets a finding's owner and/or due date, and logs it (signed), in one transaction."""
     with db.atomic():
         db["findings"].update(finding_id, {k: changes[k] for k in ("owner", "due") if k in changes})
-        add_event(db, audit_id, "assigned", {"finding_id": finding_id, **changes}, actor=actor)
+        add_event(db, audit_id, "assigned", {"finding_id": finding_id, **changes}, actor=actor, signer=signer)
 
 
-def finish_audit(db: sqlite_utils.Database, audit_id: str, *, verdict: str, fingerprint: str) -> None:
+def finish_audit(db: sqlite_utils.Database, audit_id: str, *, verdict: str, fingerprint: str,
+                 seal: Mapping[str, Any] | None = None, signer: Any = None) -> None:
+    """Marks the audit completed; its `completed` event signs the fingerprint (and `seal`: evaluation_seal)."""
+    signer = signer if signer is not None else chain.default_signer()
     with db.atomic():
         db["audits"].update(audit_id, {"status": "completed", "verdict": verdict, "fingerprint": fingerprint})
-        add_event(db, audit_id, "completed", {"verdict": verdict, "fingerprint": fingerprint})
+        add_event(db, audit_id, "completed", {**dict(seal or {}), "verdict": verdict, "fingerprint": fingerprint,
+                                              "signer_kind": chain.signer_kind(signer)}, signer=signer)
 
 
 def mark_finished_at(db: sqlite_utils.Database, audit_id: str) -> None:
     db["audits"].update(audit_id, {"finished_at": now()})
 
 
-def fail_audit(db: sqlite_utils.Database, audit_id: str, error: str, status: str = "failed") -> None:
+def fail_audit(db: sqlite_utils.Database, audit_id: str, error: str, status: str = "failed",
+               signer: Any = None) -> None:
     with db.atomic():
         db["audits"].update(audit_id, {"status": status, "error": error, "finished_at": now()})
-        add_event(db, audit_id, status, {"error": error})
+        add_event(db, audit_id, status, {"error": error}, signer=signer)
 
 
 def record_probes_not_fed(db: sqlite_utils.Database, audit_id: str, offered: Mapping[str, Any]) -> None:
