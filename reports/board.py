@@ -15,7 +15,7 @@ from reportlab.platypus import (
 
 from auditor.presentation import dimension_hint, dimension_label
 from auditor.status import Status
-from reports import fonts
+from reports import fonts, signature_block
 from reports.data import ReportData, dimension_of, open_actions, opportunities, top_risks
 from reports.figures import river
 from reports.layout import (
@@ -157,7 +157,7 @@ def _decision(data: ReportData, t: dict[str, Any], st: dict) -> list:
     out.append(Spacer(1, 8))
     out.append(Paragraph(f"{esc(t['signed'])}: ____________________ &nbsp; {esc(t['name_date'])}: "
                          "______________", st["cell"]))
-    return out
+    return out + signature_block.flowables(data, t)   # the PDF signature's visible block, when signed
 
 
 def story(data: ReportData, t: dict[str, Any]) -> list:

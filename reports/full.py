@@ -16,7 +16,7 @@ from auditor.condition_text import measured_name, thresholds
 from auditor.messages import Message, render
 from auditor.presentation import dimension_label, metric_label, variant_label
 from auditor.status import Status
-from reports import fonts
+from reports import fonts, signature_block
 from reports.board import missing_block
 from reports.data import AUDIT_SCOPE, ReportData, top_risks
 from reports.figures import river
@@ -287,7 +287,8 @@ def _signoff(data: ReportData, t: dict[str, Any], st: dict) -> list:
     tb = table(rows, [90, 170, 150, CONTENT_W - 410], st)
     tb.setStyle([("TOPPADDING", (0, 1), (-1, -1), 12),
                  ("BOTTOMPADDING", (0, 1), (-1, -1), 12)])
-    return [_h(t, 13, st), Paragraph(esc(t["signoff_intro"]), st["body"]), tb]
+    # the PDF signature's visible block, when signed
+    return [_h(t, 13, st), Paragraph(esc(t["signoff_intro"]), st["body"]), tb, *signature_block.flowables(data, t)]
 
 
 def story(data: ReportData, t: dict[str, Any]) -> list:
