@@ -59,6 +59,9 @@ def add_parsers(sub: Any) -> None:
     report.add_argument("--draft", action="store_true",
                         help="allow a report of an audit that is not completed: every page is marked DRAFT, "
                              "and verify-report never accepts it as a final report")
+    report.add_argument("--sign", metavar="IDENTITY",
+                        help="sign the PDF (PAdES) as this identity, with a visible signature block on the decision "
+                             "page; passphrase from AUDITOR_PASSPHRASE or asked")
 
     verify = sub.add_parser("verify-report", help="check a PDF report against its evidence (and the database); "
                                                   "a draft never verifies")
