@@ -9,11 +9,13 @@ device asked for (the CPU by default, a GPU where present), one N x N matrix at 
 - Matrix-based Renyi alpha=2 entropy (Giraldo et al. 2015): S(A) = -log2 tr((A / tr A)^2) of a Gram
   matrix A, the joint entropy from the normalised Hadamard product; no eigendecomposition.
 - A held-out linear probe: accuracy and the lower bound I(T;Y) >= H(Y) - cross-entropy.
+
+All of them on every layer: `information_plane` (auditor.estimators.plane, handed out here as well).
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -305,96 +307,10 @@ def linear_probe(z: np.ndarray, labels: np.ndarray, fit: np.ndarray, score: np.n
 
 # ---------------------------------------------------------------- the information plane, layer by layer
 
-@dataclass(frozen=True)
-class InformationPlane:
-    """Per-layer estimates ([L+1] lists, bits) and the settings that produced them."""
+def __getattr__(name: str) -> Any:
+    """information_plane and InformationPlane, from auditor.estimators.plane (which builds on this module)."""
+    if name in ("information_plane", "InformationPlane"):
+        from auditor.estimators import plane
 
-    mi_xt_kde: list[float]
-    mi_ty_kde: list[float]
-    mi_xt_renyi: list[float]
-    mi_ty_renyi: list[float]
-    probe_accuracy: list[float | None]
-    mi_ty_probe_bound: list[float | None]
-    compression: list[float | None]
-    mi_ty_kde_shuffled: list[float]         # the same estimators with the labels shuffled: the floor that
-    mi_ty_renyi_shuffled: list[float]       # independent labels reach (finite-sample bias)
-    probe_cross_entropy: list[float | None]
-    effective_rank: list[float | None]
-    components: list[int]                   # PCA components kept per layer (<= k)
-    renyi_bandwidths: list[float]           # median-heuristic h per layer
-    input_bandwidth: float                  # the same for X
-    input_information: float                # KDE I(X;X), the reference of `compression`
-    sigma: float
-    sigma_rule: str
-    sample_size: int                        # probes in the pairwise (KDE, Renyi) estimators
-    count: int                              # probes in the set
-    chance_accuracy: float
-    label_entropy: float                    # H(Y) of all probes, bits
-    probe_label_entropy: float              # H(Y) of the scored probes, the bound's reference
-    probe_correct: np.ndarray | None = field(default=None, compare=False)   # [scored, L+1], for intervals
-    probe_nll: np.ndarray | None = field(default=None, compare=False)
-
-
-def information_plane(pooled: list[np.ndarray], labels: np.ndarray, fit: np.ndarray, score: np.ndarray, *,
-                      inputs: np.ndarray | None = None, k: int = DEFAULT_K, sigma: float | None = None,
-                      sigma_fraction: float = DEFAULT_SIGMA_FRACTION, max_samples: int = DEFAULT_MAX_SAMPLES,
-                      seed: int = 0, l2: float = DEFAULT_L2, device: str = "cpu",
-                      on_layer: Callable[[int], None] | None = None) -> InformationPlane:
-    """Every estimator on T_l = z_l [N, d] for l = 0..L, with Y = labels [N] and X = `inputs` (default z_0).
-
-    sigma: the KDE noise level in standardised units (unit total variance); None calibrates it on X.
-    The KDE I(X;T_l) bounds what T_l keeps about the probe itself (T_l is a function of it), so it
-    needs no X; `compression` divides it by the same bound for X. `on_layer(l)` runs after each layer.
-    """
-    from auditor.estimators.held_out import per_probe
-    from auditor.estimators.spectra import participation_ratio
-
-    labels = np.asarray(labels).reshape(-1)
-    dev = _device(device)
-    rows = subsample_indices(len(labels), max_samples, seed)
-    n = len(rows)
-    shuffled = np.random.default_rng([seed, 5151]).permutation(labels[rows])
-    labelling, control = _labelling(labels[rows], dev), _labelling(shuffled, dev)
-    p_y = labelling[0].sum(dim=0) / n
-    s_y = -math.log2(float((p_y * p_y).sum()))          # Renyi-2 entropy of the label Gram matrix
-    d2x = _squared_distances(_standardised(np.asarray(pooled[0] if inputs is None else inputs)[rows], k, dev))
-    sig = float(sigma) if sigma is not None else _calibrate(d2x, sigma_fraction)
-    rule = f"fixed at {sig:.4g}" if sigma is not None else \
-        f"calibrated so that I(X;X) = {sigma_fraction:g} x its ceiling (log2 N for distinct probes)"
-    input_information = _kde_terms(d2x, sig, [])[0]
-    kx, hx = _gram(d2x)
-    s_x = _renyi(kx)
-    del d2x
-    out: dict[str, list[Any]] = {name: [] for name in (
-        "mi_xt_kde", "mi_ty_kde", "mi_xt_renyi", "mi_ty_renyi", "probe_accuracy", "mi_ty_probe_bound",
-        "mi_ty_kde_shuffled", "mi_ty_renyi_shuffled", "probe_cross_entropy", "effective_rank", "components",
-        "renyi_bandwidths")}
-    probe, probes = None, []
-    for layer, z in enumerate(pooled):
-        t = _standardised(np.asarray(z)[rows], k, dev)
-        d2 = _squared_distances(t)
-        i_xt, (i_ty, i_ty_control) = _kde_terms(d2, sig, [labelling, control])
-        kt, h = _gram(d2)
-        del d2
-        s_t, s_xt = _renyi(kt), _renyi(kx * kt)
-        kt.mul_(kt)       # K_T o K_T: with a label Gram L, tr((K_T o L)^2) = sum_i sum_{j ~ i} K_T[i, j]^2
-        s_ty, s_ty_control = (-math.log2(max(float(_same_label_sum(kt, lab).sum()) / n ** 2, _EPS))
-                              for lab in (labelling, control))
-        del kt
-        probes.append(probe := linear_probe(z, labels, fit, score, k=k, l2=l2))
-        for name, value in (("mi_xt_kde", i_xt), ("mi_ty_kde", i_ty), ("mi_xt_renyi", s_x + s_t - s_xt),
-                            ("mi_ty_renyi", s_t + s_y - s_ty), ("probe_accuracy", probe.accuracy),
-                            ("mi_ty_probe_bound", probe.bound), ("mi_ty_kde_shuffled", i_ty_control),
-                            ("mi_ty_renyi_shuffled", s_t + s_y - s_ty_control),
-                            ("probe_cross_entropy", probe.cross_entropy),
-                            ("effective_rank", participation_ratio(np.asarray(z))),
-                            ("components", int(t.shape[1])), ("renyi_bandwidths", h)):
-            out[name].append(value)
-        if on_layer is not None:
-            on_layer(layer)
-    compression = [v / input_information if input_information > _EPS else None for v in out["mi_xt_kde"]]
-    correct, nll = (per_probe([getattr(r, part) for r in probes], len(score)) for part in ("correct", "nll"))
-    return InformationPlane(**out, compression=compression, input_bandwidth=hx, input_information=input_information,
-                            sigma=sig, sigma_rule=rule, sample_size=n, count=len(labels), probe_correct=correct,
-                            chance_accuracy=probe.chance if probe else 0.0, label_entropy=label_entropy(labels),
-                            probe_label_entropy=probe.label_entropy if probe else 0.0, probe_nll=nll)
+        return getattr(plane, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
