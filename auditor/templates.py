@@ -48,6 +48,8 @@ class Template:
     min_probes: int = 0
     # how rules with an interval decide, unless a rule says otherwise (auditor.checks.conditions)
     decide_on: str = "interval"
+    # an approver may approve an audit made under this template (auditor.duties); quick is a first look, not this
+    approval_grade: bool = False
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -60,7 +62,8 @@ class Template:
         return {"name": self.name, "version": self.version, "description": self.description,
                 "description_ja": self.description_ja,
                 "checks": [c.id for c in self.checks], "required": list(self.required),
-                "min_probes": self.min_probes, "decide_on": self.decide_on, "source": self.source,
+                "min_probes": self.min_probes, "decide_on": self.decide_on,
+                "approval_grade": self.approval_grade, "source": self.source,
                 "sha256": self.sha256}
 
 
@@ -101,7 +104,8 @@ def load_template(name_or_path: str | None) -> Template:
 def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Template:
     if not isinstance(data, dict):
         raise ValueError("the file must be a mapping with name, version and checks")
-    unknown = set(data) - {"name", "version", "description", "description_ja", "checks", "min_probes", "decide_on"}
+    unknown = set(data) - {"name", "version", "description", "description_ja", "checks", "min_probes", "decide_on",
+                           "approval_grade"}
     if unknown:
         raise ValueError(f"unknown top-level key(s) {', '.join(sorted(unknown))}")
     for key in ("name", "version"):
@@ -114,6 +118,9 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
     if isinstance(min_probes, bool) or not isinstance(min_probes, int) or not 0 <= min_probes <= 1_000_000:
         raise ValueError(f"min_probes must be a whole number of probes (0 for no minimum), not {min_probes!r}")
     decide_on = parse_decide_on(data.get("decide_on"), "") or "interval"
+    approval_grade = data.get("approval_grade", False)
+    if not isinstance(approval_grade, bool):
+        raise ValueError(f"approval_grade must be true or false, not {approval_grade!r}")
     known = registry.load_all()
     findings_known = _finding_keys()
     specs: list[CheckSpec] = []
@@ -157,7 +164,8 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
     return Template(name=str(data["name"]), version=str(data["version"]),
                     description=" ".join(str(data.get("description") or "").split()),
                     checks=tuple(specs), sha256=digest, source=source, text=text,
-                    description_ja=fold(data.get("description_ja")), min_probes=min_probes, decide_on=decide_on)
+                    description_ja=fold(data.get("description_ja")), min_probes=min_probes, decide_on=decide_on,
+                    approval_grade=approval_grade)
 
 
 def _finding_keys() -> frozenset[str]:
