@@ -98,9 +98,11 @@ class TemplateView:
     version: str | None
     sha256: str | None
     source: str | None
+    approval_grade: bool = False                  # the template lets an approver approve (auditor.duties)
 
     def to_json(self) -> Json:
-        return {"name": self.name, "version": self.version, "sha256": self.sha256, "source": self.source}
+        return {"name": self.name, "version": self.version, "sha256": self.sha256, "source": self.source,
+                "approval_grade": self.approval_grade}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TemplateView:
@@ -269,6 +271,7 @@ class EventView:
     actor: str
     kind: str                                     # created | completed | signed | assigned | re-evaluated | ...
     detail: Mapping[str, Any] = field(default_factory=dict)
+    signer: str | None = None                     # fingerprint of the certificate that signed it; None: unsigned
 
     def to_json(self) -> Json:
         return {**vars(self), "detail": dict(self.detail)}

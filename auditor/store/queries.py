@@ -137,7 +137,7 @@ def previous_audit_id(db: sqlite_utils.Database, audit_id: str) -> str | None:
 
 def events_of(db: sqlite_utils.Database, audit_id: str) -> list[dict[str, Any]]:
     return [{"id": r["id"], "at": r["at"], "actor": r["actor"], "kind": r["kind"],
-             "detail": _load(r["detail_json"], {})}
+             "detail": _load(r["detail_json"], {}), "signer": r.get("signer")}
             for r in db["events"].rows_where("audit_id = ?", [audit_id], order_by="id")]
 
 

@@ -130,9 +130,14 @@ def _template(audit: Row, evaluation: Row | None) -> TemplateView:
     """The template of the evaluation shown (a re-evaluation changes it)."""
     if evaluation is None or evaluation["template_sha256"] == audit["template_sha256"]:
         return TemplateView(audit["template_name"], audit["template_version"], audit["template_sha256"],
-                            audit["template_source"])
+                            audit["template_source"], _approval_grade(audit["template_text"]))
     return TemplateView(evaluation["template_name"], evaluation["template_version"], evaluation["template_sha256"],
-                        f"re-evaluation {evaluation['id']}")
+                        f"re-evaluation {evaluation['id']}", _approval_grade(evaluation["template_text"]))
+
+
+def _approval_grade(template_text: str | None) -> bool:
+    """Whether the stored template says `approval_grade: true` (auditor.duties); False when it says nothing."""
+    return queries.parsed_template(template_text).get("approval_grade") is True
 
 
 def _evaluation_view(row: Row) -> EvaluationView:

@@ -135,7 +135,9 @@ def test_show_json_keeps_every_field_and_adds_the_named_ones(tmp_path):
     assert all(set(e) == BEFORE_EVALUATION | {"fingerprint"} for e in data["evaluations"])
     assert all(set(r) == BEFORE_RULE for r in data["template_conditions"])
     assert all(set(r) == {"rating", "checks", "trend"} for r in data["ratings"].values())
-    assert all(set(e) == {"id", "at", "actor", "kind", "detail"} for e in data["events"])
+    # issue 16 adds each event's signer (certificate fingerprint), read by auditor.duties
+    assert all(set(e) == {"id", "at", "actor", "kind", "detail", "signer"} for e in data["events"])
+    assert data["template"]["approval_grade"] is False       # issue 16: the stored quick template says nothing
     assert data["checks"][0]["sentences"] == [{"key": "text.verbatim", "params": {"text": "13 files, nothing unusual"}}]
 
 
