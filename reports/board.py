@@ -13,7 +13,14 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from auditor.presentation import dimension_hint, dimension_label
+from auditor.presentation import (
+    decision_label,
+    dimension_hint,
+    dimension_label,
+    missing_evidence,
+    role_label,
+    scope_label,
+)
 from auditor.status import Status
 from reports import fonts, signature_block
 from reports.data import ReportData, dimension_of, open_actions, opportunities, top_risks
@@ -33,8 +40,6 @@ from reports.layout import (
     table,
     write_pdf,
 )
-from reports.missing import missing_evidence
-from reports.wording import scope_label
 
 MAX_MISSING = 5   # causes listed on the board; the full report's register lists every finding
 
@@ -57,13 +62,13 @@ def _header(data: ReportData, t: dict[str, Any], st: dict) -> Table:
     return tb
 
 
-def _scope(check_id: str, data: ReportData, t: dict[str, Any]) -> str:
-    return scope_label(check_id, data.lang, t)
+def _scope(check_id: str, data: ReportData) -> str:
+    return scope_label(check_id, data.lang)
 
 
 def missing_block(data: ReportData, t: dict[str, Any], st: dict, limit: int | None = MAX_MISSING) -> list:
     """What evidence an inconclusive audit lacks and how to get it: one line per cause, in the report's language."""
-    items = missing_evidence(data.findings, data.lang, t)
+    items = missing_evidence(data.findings, data.lang)
     if not items:
         return []
     ja = data.lang == "ja"
@@ -72,7 +77,7 @@ def missing_block(data: ReportData, t: dict[str, Any], st: dict, limit: int | No
     cells = [[Paragraph(f"<b>{esc(t['missing_title'])}</b>", st["body"])],
              [Paragraph(esc(t["missing_intro"]), st["cell"])]]
     for m in items[:limit]:
-        where = comma.join(_scope(c, data, t) for c in m.scopes)
+        where = comma.join(_scope(c, data) for c in m.scopes)
         cells.append([Paragraph(f"{q} <b>{esc(m.title)}</b>{left}{esc(where)}{right}{colon}{esc(m.reason)}<br/>"
                                 f"&nbsp;&nbsp;&nbsp;→ <b>{esc(t['missing_how'])}</b>{colon}{esc(m.action)}",
                                 st["cell"])])
@@ -125,7 +130,7 @@ def _risks(data: ReportData, t: dict[str, Any], st: dict) -> list:
     for f in risks:
         meaning = f.meaning_in(data.lang) or f.detail_in(data.lang)
         owner = f.owner or t["owners"].get(dimension_of(f.check_id), t["owners"]["other"])
-        where = _scope(f.check_id, data, t)
+        where = _scope(f.check_id, data)
         rows.append([mark(f.severity, t["verdict"]),
                      f"<b>{esc(f.title_in(data.lang))}</b> · {esc(where)}<br/>{esc(meaning)}",
                      esc(t["impact"].get(f.severity.value, "")), esc(owner)])
@@ -150,9 +155,9 @@ def _decision(data: ReportData, t: dict[str, Any], st: dict) -> list:
     open_n = open_actions(data)
     out = [Paragraph(esc(t["decision_title"]), st["h2"]), Paragraph(opts, st["body"]),
            Paragraph(esc(t["open_actions"].format(n=open_n) if open_n else t["no_open_actions"]), st["cell"])]
-    roles = t["signoff"]["roles"]
     for s in data.view.signoffs[:3]:
-        out.append(Paragraph(f"{esc(roles.get(s.role or '', s.role))}: {esc(s.name)}, {esc(s.decision or '')} "
+        out.append(Paragraph(f"{esc(role_label(s.role, data.lang))}: {esc(s.name)}, "
+                             f"{esc(decision_label(s.decision, data.lang))} "
                              f"({esc((s.at or '')[:10])})", st["cell"]))
     out.append(Spacer(1, 8))
     out.append(Paragraph(f"{esc(t['signed'])}: ____________________ &nbsp; {esc(t['name_date'])}: "

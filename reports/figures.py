@@ -2,7 +2,8 @@
 
 A check lists its charts next to its code (`Check.charts`: name, metrics, kind, value axis); the
 title is the catalogue's chart.<check>.<name>, each series is named by metric.<name>, the value axis
-by axis.<axis>, and threshold lines are worded by auditor.condition_text. A chart whose figures were
+by axis.<axis>, and threshold lines are worded by auditor.condition_text. A per-layer series with a
+stored 95% interval (CheckView.intervals) is drawn over its shaded band (interval.band in the legend). A chart whose figures were
 not stored (a model without a head has no changed predictions) is left out. The information river
 of the board page is this module's own figure.
 """
@@ -14,7 +15,16 @@ from reportlab.graphics.shapes import Drawing
 
 from auditor.condition_text import threshold_lines
 from auditor.messages import render
-from auditor.presentation import Chart, axis_label, chart_title, metric_label, presentation, variant_label
+from auditor.messages import text as catalogue_text
+from auditor.presentation import (
+    Chart,
+    axis_label,
+    chart_title,
+    layer_band,
+    metric_label,
+    presentation,
+    variant_label,
+)
 from reports import charts, fonts
 from reports.data import ReportData, layer_series
 
@@ -33,25 +43,28 @@ def _lines_for(data: ReportData, check_id: str, chart: Chart) -> list[tuple[floa
     return out
 
 
-def _series(data: ReportData, check_id: str, chart: Chart) -> list[tuple[str, list]]:
-    """One series per declared metric; a metric stored per variant ({variant: [...]}) gives one per variant."""
-    metrics = data.metrics(check_id)
-    out: list[tuple[str, list]] = []
+def _series(data: ReportData, check_id: str, chart: Chart) -> list[tuple[str, list, charts.Band | None]]:
+    """One series per declared metric, with its stored per-layer 95% interval (or None); a metric stored per
+    variant ({variant: [...]}) gives one per variant."""
+    metrics, check = data.metrics(check_id), data.check(check_id)
+    out: list[tuple[str, list, charts.Band | None]] = []
     for name in chart.metrics:
         value = metrics.get(name)
         if isinstance(value, dict):
-            out += [(f"{metric_label(name, data.lang)} ({variant_label(key, data.lang)})", v)
+            out += [(f"{metric_label(name, data.lang)} ({variant_label(key, data.lang)})", v,
+                     layer_band(check, name, len(v), key) if check else None)
                     for key, v in sorted(value.items())
                     if isinstance(v, list)]
-        elif layer_series(data, check_id, name):
-            out.append((metric_label(name, data.lang), layer_series(data, check_id, name)))
+        elif series := layer_series(data, check_id, name):
+            out.append((metric_label(name, data.lang), series, layer_band(check, name, len(series)) if check else None))
     return out
 
 
 def _line(data: ReportData, check_id: str, chart: Chart, t: dict[str, Any], width: float) -> Drawing | None:
-    series = _series(data, check_id, chart)
-    if not series:
+    banded = _series(data, check_id, chart)
+    if not banded:
         return None
+    series, bands = [(name, values) for name, values, _ in banded], [band for _, _, band in banded]
     chance = data.evidence(check_id).get("chance_accuracy")
     if chart.axis == "accuracy" and isinstance(chance, (int, float)):   # accuracy is read against chance
         series.append((metric_label("chance", data.lang), [chance] * len(series[0][1])))
@@ -63,7 +76,8 @@ def _line(data: ReportData, check_id: str, chart: Chart, t: dict[str, Any], widt
     return charts.layer_lines(series, x_label=axis_label("step" if steps else "layer", data.lang),
                               y_label=axis_label(chart.axis, data.lang), font=_font(data), width=width,
                               x_start=1 if steps else 0, thresholds=_lines_for(data, check_id, chart),
-                              log_y=log_y, no_data_text=t["results"]["missing"],
+                              log_y=log_y, no_data_text=t["results"]["missing"], bands=bands,
+                              band_label=catalogue_text("interval.band", data.lang),
                               **({"y_min": 0, "y_max": 1} if bounded and not log_y else {}))
 
 
@@ -98,7 +112,7 @@ def _bars(data: ReportData, check_id: str, chart: Chart, t: dict[str, Any], widt
 
 
 def _shares(data: ReportData, check_id: str, chart: Chart, t: dict[str, Any], width: float) -> Drawing | None:
-    series = _series(data, check_id, chart)
+    series = [(name, values) for name, values, _ in _series(data, check_id, chart)]
     if not series:
         return None
     return charts.stacked_shares(series, x_label=axis_label("step", data.lang),

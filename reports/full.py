@@ -14,7 +14,7 @@ from reportlab.platypus import (
 
 from auditor.condition_text import measured_name, thresholds
 from auditor.messages import Message, render
-from auditor.presentation import dimension_label, metric_label, variant_label
+from auditor.presentation import decision_label, dimension_label, metric_label, scope_label, variant_label
 from auditor.status import Status
 from reports import fonts, signature_block
 from reports.board import missing_block
@@ -31,7 +31,7 @@ from reports.layout import (
     write_pdf,
 )
 from reports.results import results_story
-from reports.wording import check_words, direction_word, scope_label
+from reports.wording import check_words, direction_word
 
 LIMITATIONS = "check.bottleneck.information_plane.limitations"   # what its estimators cannot say
 
@@ -85,7 +85,7 @@ def _executive(data: ReportData, t: dict[str, Any], st: dict) -> list:
     out.append(Paragraph(esc(t["exec_findings"] if risks else t["exec_none"]), st["h2"]))
     ja = data.lang == "ja"
     for f in risks:
-        where = scope_label(f.check_id, data.lang, t)
+        where = scope_label(f.check_id, data.lang)
         out.append(Paragraph(f"{mark(f.severity, t['verdict'])} <b>{esc(f.title_in(data.lang))}</b>"
                              + (f"（{esc(where)}）：" if ja else f" ({esc(where)}): ")
                              + esc(f.detail_in(data.lang)), st["body"]))
@@ -282,13 +282,13 @@ def _signoff(data: ReportData, t: dict[str, Any], st: dict) -> list:
     rows = [[s["role"], s["name"], s["decision"], s["date"]]]
     for role, label in s["roles"].items():
         x = signed.get(role) or {}
-        rows.append([esc(label), esc(x.get("name") or "\u00a0" * 4), esc(x.get("decision") or ""),
+        rows.append([esc(label), esc(x.get("name") or "\u00a0" * 4), esc(decision_label(x.get("decision"), data.lang)),
                      esc((x.get("at") or "")[:19])])
     tb = table(rows, [90, 170, 150, CONTENT_W - 410], st)
     tb.setStyle([("TOPPADDING", (0, 1), (-1, -1), 12),
                  ("BOTTOMPADDING", (0, 1), (-1, -1), 12)])
-    # the PDF signature's visible block, when signed
-    return [_h(t, 13, st), Paragraph(esc(t["signoff_intro"]), st["body"]), tb, *signature_block.flowables(data, t)]
+    return [_h(t, 13, st), Paragraph(esc(t["signoff_intro"]), st["body"]), tb,
+            *signature_block.flowables(data, t)]     # the PDF signature's visible block, when signed
 
 
 def story(data: ReportData, t: dict[str, Any]) -> list:

@@ -2,7 +2,8 @@
 
 Every sentence comes from the catalogue: the check's title and meaning (check.<id>.*), its summary
 and the reason it did not run (its stored sentences), each finding's detail, the thresholds
-(auditor.condition_text) and the charts it declares (reports.figures).
+(auditor.condition_text) and the charts it declares (reports.figures). A figure with a stored 95%
+interval shows it beside its value (interval.* through auditor.presentation).
 """
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from reportlab.platypus import CondPageBreak, Paragraph, Spacer, Table, TableSty
 
 from auditor.condition_text import measured_name, place, thresholds
 from auditor.messages import render
-from auditor.presentation import metric_label, presentation, variant_label
+from auditor.presentation import (
+    figure_interval,
+    interval_range,
+    metric_label,
+    presentation,
+    variant_label,
+    with_interval,
+)
 from auditor.status import Status
 from auditor.views import CheckView, FindingView
 from reports.data import ReportData
@@ -42,17 +50,25 @@ def _value_text(value: Any, w: dict[str, str], lang: str = "en") -> str:
     return fmt(value)
 
 
-def _finding_row(f: FindingView, check_id: str, lang: str, t: dict[str, Any]) -> list[str]:
-    """Metric, measured value (and where), thresholds, verdict, meaning of one rule's outcome."""
+def _measured(f: FindingView, check: CheckView | None, lang: str) -> str:
+    """The figure a rule decided on, where it was taken and its 95% interval: '0.742 at layer 3 (95% CI …)';
+    the finding's detail where nothing was measured."""
+    if f.value is None:
+        return esc(f.detail_in(lang) or "—")
+    where = place(f.metric, f.layer, presentation(f.check_id).step_metrics)
+    interval = figure_interval(check, f) if check is not None else None
+    if interval is None:   # as before the intervals: the value in the report's number format
+        return fmt(f.value) + (f" ({esc(render(where, lang))})" if where is not None else "")
+    return esc(with_interval(f.value, interval, lang, where))
+
+
+def _finding_row(f: FindingView, check: CheckView | None, lang: str, t: dict[str, Any]) -> list[str]:
+    """Metric, measured value (where, and its interval), thresholds, verdict, meaning of one rule's outcome."""
     cond = f.condition
     name = render(measured_name(cond), lang) if cond.get("metric") else (f.metric or "")
     metric = f"<b>{esc(f.title_in(lang))}</b>" + (f"<br/>{esc(name)}" if name else "")
-    value = fmt(f.value) if f.value is not None else esc(f.detail_in(lang) or "—")
-    where = place(f.metric, f.layer, presentation(check_id).step_metrics)
-    if where is not None:
-        value += f" ({esc(render(where, lang))})"
     limits = esc(render(thresholds(cond), lang)) if cond.get("metric") else "—"
-    return [metric, value, limits or "—", mark(f.severity, t["verdict"]), esc(f.meaning_in(lang))]
+    return [metric, _measured(f, check, lang), limits or "—", mark(f.severity, t["verdict"]), esc(f.meaning_in(lang))]
 
 
 def _figures_table(data: ReportData, check_id: str, t: dict[str, Any], st: dict) -> list:
@@ -61,8 +77,8 @@ def _figures_table(data: ReportData, check_id: str, t: dict[str, Any], st: dict)
         return []
     r = t["results"]
     rows = [[r["metric"], r["value"], r["threshold"], r["verdict"], r["meaning"]]]
-    rows += [_finding_row(f, check_id, data.lang, t) for f in findings]
-    return [Paragraph(esc(r["figures"]), st["h2"]), table(rows, [120, 70, 95, 55, CONTENT_W - 340], st)]
+    rows += [_finding_row(f, data.check(check_id), data.lang, t) for f in findings]
+    return [Paragraph(esc(r["figures"]), st["h2"]), table(rows, [115, 95, 90, 52, CONTENT_W - 352], st)]
 
 
 def _baselines(data: ReportData, check_id: str, t: dict[str, Any], st: dict) -> list:
@@ -83,14 +99,32 @@ def _baselines(data: ReportData, check_id: str, t: dict[str, Any], st: dict) -> 
             table(rows, [120, CONTENT_W / 2 - 120, 120, CONTENT_W / 2 - 120], st)]
 
 
+def _interval_note(check: CheckView, metric: str, value: Any, lang: str) -> str:
+    """A stored figure's 95% interval, for the line beneath its value: of a scalar, of a per-layer list at its
+    last layer (the value cell ends with that layer's value), of each variant of a mapping; '' where none."""
+    if isinstance(value, dict):
+        parts = [(k, check.interval(metric, variant=str(k))) for k in list(value)[:8]]
+        return "; ".join(f"{variant_label(str(k), lang)}: {interval_range(b, lang)}" for k, b in parts if b)
+    if isinstance(value, list):
+        last = len(value) - 1
+        if last < 0 or any(isinstance(v, list) for v in value):
+            return ""
+        where = place(metric, last, presentation(check.id).step_metrics)
+        return interval_range(check.interval(metric, last), lang, where)
+    return interval_range(check.interval(metric), lang)
+
+
 def _all_metrics(data: ReportData, check_id: str, t: dict[str, Any], st: dict) -> list:
-    m = data.metrics(check_id)
-    if not m:
+    m, check = data.metrics(check_id), data.check(check_id)
+    if not m or check is None:
         return []
     rows = [[t["results"]["metric"], t["results"]["value"]]]
-    # the display name, with the stored code beneath it for readers matching the thresholds and the JSON
-    rows += [[f"{esc(metric_label(k, data.lang))}<br/><font size=6>{esc(k)}</font>",
-              _value_text(v, t['value_words'], data.lang)] for k, v in sorted(m.items())]
+    for k, v in sorted(m.items()):
+        # the display name, with the stored code beneath it for readers matching the thresholds and the JSON;
+        # the value with its 95% interval beneath it where one is stored
+        note = _interval_note(check, k, v, data.lang)
+        rows.append([f"{esc(metric_label(k, data.lang))}<br/><font size=6>{esc(k)}</font>",
+                     _value_text(v, t['value_words'], data.lang) + (f"<br/>{esc(note)}" if note else "")])
     return [Paragraph(esc(t["results"]["all_metrics"]), st["h2"]), table(rows, [170, CONTENT_W - 170], st)]
 
 

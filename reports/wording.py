@@ -14,19 +14,12 @@ from auditor.messages import Message, render
 from auditor.presentation import presentation
 from auditor.views import CheckView
 
-AUDIT_SCOPE = "audit"   # the check_id of findings about the audit as a whole
-
 
 def check_words(check_id: str, lang: str, t: dict[str, Any]) -> dict[str, str]:
     """Title, why and meaning of a check; the id and a generic line for a check the catalogue does not know."""
     shown = presentation(check_id)
     return {"title": shown.title_in(lang), "why": shown.why_in(lang) or t["generic_check_why"],
             "meaning": shown.meaning_in(lang) or t["generic_check_meaning"]}
-
-
-def scope_label(check_id: str, lang: str, t: dict[str, Any]) -> str:
-    """'Audit as a whole' for audit-wide findings, else the check's plain title."""
-    return t["audit_scope"] if check_id == AUDIT_SCOPE else presentation(check_id).title_in(lang)
 
 
 def not_run_reason(check: CheckView, lang: str) -> str | None:

@@ -6,8 +6,8 @@ frame), `lines`, `bars`, `heatmap` and `river`. Callers use this package's names
 from reports.charts.bars import hbars, stacked_shares
 from reports.charts.base import nice_ticks, no_data
 from reports.charts.heatmap import heatmap
-from reports.charts.lines import information_plane, layer_lines
+from reports.charts.lines import Band, information_plane, layer_lines
 from reports.charts.river import information_river
 
-__all__ = ["heatmap", "hbars", "information_plane", "information_river", "layer_lines", "nice_ticks", "no_data",
+__all__ = ["Band", "heatmap", "hbars", "information_plane", "information_river", "layer_lines", "nice_ticks", "no_data",
            "stacked_shares"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from reportlab.graphics.shapes import Drawing, Line, String
+from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.lib.colors import Color
 
 from reports.charts.base import GRID, INK, Style, fmt, marker, nice_ticks, vertical_label
@@ -70,13 +70,21 @@ class Frame:
         x, anchor = (self.left + 2, "start") if label_left else (self.right - 2, "end")
         self.d.add(String(x, yy + 2, label, fontName=self.font, fontSize=6, textAnchor=anchor, fillColor=colour))
 
-    def legend(self, labels: Sequence[str], styles: Sequence[Style]) -> None:
-        x, y = self.left, self.d.height - 9
+    def _slot(self, i: int) -> tuple[float, float]:
+        """Where legend entry i starts (entries of 130 points, as many per row as fit)."""
         per_row = max(1, int((self.right - self.left) // 130))
+        return self.left + (i % per_row) * 130, self.d.height - 9 - (i // per_row) * 11
+
+    def legend(self, labels: Sequence[str], styles: Sequence[Style]) -> None:
         for i, (label, (colour, dash, shape)) in enumerate(zip(labels, styles, strict=False)):
-            col, row = i % per_row, i // per_row
-            lx, ly = x + col * 130, y - row * 11
+            lx, ly = self._slot(i)
             self.d.add(Line(lx, ly + 2.5, lx + 16, ly + 2.5, strokeColor=colour, strokeDashArray=dash,
                             strokeWidth=1.1))
             marker(self.d, shape, lx + 8, ly + 2.5, colour, 1.8)
             self.d.add(String(lx + 20, ly, label[:30], fontName=self.font, fontSize=6.5))
+
+    def band_key(self, i: int, label: str, fill: Color) -> None:
+        """Legend entry i for the shaded 95% interval bands: a swatch and its words."""
+        lx, ly = self._slot(i)
+        self.d.add(Rect(lx, ly - 0.5, 16, 6, fillColor=fill, strokeColor=None))
+        self.d.add(String(lx + 20, ly, label[:30], fontName=self.font, fontSize=6.5))

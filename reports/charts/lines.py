@@ -1,10 +1,12 @@
-"""Line charts on an x-y frame: per-layer (or per-step) series, and the information plane's paths."""
+"""Line charts on an x-y frame: per-layer (or per-step) series with their 95% interval bands, and the
+information plane's paths."""
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
-from reportlab.graphics.shapes import Drawing, PolyLine, String
+from reportlab.graphics.shapes import Drawing, Line, Polygon, PolyLine, String
+from reportlab.lib.colors import Color
 
 from reports.charts.base import (
     STYLES,
@@ -19,19 +21,27 @@ from reports.charts.base import (
 )
 from reports.charts.frame import Frame
 
+Band = tuple[Sequence[float | None], Sequence[float | None]]   # (lows, highs) per layer
+
 
 def layer_lines(series: Sequence[tuple[str, Sequence[float | None]]], *, x_label: str, y_label: str,
                 font: str, width: float = 240, height: float = 150, x_start: int = 0,
                 thresholds: Sequence[tuple[float, str, str]] = (), log_y: bool = False,
-                y_min: float | None = None, y_max: float | None = None, no_data_text: str = "no data") -> Drawing:
+                y_min: float | None = None, y_max: float | None = None, no_data_text: str = "no data",
+                bands: Sequence[Band | None] = (), band_label: str = "") -> Drawing:
     """Per-layer (or per-step) lines; the first series is the measured figure, the others baselines.
 
-    thresholds: (value, "warn"|"fail", label) drawn as dashed horizontal lines.
+    thresholds: (value, "warn"|"fail", label) drawn as dashed horizontal lines. bands: per series (in the
+    same order), its 95% interval per layer, drawn as a light band of the series' colour under its line
+    (an error bar where only one point has one); band_label names the shading in the legend.
     """
-    clean = [(name, [num(v) for v in values]) for name, values in series if values]
+    kept = [(name, values, bands[i] if i < len(bands) else None) for i, (name, values) in enumerate(series) if values]
+    clean = [(name, [num(v) for v in values]) for name, values, _ in kept]
+    shaded = [(i, pts) for i, (_, _, band) in enumerate(kept) if (pts := _band_points(band))]
     values = [v for _, vs in clean for v in vs if v is not None]
     if not values:
         return no_data(width, height, no_data_text, font)
+    values += [b for _, pts in shaded for _, lo, hi in pts for b in (lo, hi)]
     span = (max(values) - min(values)) or abs(max(values)) or 1.0
     # a limit far off the data's scale would flatten the curve; the table still states it
     thresholds = [th for th in thresholds if min(values) - 2 * span <= th[0] <= max(values) + 2 * span]
@@ -46,14 +56,54 @@ def layer_lines(series: Sequence[tuple[str, Sequence[float | None]]], *, x_label
         lo, hi = lo - pad if lo < 0 or lo - pad > 0 else 0.0, hi + pad
     n = max(len(vs) for _, vs in clean)
     d = new_drawing(width, height, font)
-    rows = math.ceil(len(clean) / max(1, int((width - 52) // 130)))
+    keyed = bool(shaded and band_label)
+    rows = math.ceil((len(clean) + keyed) / max(1, int((width - 52) // 130)))
     fr = Frame(d, font, (x_start, x_start + max(n - 1, 1)), (lo, hi), x_label, y_label, rows, log_y)
+    for i, pts in shaded:
+        _band(d, fr, pts, STYLES[i % len(STYLES)][0], x_start, log_y)
     for value, level, label in thresholds:
         fr.hline(value, THRESH_FAIL if level == "fail" else THRESH_WARN, label, label_left=level == "fail")
     for i, (_name, vs) in enumerate(clean):
         _series(d, fr, i, vs, x_start, log_y)
     fr.legend([name for name, _ in clean], [STYLES[i % len(STYLES)] for i in range(len(clean))])
+    if keyed:
+        fr.band_key(len(clean), band_label, _tint(STYLES[shaded[0][0] % len(STYLES)][0]))
     return d
+
+
+def _band_points(band: Band | None) -> list[tuple[int, float, float]]:
+    """(layer index, low, high) of every layer whose interval has two finite bounds."""
+    if band is None:
+        return []
+    pts = [(j, num(lo), num(hi)) for j, (lo, hi) in enumerate(zip(*band, strict=False))]
+    return [(j, lo, hi) for j, lo, hi in pts if lo is not None and hi is not None]
+
+
+def _tint(colour: Color) -> Color:
+    """A light, opaque tint of a series' colour (opaque: it prints the same on every PDF viewer)."""
+    return Color(*(0.78 + 0.22 * c for c in (colour.red, colour.green, colour.blue)))
+
+
+def _band(d: Drawing, fr: Frame, pts: list[tuple[int, float, float]], colour: Color, x_start: int,
+          log_y: bool) -> None:
+    """A series' 95% interval: a tinted polygon over each run of consecutive layers, an error bar for a
+    layer alone (a log scale cannot show bounds at or below zero)."""
+    pts = [(j, lo, hi) for j, lo, hi in pts if not log_y or lo > 0]
+    runs: list[list[tuple[int, float, float]]] = []
+    for p in pts:
+        if runs and p[0] == runs[-1][-1][0] + 1:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    for run in runs:
+        if len(run) == 1:
+            j, lo, hi = run[0]
+            d.add(Line(fr.px(x_start + j), fr.py(lo), fr.px(x_start + j), fr.py(hi), strokeColor=colour,
+                       strokeWidth=0.8))
+            continue
+        outline = [c for j, lo, _ in run for c in (fr.px(x_start + j), fr.py(lo))]
+        outline += [c for j, _, hi in reversed(run) for c in (fr.px(x_start + j), fr.py(hi))]
+        d.add(Polygon(outline, fillColor=_tint(colour), strokeColor=None))
 
 
 def _series(d: Drawing, fr: Frame, i: int, values: Sequence[float | None], x_start: int, log_y: bool) -> None:

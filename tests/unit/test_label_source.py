@@ -5,10 +5,9 @@ import pytest
 from auditor.checks.base import CheckResult
 from auditor.checks.conditions import Condition
 from auditor.findings import CIRCULAR_LABELS, LABELS_NOTE, audit_verdict, check_status, evaluate
+from auditor.presentation import missing_reason
 from auditor.templates import CheckSpec, Template
 from auditor.views import FindingView
-from reports.missing import reason_of
-from reports.strings import text
 
 CHECK = "bottleneck.information_plane"
 SEPARATION = Condition("below", "probe_accuracy_over_chance", reduce="last", warn=0.6, fail=0.3,
@@ -77,7 +76,7 @@ def test_the_labels_note_and_the_circular_reason_read_in_japanese():
     assert drop.text("en") == drop.detail
     (circular, _) = evaluate(_template(True), [_plane("model_predictions")])
     view = FindingView.from_json({**circular.to_dict(), "id": 1})
-    reason = reason_of(view, "ja", text("ja"))
+    reason = missing_reason(view, "ja")
     assert "モデル自身の予測" in reason and "ラベル列" in reason and "circular" not in reason
 
 

@@ -11,12 +11,11 @@ import pytest
 from auditor import messages
 from auditor.checks import registry
 from auditor.messages import Message, verbatim
-from auditor.presentation import presentation
+from auditor.presentation import missing_evidence, presentation
 from auditor.status import Status
 from auditor.views import AuditView, CheckView, FindingView
 from reports.data import ReportData
 from reports.figures import check_figures
-from reports.missing import missing_evidence
 from reports.strings import en, ja, text
 from reports.wording import check_words, not_run_reason
 from tests.conftest import ROOT
@@ -86,20 +85,20 @@ def test_missing_evidence_reads_the_stored_sentences_in_japanese():
     thin = Message("evidence.too_few_scored.probe", {"count": 3, "needed": 10})
     rules = [_finding("bottleneck.information_plane", (Message("finding.not_decided", {"name": name, "reason": thin}),),
                       key="evidence.insufficient") for name in ("probe_accuracy_over_chance", "task_information_drop")]
-    items = missing_evidence([required, *rules], "ja", text("ja"))
+    items = missing_evidence([required, *rules], "ja")
     assert len(items) == 2          # one cause of one check is said once, without the figure's name
     parity, probe = items
     assert parity.reason.startswith("実行されませんでした：") and "--reference" in parity.reason
     assert parity.title == "証拠の欠如" and parity.action == "これを行う"
     assert probe.scopes == ["bottleneck.information_plane"] and "3件" in probe.reason
     assert "probe_accuracy" not in probe.reason
-    english = missing_evidence([required], "en", text("en"))[0].reason
+    english = missing_evidence([required], "en")[0].reason
     assert english.startswith("did not run: ") and "skipped" not in english
 
 
 def test_audits_stored_before_the_catalogue_show_their_stored_english():
     legacy = _finding("flow.pde", None, detail="required by the template; skipped: an old reason")
-    assert missing_evidence([legacy], "ja", text("ja"))[0].reason == legacy.detail
+    assert missing_evidence([legacy], "ja")[0].reason == legacy.detail
     check = CheckView(id="flow.pde", status=Status.SKIPPED, outcome="skipped", summary="skipped: an old reason")
     assert not_run_reason(check, "ja") is None and check.summary_in("ja") == check.summary
 
@@ -161,3 +160,27 @@ def test_perturbation_kinds_are_worded_in_bars_and_the_figures_table(lang):
     story = results_story(data, text(lang), styles(lang))
     cells = " ".join(str(getattr(f, "_cellvalues", "")) for f in story)
     assert masked in cells and messages.render(Message("metric.flip_rate_by_kind"), lang) in cells
+
+
+SHARED = ("status", "trend", "trend_unmeasured", "missing_title", "missing_intro", "missing_how", "audit_scope",
+          "decision_options", "missing_not_run", "missing_failed")
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_words_shared_with_the_gui_come_from_the_catalogue_once(lang):
+    """Run states, trends, the missing-evidence lines, 'audit as a whole' and the sign-off words are catalogue
+    sentences (templates/sentences/presentation.yaml); the report tables hold no copy of them."""
+    from auditor.presentation import audit_status_label, role_label, trend_label
+
+    for key in SHARED:
+        assert key not in en.TEXT and key not in ja.TEXT, key
+    assert "roles" not in en.TEXT["signoff"] and "roles" not in ja.TEXT["signoff"]
+    words = text(lang)
+    assert words["status"]["running"] == audit_status_label("running", lang) == \
+        messages.render(Message("audit.status.running"), lang)
+    assert words["trend"]["worse"] == trend_label("worse", lang) and words["trend"][None] == trend_label(None, lang)
+    assert words["missing_title"] == messages.text("missing.title", lang)
+    assert words["audit_scope"] == messages.text("scope.audit", lang)
+    assert words["signoff"]["roles"]["reviewer"] == role_label("reviewer", lang)
+    assert words["decision_options"][1] == messages.text("signoff.decision.conditions", lang)
+    assert role_label("reviewer", "ja") == "審査者"    # the one word for the reviewer, in the GUI too
