@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.errors import BadInput
+from reports import signing
 
 if TYPE_CHECKING:
     from reports.data import ReportData
@@ -27,15 +28,16 @@ def _meta(data: ReportData, t: dict[str, Any], kind: str) -> dict[str, str]:
             "creator": producer()}
 
 
-def _record(handle: Any, audit_id: str, detail: dict[str, Any]) -> None:
-    """The append-only 'reported' event with the PDF's own SHA-256, on the build's own handle."""
+def _record(handle: Any, audit_id: str, detail: dict[str, Any], signer: Any = None) -> None:
+    """The append-only 'reported' event with the PDF's own SHA-256, on the build's own handle; a signed
+    report's event is signed by the report's signer (else by the machine key)."""
     from auditor import api
 
     try:
-        actor = getpass.getuser()
+        actor = signer.name if signer is not None else getpass.getuser()
     except Exception:  # no user name in some containers
         actor = "auditor"
-    api.add_event(handle, audit_id, "reported", detail, actor=actor)
+    api.add_event(handle, audit_id, "reported", detail, actor=actor, signer=signer)
 
 
 # errors of the output place that the user can fix: permissions, read-only media, a full disk or quota
@@ -60,8 +62,9 @@ def _prepare_out(out: Path) -> None:
 
 
 def build_report(audit_id: str, out: Path, kind: str = "full", lang: str = "en", db: str | None = None,
-                 draft: bool = False) -> Path:
-    """Write the PDF (board or full, en or ja), embed its evidence, record the event; returns the path.
+                 draft: bool = False, signer: Any = None) -> Path:
+    """Write the PDF (board or full, en or ja), embed its evidence, sign it when `signer` (an identity's
+    Signer) is given, record the event; returns the path.
 
     An audit that is not completed gets a report only as a draft (`draft=True`): every page is
     marked DRAFT, the metadata says so, and verify-report never accepts it as a final report.
@@ -74,6 +77,10 @@ def build_report(audit_id: str, out: Path, kind: str = "full", lang: str = "en",
 
     if kind not in KINDS:
         raise BadInput(f"--kind {kind}: choose board or full")
+    if signer is not None and draft:
+        from auditor.messages import Message, render
+
+        raise BadInput(render(Message("signing.refused.draft"), "en"))
     t = text(lang)
     out = Path(out)
     _prepare_out(out)
@@ -84,20 +91,29 @@ def build_report(audit_id: str, out: Path, kind: str = "full", lang: str = "en",
             raise BadInput(f"audit {data.view.audit_id} is {status}, not completed; a report of it can only be "
                            "a draft: add --draft (every page is marked DRAFT and it never verifies as a final report)")
         data.draft = draft      # read by the page furniture (reports.layout), which marks every page
-        _write(data, t, kind, out)
+        if signer is not None:  # read by reports.signature_block on the decision page
+            data.signature = signing.block_for(signer)
+        _write(data, t, kind, out, signer)
         digest = hashlib.sha256(out.read_bytes()).hexdigest()
         try:
             _record(handle, data.view.audit_id, {
                 "pdf_sha256": digest, "kind": kind, "lang": lang, "file": out.name, "report_id": data.report_id,
-                "fingerprint": data.fingerprint, **({"draft": True} if draft else {})})
+                "fingerprint": data.fingerprint, **({"draft": True} if draft else {}),
+                **(_signed_detail(data.signature) if signer is not None else {})}, signer)
         except BaseException:
             out.unlink(missing_ok=True)   # a report not in the audit's history would never verify: none is left
             raise
     return out
 
 
-def _write(data: ReportData, t: dict[str, Any], kind: str, out: Path) -> None:
-    """The PDF with its evidence and metadata, written beside `out` and moved into place whole."""
+def _signed_detail(block: Any) -> dict[str, Any]:
+    return {"signed_by": {"name": block.name, "role": block.role, "fingerprint": block.fingerprint},
+            "signed_at": block.at.isoformat().replace("+00:00", "Z")}
+
+
+def _write(data: ReportData, t: dict[str, Any], kind: str, out: Path, signer: Any = None) -> None:
+    """The PDF with its evidence and metadata (and, last, its signature), written beside `out` and moved
+    into place whole."""
     from reports import board, evidence, full
 
     meta = _meta(data, t, kind)
@@ -109,6 +125,12 @@ def _write(data: ReportData, t: dict[str, Any], kind: str, out: Path) -> None:
     try:
         (board if kind == "board" else full).build(data, t, tmp, meta)
         evidence.embed(tmp, data.evidence_json, info, meta)
+        if signer is not None:   # last: the signature covers the pages, the evidence and the metadata
+            from auditor.messages import Message, render
+
+            reason = render(Message("signing.reason", {"report_id": data.report_id, "audit_id": data.view.audit_id,
+                                                       "fingerprint": data.fingerprint[:16]}), data.lang)
+            signing.sign_pdf(tmp, signer, data.signature, reason)
         os.replace(tmp, out)
     except OSError as exc:
         if exc.errno not in _PLACE_ERRORS:
@@ -126,8 +148,17 @@ def page_count(pdf: Path) -> int:
 
 def cmd_report(args: Any) -> int:
     draft = bool(getattr(args, "draft", False))
+    db = getattr(args, "db", None)
+    signer = None
+    if getattr(args, "sign", None):
+        if draft:
+            from auditor.messages import Message, render
+
+            raise BadInput(render(Message("signing.refused.draft"), "en"))
+        _prepare_out(Path(args.out))   # a bad --out is refused before the passphrase is asked
+        signer = signing.load_signer(args.sign, db)
     out = build_report(args.audit_id, Path(args.out), kind=getattr(args, "kind", None) or "full",
-                       lang=getattr(args, "lang", None) or "en", db=getattr(args, "db", None), draft=draft)
+                       lang=getattr(args, "lang", None) or "en", db=db, draft=draft, signer=signer)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     from reports.evidence import read
 
@@ -138,6 +169,13 @@ def cmd_report(args: Any) -> int:
     print(f"PDF SHA-256: {digest}")
     if draft:
         print("Draft:       every page is marked DRAFT; `auditor verify-report` never accepts it as a final report")
+    if signer is not None:
+        from auditor.messages import Message, render
+
+        sig = signing.read_signatures(out.read_bytes())[-1]
+        at = sig.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC") if sig.signed_at else "?"
+        print(render(Message("signing.printed", {"name": signer.name, "role": signer.role, "at": at,
+                                                 "fingerprint": signer.fingerprint}), "en"))
     return 0
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from reportlab.lib import colors
-from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
 
 from auditor.messages import Message, render
 from reports import fonts
@@ -84,4 +84,4 @@ def flowables(data: Any, t: dict[str, Any]) -> list:
                                ("LEFTPADDING", (0, 0), (-1, -1), 4), ("RIGHTPADDING", (0, 0), (-1, -1), 4)]))
     placed = _Placed(table, block)
     placed.hAlign = "LEFT"
-    return [placed]
+    return [Spacer(1, 6), placed]
