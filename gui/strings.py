@@ -2,10 +2,14 @@
 
 Only the window's chrome lives here. Status words and dimension names are catalogue sentences
 (templates/sentences/dimensions.yaml) read through auditor.presentation; the GUI adds only its symbols.
+So are the words the GUI shares with the reports (templates/sentences/presentation.yaml): the audit's
+run state, trends, the missing-evidence block, and the sign-off roles and decisions, which `tr` still
+answers for their GUI keys s.role.<role> and s.dec.<decision>.
 """
 from __future__ import annotations
 
-from auditor.presentation import status_label
+from auditor.messages import text as catalogue_text
+from auditor.presentation import role_label, status_label, trend_label
 
 LANGUAGES = ("en", "ja")
 
@@ -42,8 +46,6 @@ _EN: dict[str, str] = {
     "new.probe_file": "A probe file (CSV, JSONL, NPZ)…", "new.probe_folder": "An image folder (one subfolder per class)…",
     "new.template": "Template", "new.checks": "({n} checks)",
     "new.min_probes": "Needs at least {n} probes: a smaller sample (0 = all probes) is refused before the model loads.",
-    "st.completed": "completed", "st.running": "running", "st.failed": "failed", "st.cancelled": "cancelled",
-    "st.interrupted": "interrupted",
     "new.meta": "Audit details (printed in the reports)",
     "meta.name": "Model name", "meta.version": "Model version", "meta.purpose": "Intended purpose",
     "meta.users": "Intended users", "meta.out_of_scope": "Out-of-scope uses", "meta.preparer": "Prepared by",
@@ -82,11 +84,7 @@ _EN: dict[str, str] = {
     "f.clauses": "Framework clauses",
     "f.summary": "Summary",
     "f.layer": "Layer", "f.head": "Head", "f.value": "Value", "f.metric": "Metric",
-    "f.missing_title": "What evidence is missing and how to get it",
-    "f.missing_intro": "Inconclusive: no pass, warn or fail can be given until this evidence is measured.",
-    "f.missing_how": "To get it", "f.reason": "Why", "f.audit_scope": "Audit as a whole",
-    "f.trend.better": "▲ better than last audit", "f.trend.worse": "▼ worse than last audit",
-    "f.trend.same": "= same as last audit",
+    "f.reason": "Why",
     # compare
     "cmp.a": "Audit A (before)", "cmp.b": "Audit B (after)", "cmp.run": "Compare",
     "cmp.summary": "Figures: {improved} improved, {worse} worse, {changed} changed (no direction), {unchanged} unchanged",
@@ -106,8 +104,6 @@ _EN: dict[str, str] = {
     # sign-off
     "s.audit": "Audit", "s.role": "Role", "s.name": "Your name", "s.decision": "Decision",
     "s.sign": "Sign", "s.signed": "Signed as {role} by {name}.",
-    "s.role.preparer": "Preparer", "s.role.reviewer": "Reviewer", "s.role.approver": "Approver",
-    "s.dec.approve": "Approve", "s.dec.conditions": "Approve with conditions", "s.dec.reject": "Reject",
     "s.signoffs": "Sign-offs", "s.when": "Date (UTC)", "s.history": "History (events)", "s.signer": "Name", "s.actor": "Who",
     "s.event": "Event", "s.detail": "Detail",
     "s.assign": "Finding owners and due dates", "s.owner": "Owner", "s.due": "Due",
@@ -138,8 +134,6 @@ _JA: dict[str, str] = {
     "new.probes": "プローブセット", "new.probe_text": "組み込みの文章", "new.probe_images": "組み込みの画像",
     "new.probe_file": "プローブファイル (CSV, JSONL, NPZ)…", "new.probe_folder": "画像フォルダ (クラスごとのサブフォルダ)…", "new.template": "テンプレート", "new.checks": "(チェック {n} 項目)",
     "new.min_probes": "プローブは {n} 件以上が必要です。これより少ない標本（0 はすべてのプローブ）は、モデルを読み込む前に拒否されます。",
-    "st.completed": "完了", "st.running": "実行中", "st.failed": "失敗", "st.cancelled": "中止",
-    "st.interrupted": "中断",
     "new.meta": "監査情報 (報告書に記載されます)",
     "meta.name": "モデル名", "meta.version": "モデルの版", "meta.purpose": "利用目的", "meta.users": "想定利用者",
     "meta.out_of_scope": "対象外の用途", "meta.preparer": "作成者", "meta.decision_requested": "求める決定",
@@ -161,10 +155,7 @@ _JA: dict[str, str] = {
     "f.figures": "数値", "f.findings": "このチェックの所見", "f.threshold": "閾値", "f.meaning": "意味",
     "f.action": "推奨される対応", "f.clauses": "関連する規定", "f.summary": "概要",
     "f.layer": "層", "f.head": "ヘッド", "f.value": "値", "f.metric": "指標",
-    "f.missing_title": "欠けている証拠とその入手方法",
-    "f.missing_intro": "判定不能：以下の証拠が測定されるまで、合格・注意・不合格のいずれも判定できません。",
-    "f.missing_how": "入手方法", "f.reason": "理由", "f.audit_scope": "監査全体",
-    "f.trend.better": "▲ 前回より改善", "f.trend.worse": "▼ 前回より悪化", "f.trend.same": "= 前回と同じ",
+    "f.reason": "理由",
     "cmp.a": "監査 A (前)", "cmp.b": "監査 B (後)", "cmp.run": "比較",
     "cmp.summary": "数値: 改善 {improved} 件、悪化 {worse} 件、変化 (方向なし) {changed} 件、変化なし {unchanged} 件",
     "cmp.better": "▲ 改善", "cmp.same": "= 同じ", "cmp.new": "+ 新規", "cmp.gone": "– 解消", "cmp.not_comparable": "– 比較不可",
@@ -181,8 +172,6 @@ _JA: dict[str, str] = {
     "cmp.ratings": "観点別の評価", "cmp.dimension": "観点", "cmp.reason": "比較しない理由",
     "s.audit": "監査", "s.role": "役割", "s.name": "氏名", "s.decision": "決定", "s.sign": "署名",
     "s.signed": "{role} として {name} が署名しました。",
-    "s.role.preparer": "作成者", "s.role.reviewer": "査閲者", "s.role.approver": "承認者",
-    "s.dec.approve": "承認", "s.dec.conditions": "条件付き承認", "s.dec.reject": "却下",
     "s.signoffs": "署名", "s.when": "日時 (UTC)", "s.history": "履歴 (イベント)", "s.signer": "氏名", "s.actor": "実行者",
     "s.event": "イベント", "s.detail": "詳細", "s.assign": "所見の担当者と期限", "s.owner": "担当者",
     "s.due": "期限", "s.save": "割り当てを保存", "s.saved": "割り当てを保存しました。", "s.finding": "所見",
@@ -205,9 +194,14 @@ SYMBOLS = {"pass": "✓", "warn": "!", "fail": "✗", "error": "?", "skipped": "
 def tr(key: str, lang: str = "en", **fields: object) -> str:
     """The string for `key` in `lang`, formatted with `fields`; the key itself if unknown.
 
-    `v.<status>` is the status word with its symbol (verdict_word)."""
+    `v.<status>` is the status word with its symbol (verdict_word); s.role.<role> and s.dec.<decision> are the
+    catalogue's sign-off words (signoff.role.*, signoff.decision.*)."""
     if key.startswith("v."):
         return verdict_word(key[2:] if key != "v.none" else None, lang)
+    if key.startswith("s.role."):
+        return role_label(key[len("s.role."):], lang)
+    if key.startswith("s.dec."):
+        return catalogue_text(f"signoff.decision.{key[len('s.dec.'):]}", lang)
     text = TABLES.get(lang, _EN).get(key) or _EN.get(key) or key
     return text.format(**fields) if fields else text
 
@@ -215,3 +209,12 @@ def tr(key: str, lang: str = "en", **fields: object) -> str:
 def verdict_word(verdict: str | None, lang: str = "en") -> str:
     """A status as its symbol and plain word (status.<value> in the catalogue), e.g. '? Inconclusive'."""
     return f"{SYMBOLS.get(verdict or None, '?')} {status_label(verdict, lang)}"
+
+
+# a symbol before each trend word, as on the tiles since the first version
+TREND_SYMBOLS = {"better": "▲", "worse": "▼", "same": "="}
+
+
+def trend_word(trend: str | None, lang: str = "en") -> str:
+    """A rating's trend against the last audit as its symbol and words (trend.<trend>); ' ' without one."""
+    return f"{TREND_SYMBOLS.get(trend, '')} {trend_label(trend, lang)}".strip() if trend else " "

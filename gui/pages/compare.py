@@ -21,8 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from auditor import api
+from auditor.condition_text import reducer
 from auditor.messages import Message, render
 from auditor.presentation import dimension_label, metric_label, variant_label
+from auditor.views import AuditView, FindingView
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import badge_style, colour
@@ -43,9 +45,17 @@ def _word(status: str | None, lang: str) -> str:
     return verdict_word(status, lang) if status else "–"
 
 
-def _title(finding: dict[str, Any], lang: str) -> str:
-    """A compared finding's title in `lang` (the engine gives title and title_ja)."""
-    return str((finding.get("title_ja") if lang == "ja" else None) or finding.get("title") or "")
+def _titles(views: list[AuditView]) -> dict[tuple[str, str | None, str], FindingView]:
+    """The two audits' findings by (check, metric, stored title): what a compared finding entry names."""
+    return {(f.check_id, f.metric, f.title): f for view in views for f in view.findings}
+
+
+def _title(finding: dict[str, Any], known: dict[tuple[str, str | None, str], FindingView], lang: str) -> str:
+    """A compared finding's title in `lang`, from the stored finding it names (FindingView.title_in); the
+    entry's stored title where neither audit's view has it."""
+    title = str(finding.get("title") or "")
+    view = known.get((str(finding.get("check_id")), finding.get("metric"), title))
+    return view.title_in(lang) if view is not None else title
 
 
 def _reason(entry: dict[str, Any], lang: str) -> str | None:
@@ -61,7 +71,7 @@ def _metric_name(row: dict[str, Any], lang: str) -> str:
     name = metric_label(str(row.get("name")), lang)
     if row.get("variant"):
         name += f" [{variant_label(str(row['variant']), lang)}]"
-    return name + (f" ({row['reduce']})" if row.get("reduce") else "")
+    return name + (f" ({render(reducer(str(row['reduce'])), lang)})" if row.get("reduce") else "")
 
 
 def _table(columns: int, stretch: int) -> QTableWidget:
@@ -78,6 +88,7 @@ class ComparePage(QWidget):
         super().__init__()
         self.state = state
         self.result: dict[str, Any] | None = None
+        self.titles: dict[tuple[str, str | None, str], FindingView] = {}
         self.a, self.b = QComboBox(), QComboBox()
         for combo in (self.a, self.b):
             combo.setMinimumContentsLength(30)
@@ -174,6 +185,7 @@ class ComparePage(QWidget):
             self._clear(self.state.tr("cmp.need_two"))
             return
         self.result = api.compare_audits(a, b, db=self.state.db)
+        self.titles = _titles([api.audit_view(audit_id, self.state.db) for audit_id in (a, b)])
         self._show(self.result)
 
     def _clear(self, message: str) -> None:
@@ -214,7 +226,7 @@ class ComparePage(QWidget):
         self._fill(self.metrics, [(m.get("check_id"), _metric_name(m, lang), m.get("a"), m.get("b"), m.get("delta"),
                                    m.get("direction"), _reason(m, lang)) for m in metrics])
         findings = sorted(result.get("findings") or [], key=lambda f: ORDER.get(f.get("change"), 9))
-        self._fill(self.findings, [(f.get("check_id"), _title(f, lang), _word(f.get("a"), lang),
+        self._fill(self.findings, [(f.get("check_id"), _title(f, self.titles, lang), _word(f.get("a"), lang),
                                     _word(f.get("b"), lang), f.get("change"), _reason(f, lang))
                                    for f in findings], reason_column=True)
 

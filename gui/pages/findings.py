@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -22,7 +21,15 @@ from PySide6.QtWidgets import (
 )
 
 from auditor import api, messages
-from auditor.presentation import metric_label, presentation, variant_label
+from auditor.presentation import (
+    audit_status_label,
+    interval_bounds,
+    metric_label,
+    missing_evidence,
+    presentation,
+    scope_label,
+    variant_label,
+)
 from auditor.status import Status
 from auditor.views import DIMENSIONS, AuditView, CheckView, FindingView
 from gui.state import AppState
@@ -32,38 +39,6 @@ from gui.widgets.check_charts import charts_for
 from gui.widgets.tiles import Badge, DimensionTile
 
 SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "?", "skipped": "–", "info": "i", "inconclusive": "?"}
-AUDIT_SCOPE = "audit"     # the check_id of findings about the audit as a whole
-
-
-@dataclass
-class Missing:
-    """One cause of an inconclusive verdict: what is missing, why, how to get it, and where (check ids)."""
-
-    title: str
-    reason: str
-    action: str
-    scopes: list[str] = field(default_factory=list)
-
-
-def _cause(f: FindingView, lang: str) -> str:
-    """Why the evidence is missing, without the figure it was about (finding.not_decided states both), so
-    two rules of one check with one cause read once."""
-    said = f.sentences or ()
-    if len(said) == 1 and said[0].key == "finding.not_decided":
-        return messages.render(said[0].params["reason"], lang)
-    return f.detail_in(lang)
-
-
-def missing_evidence(view: AuditView, lang: str) -> list[Missing]:
-    """The inconclusive findings grouped by (title, cause, action), audit-wide causes first."""
-    groups: dict[tuple[str, str, str], Missing] = {}
-    found = [f for f in view.findings if f.severity is Status.INCONCLUSIVE]
-    for f in sorted(found, key=lambda f: f.check_id != AUDIT_SCOPE):
-        title, cause, action = f.title_in(lang), _cause(f, lang), f.action_in(lang)
-        entry = groups.setdefault((title, cause, action), Missing(title, cause, action))
-        if f.check_id not in entry.scopes:
-            entry.scopes.append(f.check_id)
-    return list(groups.values())
 
 
 def _value(v: Any, lang: str = "en") -> str:
@@ -75,6 +50,14 @@ def _value(v: Any, lang: str = "en") -> str:
     if isinstance(v, list):
         return json.dumps([round(x, 4) if isinstance(x, float) else x for x in v])[:200]
     return "–" if v is None else str(v)
+
+
+def _interval(check: CheckView, metric: str, value: Any, lang: str) -> str:
+    """The stored 95% interval of a scalar figure ('0.297–0.319'), or of each variant of a mapping one."""
+    if isinstance(value, dict):
+        parts = [(k, interval_bounds(check.interval(metric, variant=str(k)), lang)) for k in value]
+        return ", ".join(f"{variant_label(str(k), lang)}: {b}" for k, b in parts if b)
+    return interval_bounds(check.interval(metric), lang)
 
 
 class FindingsPage(QWidget):
@@ -140,7 +123,7 @@ class FindingsPage(QWidget):
                            f"{html.escape(model.version or '')}</span><br>"
                            f"{view.audit_id} · {(view.started_at or '')[:16].replace('T', ' ')} · "
                            f"{html.escape(model.format or '')} · {html.escape(view.template.name or '')} · "
-                           f"{self.state.tr('st.' + view.status)}")
+                           f"{audit_status_label(view.status, lang)}")
         self.verdict.set_status(view.verdict, lang, prefix=self.state.tr("f.overall") + ": ")
         self._show_missing(view)
         for dim, tile in self.tiles.items():
@@ -157,22 +140,21 @@ class FindingsPage(QWidget):
 
     def _show_missing(self, view: AuditView) -> None:
         """The inconclusive findings, one line per cause with the checks it stops, above everything else."""
-        t, lang = self.state.tr, self.state.lang
-        items = missing_evidence(view, lang)
+        lang = self.state.lang
+        items = missing_evidence(view.findings, lang)
         self.missing.setVisible(bool(items))
         if not items:
             self.missing.setText("")
             return
         colon, left, right = ("：", "（", "）") if lang == "ja" else (": ", " (", ")")
-        comma = messages.text("join.list", lang)
-        lines = [f"<b>{html.escape(t('f.missing_title'))}</b><br>{html.escape(t('f.missing_intro'))}"]
+        comma, how = messages.text("join.list", lang), html.escape(messages.text("missing.how", lang))
+        lines = [f"<b>{html.escape(messages.text('missing.title', lang))}</b><br>"
+                 f"{html.escape(messages.text('missing.intro', lang))}"]
         for m in items:
-            where = comma.join(t("f.audit_scope") if c == AUDIT_SCOPE else presentation(c).title_in(lang)
-                               for c in m.scopes)
+            where = comma.join(scope_label(c, lang) for c in m.scopes)
             lines.append(f"<span style='color:{COLOURS['inconclusive']}'><b>?</b></span> "
                          f"<b>{html.escape(m.title)}</b>{left}{html.escape(where)}{right}{colon}"
-                         f"{html.escape(m.reason)}<br>&nbsp;&nbsp;→ <b>{html.escape(t('f.missing_how'))}</b>{colon}"
-                         f"{html.escape(m.action)}")
+                         f"{html.escape(m.reason)}<br>&nbsp;&nbsp;→ <b>{how}</b>{colon}{html.escape(m.action)}")
         self.missing.setText("<br>".join(lines))
 
     def select_check(self, check_id: str) -> None:
@@ -214,13 +196,14 @@ class FindingsPage(QWidget):
         scalars = [(k, v) for k, v in check.metrics.items() if not isinstance(v, list)]
         if scalars:
             layout.addWidget(QLabel(f"<b>{t('f.figures')}</b>"))
-            layout.addWidget(self._figures(scalars))
+            layout.addWidget(self._figures(check, scalars))
 
-    def _figures(self, scalars: list[tuple[str, Any]]) -> QTableWidget:
-        """A check's scalar figures: the metric's display name (its code as a tooltip) and its value."""
+    def _figures(self, check: CheckView, scalars: list[tuple[str, Any]]) -> QTableWidget:
+        """A check's scalar figures: the metric's display name (its code as a tooltip), its value and, beside
+        it, its stored 95% interval (a variant metric's per variant; blank where none is stored)."""
         t, lang = self.state.tr, self.state.lang
-        table = QTableWidget(len(scalars), 2)
-        table.setHorizontalHeaderLabels([t("f.metric"), t("f.value")])
+        table = QTableWidget(len(scalars), 3)
+        table.setHorizontalHeaderLabels([t("f.metric"), t("f.value"), messages.text("interval.heading", lang)])
         table.verticalHeader().setVisible(False)
         table.horizontalHeader().setStretchLastSection(True)
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -229,7 +212,9 @@ class FindingsPage(QWidget):
             name.setToolTip(k)
             table.setItem(r, 0, name)
             table.setItem(r, 1, QTableWidgetItem(_value(v, lang)))
+            table.setItem(r, 2, QTableWidgetItem(_interval(check, k, v, lang)))
         table.resizeColumnToContents(0)
+        table.resizeColumnToContents(1)
         table.setFixedHeight(table.horizontalHeader().height() + sum(table.rowHeight(i) for i in
                                                                      range(len(scalars))) + 4)
         return table

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from auditor import api
+from auditor.presentation import audit_status_label
 from auditor.status import VERDICTS
 from gui.state import AppState
 from gui.strings import verdict_word
@@ -99,7 +100,7 @@ class LibraryPage(QWidget):
         for r, audit in enumerate(rows):
             values = (audit["audit_id"], audit.get("name"), audit.get("version"),
                       (audit.get("started_at") or "").replace("T", " ")[:19], audit.get("template"),
-                      self.state.tr(f"st.{audit.get('status')}"), verdict_word(audit.get("verdict"), self.state.lang))
+                      audit_status_label(audit.get("status"), self.state.lang), verdict_word(audit.get("verdict"), self.state.lang))
             for c, value in enumerate(values):
                 item = QTableWidgetItem(str(value or ""))
                 item.setData(Qt.ItemDataRole.UserRole, audit["audit_id"])

@@ -1,7 +1,9 @@
-"""Small QPainter charts: lines over layers (with thresholds), an x-y path, and a heat map.
+"""Small QPainter charts: lines over layers (with thresholds and 95% interval bands), an x-y path, a heat map.
 
 Drawn by the GUI itself so displaying an audit never needs reportlab. Series differ by dash
-pattern and marker as well as colour, so they read in greyscale too.
+pattern and marker as well as colour, so they read in greyscale too. A series with a stored 95%
+interval per layer (Series.low/high) is drawn over a light band of its own colour, and the legend
+says what the shading is (ChartSpec.band_label).
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ class Series:
     label: str
     values: Sequence[float | None]
     xs: Sequence[float] | None = None
+    low: Sequence[float | None] | None = None     # the 95% interval per point, where stored
+    high: Sequence[float | None] | None = None
 
 
 @dataclass
@@ -32,6 +36,7 @@ class ChartSpec:
     y_label: str = ""
     thresholds: list[tuple[str, float, str]] = field(default_factory=list)   # (label, y, status)
     path: bool = False                 # an x-y path (information plane) instead of lines over an index
+    band_label: str = ""               # the legend's words for the shaded 95% interval bands
 
 
 def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
@@ -44,6 +49,10 @@ def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
             break
     start = math.ceil(lo / step) * step
     return [start + i * step for i in range(int((hi - start) / step) + 1)]
+
+
+def _finite(v: object) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def _fmt(v: float) -> str:
@@ -85,6 +94,18 @@ class LineChart(QWidget):
                         if y is not None and x is not None and math.isfinite(float(y))])
         return out
 
+    def _bands(self) -> list[list[tuple[float, float, float]]]:
+        """Per series, (x, low, high) of every point with a finite 95% interval; empty for a series without."""
+        out = []
+        for s in self.spec.series:
+            xs = s.xs if s.xs is not None else range(len(s.values))
+            if s.low is None or s.high is None:
+                out.append([])
+                continue
+            out.append([(float(x), float(lo), float(hi)) for x, lo, hi in zip(xs, s.low, s.high, strict=False)
+                        if x is not None and _finite(lo) and _finite(hi)])
+        return out
+
     def paintEvent(self, _event: object) -> None:  # noqa: N802 (Qt name)
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -100,6 +121,7 @@ class LineChart(QWidget):
         if frame.area.height() < 20 or frame.area.width() < 20:
             return
         self._draw_axes(p, fm, frame)
+        self._draw_bands(p, frame)
         self._draw_thresholds(p, fm, frame)
         self._draw_series(p, frame, pts)
         self._draw_legend(p, fm, frame)
@@ -108,6 +130,7 @@ class LineChart(QWidget):
         """The value ranges (padded) and the plot area left after the title, tick labels and legend."""
         allx = [x for s in pts for x, _ in s]
         ally = [y for s in pts for _, y in s] + [t[1] for t in self.spec.thresholds]
+        ally += [v for band in self._bands() for _, lo, hi in band for v in (lo, hi)]
         x0, x1 = min(allx), max(allx)
         y0, y1 = min(ally), max(ally)
         if y1 - y0 < 1e-12:
@@ -117,7 +140,7 @@ class LineChart(QWidget):
         if x1 == x0:
             x0, x1 = x0 - 1, x1 + 1
         left = max(fm.horizontalAdvance(_fmt(v)) for v in _ticks(y0, y1)) + fm.height() + 12
-        legend_h = (fm.height() + 2) * max(1, math.ceil(len(self.spec.series) / 3))
+        legend_h = (fm.height() + 2) * max(1, math.ceil(self._legend_entries() / 3))
         area = QRectF(left, fm.height() + 10, self.width() - left - 14,
                       self.height() - fm.height() * 3 - 18 - legend_h)
         return _Frame(area, x0, x1, y0, y1, left)
@@ -161,6 +184,30 @@ class LineChart(QWidget):
                 x = f.area.right() - fm.horizontalAdvance(label) - 4 if i % 2 == 0 else f.area.left() + 4
                 p.drawText(QPointF(x, a.y() - 3), label)
 
+    def _has_bands(self) -> bool:
+        return any(self._bands())
+
+    def _legend_entries(self) -> int:
+        return len(self.spec.series) + (1 if self._has_bands() and self.spec.band_label else 0)
+
+    def _draw_bands(self, p: QPainter, f: _Frame) -> None:
+        """Each series' 95% interval as a light polygon of its colour, under the lines and thresholds."""
+        for i, band in enumerate(self._bands()):
+            if len(band) < 2:   # one point: its error bar
+                for x, lo, hi in band:
+                    p.setPen(QPen(QColor(PALETTE[i % len(PALETTE)]), 1))
+                    p.drawLine(f.to(x, lo), f.to(x, hi))
+                continue
+            shade = QColor(PALETTE[i % len(PALETTE)])
+            shade.setAlpha(48)
+            path = QPainterPath(f.to(band[0][0], band[0][1]))
+            for x, lo, _hi in band[1:]:
+                path.lineTo(f.to(x, lo))
+            for x, _lo, hi in reversed(band):
+                path.lineTo(f.to(x, hi))
+            path.closeSubpath()
+            p.fillPath(path, shade)
+
     def _draw_series(self, p: QPainter, f: _Frame, pts: list[list[tuple[float, float]]]) -> None:
         for i, series in enumerate(pts):
             pen = QPen(QColor(PALETTE[i % len(PALETTE)]), 2, DASHES[i % len(DASHES)])
@@ -188,6 +235,15 @@ class LineChart(QWidget):
             p.setPen(QColor("#212121"))
             p.drawText(QRectF(x + 26, y, col_w - 30, fm.height()), Qt.AlignmentFlag.AlignVCenter,
                        fm.elidedText(series.label, Qt.TextElideMode.ElideRight, int(col_w - 30)))
+        if self._legend_entries() > len(self.spec.series):   # what the shading means
+            i = len(self.spec.series)
+            x, y = lx + (i % 3) * col_w, ly + (i // 3) * (fm.height() + 2)
+            shade = QColor(PALETTE[0])
+            shade.setAlpha(48)
+            p.fillRect(QRectF(x, y + 2, 22, fm.height() - 4), shade)
+            p.setPen(QColor("#212121"))
+            p.drawText(QRectF(x + 26, y, col_w - 30, fm.height()), Qt.AlignmentFlag.AlignVCenter,
+                       fm.elidedText(self.spec.band_label, Qt.TextElideMode.ElideRight, int(col_w - 30)))
 
 
 class HeatMap(QWidget):

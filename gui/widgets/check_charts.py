@@ -2,7 +2,8 @@
 
 Titles, axes and series names are catalogue sentences (chart.<check>.<name>, axis.<axis>,
 metric.<name>); threshold lines are worded by auditor.condition_text, so a chart reads the same
-as the findings and the reports in both languages.
+as the findings and the reports in both languages. A per-layer series with a stored 95% interval
+(CheckView.intervals, auditor.presentation.layer_band) is drawn over its shaded band.
 """
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from PySide6.QtWidgets import QWidget
 
 from auditor.condition_text import threshold_lines
 from auditor.messages import render
+from auditor.messages import text as catalogue_text
 from auditor.presentation import (
     Chart,
     CheckPresentation,
     axis_label,
     chart_title,
+    layer_band,
     metric_label,
     presentation,
     variant_label,
@@ -56,11 +59,15 @@ def _line(check: CheckView, shown: CheckPresentation, chart: Chart, findings: Se
     if not names:
         return None
     by_step = all(m in shown.step_metrics for m in names)
-    series = [Series(metric_label(m, lang), values[m],
-                     list(range(1, len(values[m]) + 1)) if by_step else None) for m in names]
+    series = []
+    for m in names:
+        low, high = layer_band(check, m, len(values[m])) or (None, None)
+        series.append(Series(metric_label(m, lang), values[m],
+                             list(range(1, len(values[m]) + 1)) if by_step else None, low, high))
     spec = ChartSpec(chart_title(check.id, chart, lang), series,
                      x_label=axis_label("step" if by_step else "layer", lang),
-                     y_label=axis_label(chart.axis, lang), thresholds=thresholds(findings, chart.metrics, lang))
+                     y_label=axis_label(chart.axis, lang), thresholds=thresholds(findings, chart.metrics, lang),
+                     band_label=catalogue_text("interval.band", lang))
     return LineChart(spec)
 
 

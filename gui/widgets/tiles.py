@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 from auditor.presentation import dimension_label
-from gui.strings import tr, verdict_word
+from gui.strings import trend_word, verdict_word
 from gui.theme import BACKGROUNDS, COLOURS
 
 
@@ -44,5 +44,5 @@ class DimensionTile(QFrame):
         self.setStyleSheet(f"QFrame#tile {{background:{background};border:2px solid {colour};border-radius:6px;}}")
         self.name.setText(f"<b>{dimension_label(self.dimension, lang)}</b>")
         self.rating.setText(f"<span style='color:{colour};font-weight:bold'>{verdict_word(rating, lang)}</span>")
-        self.trend.setText(tr(f"f.trend.{trend}", lang) if trend else " ")
+        self.trend.setText(trend_word(trend, lang))
         self.setProperty("rating", rating)

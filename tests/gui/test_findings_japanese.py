@@ -103,7 +103,7 @@ def test_progress_lines_are_rendered_from_their_key_in_the_gui_language():
 
 
 def test_missing_evidence_is_grouped_from_the_findings_sentences_in_japanese(make_window, two_audits):
-    from gui.pages.findings import missing_evidence
+    from auditor.presentation import missing_evidence
 
     window = make_window(two_audits["db"])
     window.set_language("ja")
@@ -112,7 +112,7 @@ def test_missing_evidence_is_grouped_from_the_findings_sentences_in_japanese(mak
     found = [f for f in page.view.findings if f.severity == "inconclusive"]
     assert found and page.missing.isVisible()
     shown = _plain(page.missing.text())
-    causes = missing_evidence(page.view, "ja")
+    causes = missing_evidence(page.view.findings, "ja")
     # one line per cause: rules of one check stopped by one reason (finding.not_decided) read once
     assert len(causes) == len({(f.check_id, f.sentences[0].key) for f in found}) <= len(found)
     for cause in causes:

@@ -134,6 +134,8 @@ def test_inconclusive_is_never_green():
 def test_gui_library_and_findings_show_inconclusive_and_the_missing_evidence(inconclusive, qtbot, tmp_path,
                                                                            monkeypatch, lang):
     monkeypatch.setenv("AUDITOR_DB", str(tmp_path / "default.db"))   # never the user's own database
+    from auditor import messages
+    from auditor.presentation import scope_label
     from gui.app import create_window
     from gui.settings import Settings
     from gui.strings import tr
@@ -159,6 +161,6 @@ def test_gui_library_and_findings_show_inconclusive_and_the_missing_evidence(inc
     assert word in page.verdict.text()
     assert page.missing.isVisible()
     shown = compact(html.unescape(re.sub(r"<[^>]+>", "", page.missing.text())))
-    assert compact(tr("f.missing_title", lang)) in shown and compact(tr("f.audit_scope", lang)) in shown
+    assert compact(messages.text("missing.title", lang)) in shown and compact(scope_label("audit", lang)) in shown
     for action in _actions(inconclusive, lang):
         assert compact(action) in shown
