@@ -14,6 +14,7 @@ from auditor.store import chain, open_db, queries, records
 from auditor.views import AuditView
 
 if TYPE_CHECKING:
+    from auditor.messages import Message
     from auditor.verify import VerifyResult
 
 __all__ = ["META_FIELDS", "AuditRequest", "default_model_name", "load_meta", "result_row", "run_audit"]
@@ -51,18 +52,37 @@ def compare_audits(audit_a: str, audit_b: str, db: str | None = None) -> dict[st
 
 def sign_audit(audit_id: str, role: str, name: str, decision: str | None = None,
                db: str | None = None, signer: Any = None) -> dict[str, Any]:
-    """A sign-off signed by `signer` (an auditor.identity Signer; None: this installation's machine key)."""
+    """A sign-off signed by `signer` (an auditor.identity Signer; None: this installation's machine key).
+
+    The handles of these writes are closed before returning: an unclosed one held by a long-lived process
+    (the GUI) loses its locks when the same process opens and closes the file again (POSIX locks are per
+    process), and another process's last close then deletes the WAL under it (`disk I/O error`)."""
     from auditor import governance
 
-    return governance.sign(open_db(db, must_exist=True), audit_id, role, name, decision, signer=signer)
+    with session(db, write=True) as handle:
+        return governance.sign(handle, audit_id, role, name, decision, signer=signer)
+
+
+def signoff_refusal(audit_id: str, role: str, decision: str | None, identity_name: str | None = None,
+                    db: str | None = None) -> Message | None:
+    """Why this sign-off would be refused (auditor.duties), known before any passphrase is typed, so a client
+    shows it beside a disabled button; None when the rules allow it. An unknown identity is its own reason."""
+    from auditor import duties
+    from auditor.messages import verbatim
+
+    try:
+        facts = duties.identity_facts(identity_name)
+    except BadInput as exc:
+        return getattr(exc, "message", None) or verbatim(str(exc))
+    return duties.refusal(audit_view(audit_id, db), role, decision, facts)
 
 
 def assign_finding(audit_id: str, finding_id: int, owner: str | None = None, due: str | None = None,
                    actor: str | None = None, db: str | None = None, signer: Any = None) -> dict[str, Any]:
     from auditor import governance
 
-    return governance.assign(open_db(db, must_exist=True), audit_id, finding_id, owner=owner, due=due, actor=actor,
-                             signer=signer)
+    with session(db, write=True) as handle:
+        return governance.assign(handle, audit_id, finding_id, owner=owner, due=due, actor=actor, signer=signer)
 
 
 def reevaluate(audit_id: str, template: str | None, db: str | None = None,
@@ -70,7 +90,8 @@ def reevaluate(audit_id: str, template: str | None, db: str | None = None,
     """Applies a (changed) template to stored results as a new evaluation; the model is not run."""
     from auditor import governance
 
-    return governance.reevaluate(open_db(db, must_exist=True), audit_id, template, actor=actor, signer=signer)
+    with session(db, write=True) as handle:
+        return governance.reevaluate(handle, audit_id, template, actor=actor, signer=signer)
 
 
 def verify_audit(audit_id: str | None = None, db: str | None = None, *, allow_unsigned: bool = False,

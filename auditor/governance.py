@@ -41,6 +41,7 @@ def sign(db: sqlite_utils.Database, audit_id: str, role: str, name: str, decisio
     audit = queries.audit_row(db, audit_id)
     if audit["status"] != "completed":
         raise BadInput(f"audit {audit['id']} is {audit['status']}; only a completed audit can be signed")
+    _check_duties(db, audit["id"], role, name, decision, signer)
     evaluation = queries.latest_evaluation(db, audit["id"])
     detail = {"role": role, "name": _clean(name, "--name", required=True),
               "decision": _clean(decision, "--decision"),
@@ -59,6 +60,17 @@ def _check_identity(signer: Any, role: str, name: str | None) -> None:
         raise BadInput(f"--name {name!r} is not the name of identity {signer.name!r}; sign under your own name")
     if signer.role != role:
         raise BadInput(f"identity {signer.name} is a {signer.role}; it cannot sign as {role}")
+
+
+def _check_duties(db: sqlite_utils.Database, audit_id: str, role: str, name: str | None, decision: str | None,
+                  signer: Any) -> None:
+    """Separation of duties (auditor.duties): the rules the GUI shows before its button is pressed."""
+    from auditor import duties
+    from auditor.store.read_model import audit_view
+
+    refused = duties.refusal(audit_view(db, audit_id), role, decision, duties.signer_facts(signer, name))
+    if refused is not None:
+        raise duties.DutyRefused(refused)
 
 
 def actor_of(signer: Any, actor: str | None) -> str | None:

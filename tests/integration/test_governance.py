@@ -92,8 +92,11 @@ def test_sign_off_and_assignment_are_events_and_do_not_change_the_evidence(minil
     result = run_cli("assign", audit_id, str(finding["id"]), "--owner", "ML platform team", "--due", "2027-03-31",
                      db=minilm_db)
     assert result.returncode == 0, result.stderr
-    for role, name in (("preparer", "Kenji Sato"), ("reviewer", "Aiko Tanaka"), ("approver", "María López")):
-        result = run_cli("sign", audit_id, "--role", role, "--name", name, "--decision", "approve", db=minilm_db)
+    # an approval needs an approver's identity and every warning assigned (auditor.duties, test_duties_cli.py);
+    # a rejection needs neither
+    for role, name, decision in (("preparer", "Kenji Sato", "approve"), ("reviewer", "Aiko Tanaka", "approve"),
+                                 ("approver", "María López", "reject")):
+        result = run_cli("sign", audit_id, "--role", role, "--name", name, "--decision", decision, db=minilm_db)
         assert result.returncode == 0, result.stderr
     after = _show(audit_id, minilm_db)
     assigned = next(f for f in after["findings"] if f["id"] == finding["id"])
