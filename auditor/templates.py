@@ -118,9 +118,7 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
     if isinstance(min_probes, bool) or not isinstance(min_probes, int) or not 0 <= min_probes <= 1_000_000:
         raise ValueError(f"min_probes must be a whole number of probes (0 for no minimum), not {min_probes!r}")
     decide_on = parse_decide_on(data.get("decide_on"), "") or "interval"
-    approval_grade = data.get("approval_grade", False)
-    if not isinstance(approval_grade, bool):
-        raise ValueError(f"approval_grade must be true or false, not {approval_grade!r}")
+    approval_grade = _boolean(data.get("approval_grade", False), "approval_grade")
     known = registry.load_all()
     findings_known = _finding_keys()
     specs: list[CheckSpec] = []
@@ -154,18 +152,20 @@ def _parse(data: Any, filename: str, source: str, digest: str, text: str) -> Tem
                 raise ValueError(f"{cwhere}: unknown finding '{condition.finding}' (the findings catalogue "
                                  "templates/findings.yaml has no such key; `finding:` names its meaning and action)")
             conditions.append(condition)
-        required = item.get("required", False)
-        if not isinstance(required, bool):
-            raise ValueError(f"{where} ({check_id}): required must be true or false, not {required!r}")
-        requires_labels = item.get("requires_labels", False)
-        if not isinstance(requires_labels, bool):
-            raise ValueError(f"{where} ({check_id}): requires_labels must be true or false, not {requires_labels!r}")
+        required = _boolean(item.get("required", False), f"{where} ({check_id}): required")
+        requires_labels = _boolean(item.get("requires_labels", False), f"{where} ({check_id}): requires_labels")
         specs.append(CheckSpec(check_id, dict(params), tuple(conditions), required, requires_labels))
     return Template(name=str(data["name"]), version=str(data["version"]),
                     description=" ".join(str(data.get("description") or "").split()),
                     checks=tuple(specs), sha256=digest, source=source, text=text,
                     description_ja=fold(data.get("description_ja")), min_probes=min_probes, decide_on=decide_on,
                     approval_grade=approval_grade)
+
+
+def _boolean(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{what} must be true or false, not {value!r}")
+    return value
 
 
 def _finding_keys() -> frozenset[str]:

@@ -79,11 +79,7 @@ class ModelView:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> Json:
-        return {"name": self.name, "version": self.version, "format": self.format, "sha256": self.sha256,
-                "files": [dict(f) for f in self.files], "parameters": self.parameters, "layers": self.layers,
-                "architecture": self.architecture, "pooling": self.pooling, "pooling_source": self.pooling_source,
-                "model_type": self.model_type, "dtype": self.dtype, "modality": self.modality,
-                "hidden_size": self.hidden_size, "heads": self.heads, "details": dict(self.details)}
+        return {**vars(self), "files": [dict(f) for f in self.files], "details": dict(self.details)}   # field order
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ModelView:

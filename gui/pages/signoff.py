@@ -1,4 +1,9 @@
-"""Sign-off (preparer, reviewer, approver) and finding owners/due dates, recorded as events by the engine."""
+"""Sign-off (preparer, reviewer, approver) and finding owners/due dates, recorded as events by the engine.
+
+Before the button is pressed the page asks the engine's separation-of-duties rules (api.signoff_refusal):
+a refused sign-off disables the button and shows the reason beside it, also to a screen reader. A permitted
+one asks for confirmation and, when signed with an identity, its passphrase.
+"""
 from __future__ import annotations
 
 from PySide6.QtCore import QDate
@@ -21,7 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from auditor import api
+from auditor.messages import Message, render
 from auditor.views import AuditView, FindingView
+from gui import dialogs
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import colour
@@ -39,7 +46,10 @@ class SignOffPage(QWidget):
         self.audit = QLabel(wordWrap=True)
         self.role, self.decision = QComboBox(), QComboBox()
         self.name = QLineEdit(state.settings.get("signer", ""))
+        self.identity = QComboBox()
+        self._identities: list[dict] = []
         self.sign_button = QPushButton(clicked=self.sign)
+        self.reason = QLabel(wordWrap=True)     # why the button is disabled, beside it
         self.message = QLabel(wordWrap=True)
         self._make_tables()
         self.owner = QLineEdit()
@@ -51,6 +61,9 @@ class SignOffPage(QWidget):
         state.audit_opened.connect(lambda _a: self.reload())
         state.language_changed.connect(lambda _l: self.retranslate())
         state.db_changed.connect(lambda _d: self.reload())
+        self.role.currentIndexChanged.connect(lambda _i: self._role_changed())
+        self.identity.currentIndexChanged.connect(lambda _i: self._update_permission())
+        self.decision.currentIndexChanged.connect(lambda _i: self._update_permission())
         self.retranslate()
         self.reload()
 
@@ -82,14 +95,17 @@ class SignOffPage(QWidget):
         """The audit line, the sign-off box, the assignment box and the message line, top to bottom."""
         self.sign_box, self.assign_box = QGroupBox(), QGroupBox()
         self.sign_form = QFormLayout()
-        for w in (self.role, self.name, self.decision):
+        for w in (self.role, self.identity, self.name, self.decision):
             self.sign_form.addRow(QLabel(), w)
         sign_row = QHBoxLayout()
         sign_row.addLayout(self.sign_form, 1)
         sign_row.addWidget(self.tabs, 2)
         sign_layout = QVBoxLayout(self.sign_box)
         sign_layout.addLayout(sign_row)
-        sign_layout.addWidget(self.sign_button)
+        button_row = QHBoxLayout()
+        button_row.addWidget(self.sign_button)
+        button_row.addWidget(self.reason, 1)
+        sign_layout.addLayout(button_row)
         self.owner_label, self.due_label = QLabel(), QLabel()
         assign_row = QHBoxLayout()
         for w in (self.owner_label, self.owner, self.due_label, self.due, self.save_button):
@@ -107,14 +123,19 @@ class SignOffPage(QWidget):
         t = self.state.tr
         self.sign_box.setTitle(t("s.signoffs"))
         self.assign_box.setTitle(t("s.assign"))
-        for row, key in enumerate(("s.role", "s.name", "s.decision")):
-            self.sign_form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget().setText(t(key))
+        labels = (t("s.role"), self._say("duties.gui.identity"), t("s.name"), t("s.decision"))
+        for row, label in enumerate(labels):
+            self.sign_form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget().setText(label)
+        self.reason.setAccessibleName(self._say("duties.gui.reason_name"))
         for combo, items in ((self.role, [(r, f"s.role.{r}") for r in ROLES]), (self.decision, DECISIONS)):
             current = combo.currentIndex()
+            combo.blockSignals(True)        # one permission check after the refill, not one per item
             combo.clear()
             for value, key in items:
                 combo.addItem(t(key), value)
             combo.setCurrentIndex(max(0, current))
+            combo.blockSignals(False)
+        self._fill_identities()
         self.sign_button.setText(t("s.sign"))
         self.owner_label.setText(t("s.owner"))
         self.due_label.setText(t("s.due"))
@@ -130,6 +151,57 @@ class SignOffPage(QWidget):
         audit_id = self.state.audit_id
         self.view = api.audit_view(audit_id, self.state.db) if audit_id else None
         self._render()
+        self._update_permission()
+
+    def _say(self, key: str, **params: object) -> str:
+        return render(Message(key, params), self.state.lang)
+
+    def _fill_identities(self) -> None:
+        """The identities in the identities folder that can sign (a key beside the certificate)."""
+        from auditor.identity import list_identities
+
+        try:
+            rows = [r for r in list_identities() if r.get("has_key") and not r.get("error")]
+        except Exception:  # an unreadable identities folder: signing without an identity still works
+            rows = []
+        current = self.identity.currentData()
+        self.identity.blockSignals(True)
+        self.identity.clear()
+        self.identity.addItem(self._say("duties.gui.no_identity"), None)
+        for row in rows:
+            role = Message(f"duties.role.{row.get('role')}") if row.get("role") in ROLES else str(row.get("role"))
+            self.identity.addItem(self._say("duties.gui.identity_item", name=row["name"], role=role), row["name"])
+        self._identities = rows
+        self.identity.setCurrentIndex(max(0, self.identity.findData(current)))
+        self.identity.blockSignals(False)
+        self._role_changed()
+
+    def _role_changed(self) -> None:
+        """An identity in the chosen role, where there is one, instead of one in another role."""
+        role = self.role.currentData()
+        chosen = next((r for r in self._identities if r["name"] == self.identity.currentData()), None)
+        if chosen is None or chosen.get("role") != role:
+            match = next((r["name"] for r in self._identities if r.get("role") == role), None)
+            self.identity.setCurrentIndex(max(0, self.identity.findData(match)) if match else 0)
+        self._update_permission()
+
+    def _update_permission(self) -> None:
+        """The rules' answer before the button is pressed: disabled, with the reason beside it, when refused."""
+        identity = self.identity.currentData()
+        self.name.setReadOnly(bool(identity))        # a person signs under the name in their certificate
+        if identity:
+            self.name.setText(identity)
+        role, decision = self.role.currentData(), self.decision.currentData()
+        refused = None
+        if self.view is not None and role:
+            refused = api.signoff_refusal(self.view.audit_id, role, decision, identity, self.state.db)
+        text = "" if refused is None else render(refused, self.state.lang)
+        self.reason.setText(text)
+        self.reason.setVisible(bool(text))
+        self.reason.setAccessibleDescription(text)
+        self.sign_button.setEnabled(refused is None)
+        self.sign_button.setToolTip(text)
+        self.sign_button.setAccessibleDescription(text)
 
     def _render(self) -> None:
         t, lang, view = self.state.tr, self.state.lang, self.view
@@ -177,17 +249,41 @@ class SignOffPage(QWidget):
         if not name:
             self.message.setText(self.state.tr("s.need_name"))
             return
-        role, decision = self.role.currentData(), self.decision.currentData()
+        role, decision, identity = self.role.currentData(), self.decision.currentData(), self.identity.currentData()
         if self.view is None:
             return
+        question = self._say("duties.gui.confirm", audit_id=self.view.audit_id, role=Message(f"duties.role.{role}"),
+                             name=name, decision=self.decision.currentText())
+        if not dialogs.confirm(self, self._say("duties.gui.confirm_title"), question):
+            self.message.setText(self._say("duties.gui.not_signed"))
+            return
         try:
-            api.sign_audit(self.view.audit_id, role, name, decision=decision, db=self.state.db)
-        except Exception as exc:  # a refused sign-off (e.g. the audit did not complete) is a dialog
-            QMessageBox.warning(self, self.state.tr("err.action"), str(exc))
+            signer = self._unlock(identity)
+            if identity and signer is None:
+                self.message.setText(self._say("duties.gui.not_signed"))
+                return
+            api.sign_audit(self.view.audit_id, role, name, decision=decision, db=self.state.db, signer=signer)
+        except Exception as exc:  # a refused sign-off (a wrong passphrase, a rule) is a dialog, in the user's language
+            message = getattr(exc, "message", None)
+            QMessageBox.warning(self, self.state.tr("err.action"),
+                                render(message, self.state.lang) if isinstance(message, Message) else str(exc))
+            self.reload()
             return
         self.state.settings.set("signer", name)
         self.message.setText(self.state.tr("s.signed", role=self.role.currentText(), name=name))
         self.reload()
+
+    def _unlock(self, identity: str | None) -> object:
+        """The identity unlocked with the passphrase asked now (None: no identity, or the user cancelled)."""
+        if not identity:
+            return None
+        secret = dialogs.passphrase(self, self._say("duties.gui.passphrase_title"),
+                                    self._say("duties.gui.passphrase", name=identity))
+        if secret is None:
+            return None
+        from auditor.identity import load_identity
+
+        return load_identity(identity, secret)
 
     def assign(self) -> None:
         rows = self.findings.selectionModel().selectedRows()

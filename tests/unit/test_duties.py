@@ -141,3 +141,18 @@ def test_a_refusal_is_a_one_line_bad_input():
 
     error = duties.DutyRefused(Message("duties.approval_needs_identity"))
     assert isinstance(error, BadInput) and "\n" not in str(error) and str(error).startswith("an approval must")
+
+
+def test_templates_declare_approval_grade_as_a_boolean(tmp_path):
+    from auditor.errors import BadInput
+    from auditor.templates import load_template
+
+    assert [load_template(n).approval_grade for n in ("standard", "eu-ai-act-high-risk", "quick")] == \
+        [True, True, False]
+    body = "name: mine\nversion: '1'\nchecks:\n- id: artifact.integrity\n"
+    (tmp_path / "plain.yaml").write_text(body, encoding="utf-8")
+    assert load_template(str(tmp_path / "plain.yaml")).approval_grade is False       # silent: not approval grade
+    (tmp_path / "bad.yaml").write_text(body + "approval_grade: 'yes'\n", encoding="utf-8")
+    with pytest.raises(BadInput) as refused:
+        load_template(str(tmp_path / "bad.yaml"))
+    assert str(refused.value) == "template bad.yaml: approval_grade must be true or false, not 'yes'"
