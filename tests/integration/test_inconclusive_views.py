@@ -82,7 +82,7 @@ def test_board_gives_the_inconclusive_verdict_and_how_to_get_the_evidence(inconc
         assert compact(action) in page, action
     assert compact(t["audit_scope"]) in page      # the audit-wide finding is labelled, not a check id
     if lang == "ja":   # the reasons are in Japanese too, rebuilt from the stored English
-        assert "実行されませんでした" in page and "線形プローブの評価用に残したプローブは" in page
+        assert "実行されませんでした" in page and "線形プローブの評価に用いた検証用プローブは" in page
         assert "テンプレートquickには少なくとも64件が必要です" in page
         assert "didnotrun" not in page and "isnotdecided" not in page
     else:
