@@ -53,9 +53,17 @@ def test_progress_jsonl_is_machine_readable(minilm_audit):
 
 def test_metrics_table_is_long_form(minilm_audit):
     conn = sqlite3.connect(minilm_audit["db"])
-    rows = conn.execute("SELECT layer, value FROM metrics WHERE audit_id = ? AND check_id = 'flow.representation' "
-                        "AND name = 'update_ratio' ORDER BY layer", [minilm_audit["json"]["audit_id"]]).fetchall()
-    assert [r[0] for r in rows] == list(range(6))
+    audit_id = minilm_audit["json"]["audit_id"]
+    rows = conn.execute("SELECT layer, variant, value FROM metrics WHERE audit_id = ? AND check_id = 'flow.representation' "
+                        "AND name = 'update_ratio' ORDER BY variant, layer", [audit_id]).fetchall()
+    # the point values have no variant; their 95% interval is stored beside them as variants ci_low / ci_high
+    # of the same (check, name, layer, head) (issue 14)
+    points = [r for r in rows if r[1] is None]
+    assert [r[0] for r in points] == list(range(6))
+    lows = {r[0]: r[2] for r in rows if r[1] == "ci_low"}
+    highs = {r[0]: r[2] for r in rows if r[1] == "ci_high"}
+    assert sorted(lows) == sorted(highs) == list(range(6)) and len(rows) == 18
+    assert all(lows[layer] <= value <= highs[layer] for layer, _, value in points)
     cols = [r[1] for r in conn.execute("PRAGMA table_info(metrics)")]
     assert cols == ["audit_id", "check_id", "name", "layer", "head", "variant", "value"]
 
