@@ -1,4 +1,4 @@
-"""Errors the CLI maps to exit codes (ARCHITECTURE.md, CLI contract)."""
+"""Errors the CLI maps to exit codes (docs/ARCHITECTURE.md, CLI contract)."""
 from __future__ import annotations
 
 

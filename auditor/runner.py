@@ -86,7 +86,7 @@ def _run_one(check: Check, ctx: AuditContext) -> CheckResult:
         result = replace(result, metrics=clean_metrics(result.metrics), evidence=clean_evidence(result.evidence))
     except Cancelled:
         raise
-    except Exception as exc:  # one broken check must not take the audit down (ARCHITECTURE.md, Runner)
+    except Exception as exc:  # one broken check must not take the audit down (docs/ARCHITECTURE.md, Runner)
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return CheckResult.error(check.id, detail, time.perf_counter() - began)
     return replace(result, duration_s=time.perf_counter() - began)

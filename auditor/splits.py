@@ -1,6 +1,6 @@
 """The held-out split shared by every check that fits on one part of the probes and scores on the other.
 
-A seeded, label-stratified split by probe (METHODS.md): within each label, a seeded shuffle puts
+A seeded, label-stratified split by probe (docs/METHODS.md): within each label, a seeded shuffle puts
 round(train_fraction * n_label) probes in the fit part (at least one on each side where the label
 has two or more probes). Checks that use the same seed use the same split.
 """

@@ -1,4 +1,4 @@
-"""The activation cache one capture pass fills (ARCHITECTURE.md, Trace).
+"""The activation cache one capture pass fills (docs/ARCHITECTURE.md, Trace).
 
 A pass is asked for capture points, which are Capability values (models.base); each fills a
 field of TraceBatch with a stable shape:

@@ -1,4 +1,4 @@
-"""The standard audit's cost in units of F (METHODS.md, Cost), measured in one process.
+"""The standard audit's cost in units of F (docs/METHODS.md, Cost), measured in one process.
 
 F = one plain forward pass over the probe set (the adapter's own forward, eager attention, same
 batch size and device, under torch.inference_mode), excluding model loading. The audit's cost is

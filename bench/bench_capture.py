@@ -1,4 +1,4 @@
-"""Cost of the capture pass and of a standard audit in units of F (METHODS.md, Cost).
+"""Cost of the capture pass and of a standard audit in units of F (docs/METHODS.md, Cost).
 
 F = one plain forward pass over the probe set under torch.inference_mode, same adapter, batch size
 and device, excluding model loading. Prints ratios measured in this one run.

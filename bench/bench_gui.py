@@ -2,7 +2,7 @@
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m bench.bench_gui [--model PATH] [--template quick] [--limit N]
 
-Goals (ARCHITECTURE.md, issue 8): window shown in under 1 s; no UI-thread stall over 100 ms during an
+Goals (docs/ARCHITECTURE.md; issue 8): window shown in under 1 s; no UI-thread stall over 100 ms during an
 audit. The stall is measured by a 10 ms QTimer: how late each tick fires while the worker process runs
 the audit (progress lines arriving, the bar and step label updating, the library refreshing at the end).
 Measured, printed, not asserted.

@@ -1,4 +1,4 @@
-"""Cost of the information-plane estimators relative to the MiniLM capture pass (METHODS.md, Cost).
+"""Cost of the information-plane estimators relative to the MiniLM capture pass (docs/METHODS.md, Cost).
 
 Times every estimator of bottleneck.information_plane (KDE, Renyi, linear probe, effective rank) on
   - the real MiniLM pooled states of builtin:text (330 probes x 7 layer boundaries), and

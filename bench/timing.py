@@ -17,7 +17,7 @@ def best(fn: Callable[[], object], repeats: int = 3) -> float:
 
 
 def prepared_forward(adapter: Any, probes: Any, batch_size: int) -> tuple[list[Any], Callable[[], None]]:
-    """The encoded batches and a function running F: one plain forward pass over them (METHODS.md, Cost).
+    """The encoded batches and a function running F: one plain forward pass over them (docs/METHODS.md, Cost).
 
     Two batches run first as a warm-up (allocator, kernels, transformers' lazy hooks).
     """

@@ -1,4 +1,4 @@
-"""The full report for regulators: sections 0 to 13 of REPORTS.md."""
+"""The full report for regulators: sections 0 to 13 of docs/REPORTS.md."""
 from __future__ import annotations
 
 import json

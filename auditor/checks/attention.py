@@ -1,4 +1,4 @@
-"""attention.structure: who looks at whom, and which heads matter (METHODS.md)."""
+"""attention.structure: who looks at whom, and which heads matter (docs/METHODS.md)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Check, CheckResult and the context a check runs in (ARCHITECTURE.md, Core contracts)."""
+"""Check, CheckResult and the context a check runs in (docs/ARCHITECTURE.md, Core contracts)."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""bottleneck.information_plane: what each layer keeps about the input and about the task (METHODS.md).
+"""bottleneck.information_plane: what each layer keeps about the input and about the task (docs/METHODS.md).
 
 Reads only the pooled representations z_l the capture pass always keeps ([N, d] per layer
 boundary, in probe order), so it scales to large probe sets without holding [N, T, d] tensors.

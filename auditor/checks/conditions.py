@@ -172,7 +172,7 @@ class Condition:
             return Outcome.stated(Status.INCONCLUSIVE, Message("finding.not_decided", {"name": name, "reason": reason}))
         try:
             return self._evaluate(metrics, intervals, self.decide_on or decide_on or "interval")
-        except Exception as exc:  # a broken rule must not crash the audit (ARCHITECTURE.md)
+        except Exception as exc:  # a broken rule must not crash the audit (docs/ARCHITECTURE.md)
             problem = exc.sentence if isinstance(exc, RuleProblem) else verbatim(str(exc))
             return Outcome.stated(Status.ERROR, Message("finding.condition_error", {"name": name, "problem": problem}))
 

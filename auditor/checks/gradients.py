@@ -1,4 +1,4 @@
-"""gradients.flow: can the training signal reach every layer? (METHODS.md)"""
+"""gradients.flow: can the training signal reach every layer? (docs/METHODS.md)"""
 from __future__ import annotations
 
 from typing import Any

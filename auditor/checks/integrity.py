@@ -1,4 +1,4 @@
-"""artifact.integrity: what exactly was audited (METHODS.md, artifact.integrity).
+"""artifact.integrity: what exactly was audited (docs/METHODS.md, artifact.integrity).
 
 The summary states facts as catalogue messages (templates/sentences/checks_flow.yaml): the file count,
 size, parameter count and format, then one message per unusual thing found (a note kind with its

@@ -1,4 +1,4 @@
-"""artifact.parity: does the model agree with the same model in another format? (METHODS.md)"""
+"""artifact.parity: does the model agree with the same model in another format? (docs/METHODS.md)"""
 from __future__ import annotations
 
 from typing import Any

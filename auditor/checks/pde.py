@@ -1,4 +1,4 @@
-"""flow.pde: the continuous-flow surrogate of the seed paper, done honestly (METHODS.md, flow.pde).
+"""flow.pde: the continuous-flow surrogate of the seed paper, done honestly (docs/METHODS.md, flow.pde).
 
 The check fits a diffusion + attention transport + reaction flow per block on the fit split and
 scores it on the held-out split, always beside trivial baselines. The streaming work lives in

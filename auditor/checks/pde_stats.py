@@ -1,4 +1,4 @@
-"""flow.pde's streaming accumulator: fit on one split, score on the other, in the one capture pass (METHODS.md).
+"""flow.pde's streaming accumulator: fit on one split, score on the other, in the one capture pass (docs/METHODS.md).
 
 Everything streams through the one capture pass. The pass runs every fit-split probe before any
 held-out probe (auditor.splits, runner), so the accumulator

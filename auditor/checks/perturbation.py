@@ -1,4 +1,4 @@
-"""perturbation.sensitivity: does a small push to the input stay small? (METHODS.md)"""
+"""perturbation.sensitivity: does a small push to the input stay small? (docs/METHODS.md)"""
 from __future__ import annotations
 
 from typing import Any

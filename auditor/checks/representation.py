@@ -1,4 +1,4 @@
-"""flow.representation: how much each block changes the residual stream (METHODS.md)."""
+"""flow.representation: how much each block changes the residual stream (docs/METHODS.md)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""sanity.randomization: is the audit measuring the model or the architecture? (METHODS.md)
+"""sanity.randomization: is the audit measuring the model or the architecture? (docs/METHODS.md)
 
 Adebayo et al. (2018): key metrics are recomputed on a copy of the model with re-initialised
 weights, on a seeded subsample of at most 64 probes, and compared with the trained model's

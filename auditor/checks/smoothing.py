@@ -1,4 +1,4 @@
-"""flow.smoothing: do tokens become indistinguishable as information diffuses? (METHODS.md)
+"""flow.smoothing: do tokens become indistinguishable as information diffuses? (docs/METHODS.md)
 
 Special tokens ([CLS], [SEP], a vision model's class token) are left out of all three figures:
 they act as aggregators and sinks, not as content positions, and would otherwise dominate the

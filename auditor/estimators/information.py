@@ -1,4 +1,4 @@
-"""Mutual-information estimators for the information plane (METHODS.md, bottleneck.information_plane).
+"""Mutual-information estimators for the information plane (docs/METHODS.md, bottleneck.information_plane).
 
 Plain arrays in, numbers in bits out; no model code. The algebra runs in torch (float64) on the
 device asked for (the CPU by default, a GPU where present), one N x N matrix at a time.

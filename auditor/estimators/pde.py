@@ -1,4 +1,4 @@
-"""The continuous-flow surrogate of one layer step, fitted from streamed statistics (METHODS.md, flow.pde).
+"""The continuous-flow surrogate of one layer step, fitted from streamed statistics (docs/METHODS.md, flow.pde).
 
 For a step l -> l+1 with token states H = H_l (rows of d numbers) and change Y = H_{l+1} - H_l:
 

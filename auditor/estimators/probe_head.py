@@ -1,6 +1,6 @@
 """A linear probe head: L2-regularised softmax regression on final-layer states, in plain numpy.
 
-Used where a headless encoder needs a task loss or predictions (METHODS.md, gradients.flow).
+Used where a headless encoder needs a task loss or predictions (docs/METHODS.md, gradients.flow).
 Features are standardised; the returned (W, b) act on raw states. Accelerated gradient descent
 with a step from the Lipschitz bound, a fixed number of steps: deterministic and fast at audit
 sizes (hundreds to thousands of rows).

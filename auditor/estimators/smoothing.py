@@ -1,4 +1,4 @@
-"""Over-smoothing statistics of token representations, per sequence (METHODS.md, flow.smoothing).
+"""Over-smoothing statistics of token representations, per sequence (docs/METHODS.md, flow.smoothing).
 
 All functions take a batch x [B, T, d] and a boolean `content` mask [B, T] of the tokens that
 count, and return one value per sequence (NaN where a sequence has too few content tokens).

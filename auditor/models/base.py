@@ -1,4 +1,4 @@
-"""The ModelAdapter contract shared by every model format (ARCHITECTURE.md, Core contracts).
+"""The ModelAdapter contract shared by every model format (docs/ARCHITECTURE.md, Core contracts).
 
 What a model can supply is a `Capability`; the same values name what a check captures in the
 one capture pass (`Check.captures`) and what an adapter's `capture` is asked for. The methods

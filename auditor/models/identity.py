@@ -1,4 +1,4 @@
-"""Content hashes of model artifacts: the manifest hash (ARCHITECTURE.md, Core contracts).
+"""Content hashes of model artifacts: the manifest hash (docs/ARCHITECTURE.md, Core contracts).
 
 The manifest hash must be reproducible with standard tools, so that an auditor can check a
 stored `model.sha256` on a machine without this product.

@@ -1,4 +1,4 @@
-"""Facts about a model artifact for the `artifact.integrity` check (METHODS.md).
+"""Facts about a model artifact for the `artifact.integrity` check (docs/METHODS.md).
 
 Everything here reads headers and graph structure only: no tensor data is loaded and no
 runtime (torch, onnxruntime) is started, so inspecting a multi-GB model stays cheap.

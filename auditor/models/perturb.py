@@ -2,7 +2,7 @@
 
 Every copy is seeded by (seed, probe index, kind, size), so a probe gets the same perturbation
 whatever batch or order it runs in. Text copies change only valid, non-special tokens; an image
-copy changes pixels. All copies of a batch are stacked into one larger batch (METHODS.md,
+copy changes pixels. All copies of a batch are stacked into one larger batch (docs/METHODS.md,
 perturbation.sensitivity: "all perturbed copies of a batch go through the model together").
 """
 from __future__ import annotations

@@ -237,7 +237,7 @@ class TorchAdapter:
     # -- gradients, perturbations, randomisation ------------------------------------------------
     @property
     def loss_kind(self) -> str:
-        """'causal_lm', 'head' (an output head of its own) or 'headless' (METHODS.md, gradients.flow)."""
+        """'causal_lm', 'head' (an output head of its own) or 'headless' (docs/METHODS.md, gradients.flow)."""
         name = type(self.model).__name__
         if self.pooling == "last" and ("LMHead" in name or "CausalLM" in name):
             return "causal_lm"

@@ -1,6 +1,6 @@
 """The gradient pass for PyTorch models: the capture forward runs with autograd, one backward follows.
 
-The task loss (METHODS.md, gradients.flow) is summed over the rows the task scores, so the
+The task loss (docs/METHODS.md, gradients.flow) is summed over the rows the task scores, so the
 gradient of a row's own loss is what lands on that row's hidden states and head masks
 (transformer rows do not interact). Parameter gradients accumulate over batches in .grad and
 are read once at the end of the pass (`parameter_gradient_norms`). Only block parameters take

@@ -1,4 +1,4 @@
-"""The `auditor` CLI contract on the real MiniLM and on hostile input (ARCHITECTURE.md, CLI contract)."""
+"""The `auditor` CLI contract on the real MiniLM and on hostile input (docs/ARCHITECTURE.md, CLI contract)."""
 import json
 import pickle
 import sqlite3

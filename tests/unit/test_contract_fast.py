@@ -1,6 +1,6 @@
 """The CLI contract without a model run: commands, flags, choices, statuses and exit codes.
 
-Scripts and the GUI rely on these (docs: ARCHITECTURE.md, "CLI contract"; the full check with a
+Scripts and the GUI rely on these (docs: docs/ARCHITECTURE.md, "CLI contract"; the full check with a
 real MiniLM audit is ../shared/tools/check_contract.py). Additions are fine; renaming or removing
 anything listed here fails this test. Everything runs in-process and takes about a second.
 """
@@ -19,17 +19,29 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "audit": (("MODEL",), ("--probes", "--template", "--db", "--device", "--tokenizer", "--reference",
                            "--layer-outputs", "--limit", "--seed", "--batch-size", "--skip-bad-probes", "--meta",
                            "--name", "--model-version", "--purpose", "--preparer", "--users", "--out-of-scope",
-                           "--decision-requested", "--json", "--progress", "--fail-on")),
+                           "--decision-requested", "--json", "--progress", "--fail-on", "--identity")),
     "show": (("AUDIT_ID",), ("--db", "--json", "--junit")),
     "list": ((), ("--db", "--json")),
     "templates": ((), ("--json",)),
     "compare": (("AUDIT_A", "AUDIT_B"), ("--db", "--json", "--all")),
-    "reevaluate": (("AUDIT_ID",), ("--template", "--db", "--actor", "--json", "--fail-on")),
-    "sign": (("AUDIT_ID",), ("--role", "--name", "--decision", "--db", "--json")),
-    "assign": (("AUDIT_ID", "FINDING_ID"), ("--owner", "--due", "--actor", "--db", "--json")),
-    "report": (("AUDIT_ID",), ("--out", "--kind", "--lang", "--db", "--draft")),
+    "reevaluate": (("AUDIT_ID",), ("--template", "--db", "--actor", "--json", "--fail-on", "--identity")),
+    "sign": (("AUDIT_ID",), ("--role", "--name", "--decision", "--db", "--json", "--identity")),
+    "assign": (("AUDIT_ID", "FINDING_ID"), ("--owner", "--due", "--actor", "--db", "--json", "--identity")),
+    "report": (("AUDIT_ID",), ("--out", "--kind", "--lang", "--db", "--draft", "--sign")),
     "verify-report": (("FILE.pdf",), ("--db",)),
+    # issue 16: the signed record; AUDIT_ID is optional (none: every audit)
+    "verify": (("AUDIT_ID",), ("--db", "--json", "--allow-unsigned", "--require-trust")),
+    "identity": (("ACTION",), ()),
+    "trust": (("ACTION",), ()),
     "demo": ((), ("--out", "--progress", "--device", "--limit", "--no-reports")),
+}
+# command -> its subcommands, each (positionals, flags), as COMMANDS (issue 16: identities and the trust store)
+SUBCOMMANDS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "identity": {"create": ((), ("--name", "--role", "--org", "--ca-cert", "--ca-key", "--json")),
+                 "list": ((), ("--json",)),
+                 "export-cert": (("NAME",), ("--out",)),
+                 "revoke": (("NAME",), ("--by", "--db", "--json"))},
+    "trust": {"add": (("CERT.pem",), ("--by", "--db", "--json"))},
 }
 # (command, flag) -> the values scripts pass; more values are fine
 CHOICES = {
@@ -42,8 +54,10 @@ CHOICES = {
     ("report", "--lang"): {"en", "ja"},
     ("demo", "--progress"): {"bar", "jsonl", "none"},
     ("demo", "--device"): {"auto", "cpu", "cuda"},
+    ("identity create", "--role"): {"preparer", "reviewer", "approver", "admin"},
 }
-REQUIRED = {("reevaluate", "--template"), ("sign", "--role"), ("sign", "--name"), ("report", "--out")}
+REQUIRED = {("reevaluate", "--template"), ("sign", "--role"), ("sign", "--name"), ("report", "--out"),
+            ("identity create", "--name"), ("identity create", "--role"), ("identity export-cert", "--out")}
 # the words check_contract.py accepts in `--json` output
 CHECK_STATUSES = {"pass", "warn", "fail", "inconclusive", "error", "skipped"}
 FINDING_SEVERITIES = {"pass", "warn", "fail", "inconclusive", "error", "info"}
@@ -70,10 +84,8 @@ def test_every_contract_command_exists():
     assert set(COMMANDS) <= set(_subparsers())
 
 
-@pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_command_keeps_its_arguments(command: str):
-    parser = _subparsers()[command]
-    positionals, flags = COMMANDS[command]
+def _keeps(parser: argparse.ArgumentParser, command: str, positionals: tuple[str, ...], flags: tuple[str, ...]) -> None:
+    """`command` (e.g. 'sign' or 'identity create') still has these positionals, flags, choices and required flags."""
     options = {o for a in parser._actions for o in a.option_strings}
     assert [f for f in flags if f not in options] == [], f"`auditor {command}` lost flags"
     assert tuple(a.metavar for a in parser._actions if not a.option_strings) == positionals
@@ -85,6 +97,27 @@ def test_command_keeps_its_arguments(command: str):
             assert _option(parser, flag).required, f"{command} {flag} must stay required"
 
 
+def _sub(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return dict(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices)
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_command_keeps_its_arguments(command: str):
+    _keeps(_subparsers()[command], command, *COMMANDS[command])
+
+
+@pytest.mark.parametrize(("command", "action"), [(c, a) for c, subs in SUBCOMMANDS.items() for a in subs])
+def test_subcommand_keeps_its_arguments(command: str, action: str):
+    subs = _sub(_subparsers()[command])
+    assert action in subs, f"`auditor {command} {action}` is gone"
+    _keeps(subs[action], f"{command} {action}", *SUBCOMMANDS[command][action])
+
+
+def test_verify_checks_every_audit_without_an_id():
+    audit_id = next(a for a in _subparsers()["verify"]._actions if a.metavar == "AUDIT_ID")
+    assert audit_id.nargs == "?" and not audit_id.required
+
+
 def test_help_lists_every_command_and_flag(capsys):
     top = _help(capsys)
     assert [c for c in COMMANDS if c not in top] == []
@@ -92,6 +125,13 @@ def test_help_lists_every_command_and_flag(capsys):
         text = _help(capsys, command)
         missing = [word for word in (*positionals, *flags) if word not in text]
         assert missing == [], f"`auditor {command} --help` does not mention {missing}"
+    for command, subs in SUBCOMMANDS.items():
+        text = _help(capsys, command)
+        assert [a for a in subs if a not in text] == [], f"`auditor {command} --help` lost actions"
+        for action, (positionals, flags) in subs.items():
+            text = _help(capsys, command, action)
+            missing = [word for word in (*positionals, *flags) if word not in text]
+            assert missing == [], f"`auditor {command} {action} --help` does not mention {missing}"
 
 
 def test_version_prints_one_line(capsys):

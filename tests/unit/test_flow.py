@@ -1,4 +1,4 @@
-"""flow.smoothing and flow.pde known answers on hand-built layer trajectories (METHODS.md)."""
+"""flow.smoothing and flow.pde known answers on hand-built layer trajectories (docs/METHODS.md)."""
 from pathlib import Path
 
 import numpy as np

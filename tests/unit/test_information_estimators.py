@@ -1,4 +1,4 @@
-"""Known answers for the information-plane estimators (METHODS.md, bottleneck.information_plane)."""
+"""Known answers for the information-plane estimators (docs/METHODS.md, bottleneck.information_plane)."""
 import math
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""The manifest hash is reproducible with coreutils (ARCHITECTURE.md, Manifest hash)."""
+"""The manifest hash is reproducible with coreutils (docs/ARCHITECTURE.md, Manifest hash)."""
 from __future__ import annotations
 
 import hashlib

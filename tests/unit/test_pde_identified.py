@@ -1,4 +1,4 @@
-"""flow.pde known answers that a broken estimator fails (issue 14, items 1-3 and 7; METHODS.md, flow.pde).
+"""flow.pde known answers that a broken estimator fails (issue 14, items 1-3 and 7; docs/METHODS.md, flow.pde).
 
 Noise-free flows are recovered to 1e-6; with noise, reaction and k < d the diffusion coefficient is
 recovered within 2% whatever k; the baselines and the held-out split are pinned to values built here.

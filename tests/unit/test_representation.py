@@ -1,4 +1,4 @@
-"""flow.representation known answers on hand-built traces (METHODS.md)."""
+"""flow.representation known answers on hand-built traces (docs/METHODS.md)."""
 from pathlib import Path
 
 import numpy as np
