@@ -36,6 +36,7 @@ _EN: dict[str, str] = {
     "lib.empty": "No audits yet: start one on the New audit page.",
     "col.id": "Audit ID", "col.model": "Model", "col.version": "Version", "col.date": "Started (UTC)",
     "col.template": "Template", "col.status": "Status", "col.verdict": "Verdict",
+    "col.evidence": "Evidence",   # the signed record's state (gui/widgets/verification.py)
     # new audit
     "new.model": "Model", "new.model_hint": "A transformers folder (safetensors) or an ONNX file",
     "new.pick_folder": "Folder…", "new.pick_file": "File…",
@@ -127,7 +128,7 @@ _JA: dict[str, str] = {
     "lib.open": "所見を開く", "lib.refresh": "更新", "lib.count": "{total} 件中 {shown} 件",
     "lib.empty": "監査はまだありません。「新規監査」から開始してください。",
     "col.id": "監査ID", "col.model": "モデル", "col.version": "版", "col.date": "開始日時 (UTC)",
-    "col.template": "テンプレート", "col.status": "状態", "col.verdict": "判定",
+    "col.template": "テンプレート", "col.status": "状態", "col.verdict": "判定", "col.evidence": "証跡",
     "new.model": "モデル", "new.model_hint": "transformers フォルダ (safetensors) または ONNX ファイル",
     "new.pick_folder": "フォルダ…", "new.pick_file": "ファイル…", "new.preview_wait": "モデルファイルを読み込み中…",
     "new.format": "形式", "new.size": "サイズ", "new.sha": "SHA-256", "new.files": "ファイル数", "new.problem": "問題",

@@ -37,6 +37,7 @@ from gui.strings import verdict_word
 from gui.theme import BACKGROUNDS, COLOURS, colour
 from gui.widgets.check_charts import charts_for
 from gui.widgets.tiles import Badge, DimensionTile
+from gui.widgets.verification import PENDING, EvidenceLabel, cached, check_later
 
 SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "?", "skipped": "–", "info": "i", "inconclusive": "?"}
 
@@ -79,8 +80,12 @@ class FindingsPage(QWidget):
         self.detail_area = QScrollArea(widgetResizable=True)
         self.detail = QWidget()
         self.detail_area.setWidget(self.detail)
+        self.evidence = EvidenceLabel()   # the signed record: verified, broken (why) or not signed
+        heading = QVBoxLayout()
+        heading.addWidget(self.title)
+        heading.addWidget(self.evidence)
         header = QHBoxLayout()
-        header.addWidget(self.title, 1)
+        header.addLayout(heading, 1)
         header.addWidget(self.verdict, 0, Qt.AlignmentFlag.AlignTop)
         tiles = QHBoxLayout()
         for tile in self.tiles.values():
@@ -98,17 +103,36 @@ class FindingsPage(QWidget):
         state.audit_opened.connect(self.load)
         state.language_changed.connect(lambda _l: self.render())
         state.db_changed.connect(lambda _d: self.load(""))
+        state.audits_changed.connect(self._check_evidence)   # a sign-off or assignment adds signed events
         self.render()
 
     def load(self, audit_id: str) -> None:
         self.view = api.audit_view(audit_id, self.state.db) if audit_id else None
+        self._check_evidence()
         self.render()
+
+    def _check_evidence(self) -> None:
+        """The open audit's signed-record state, checked on a pool thread unless cached for the file as it is."""
+        if self.view is None or cached(self.state.db, self.view.audit_id) is not None:
+            return
+        audit_id, db = self.view.audit_id, self.state.db
+
+        def done() -> None:
+            if self.view is not None and self.view.audit_id == audit_id and db == self.state.db:
+                self._show_evidence()
+        check_later(db, [audit_id], done)
+
+    def _show_evidence(self) -> None:
+        view = self.view
+        self.evidence.set_evidence(None if view is None else cached(self.state.db, view.audit_id) or PENDING,
+                                   self.state.lang)
 
     def render(self) -> None:
         lang, view = self.state.lang, self.view
         row = max(0, self.checks.currentRow())
         self.checks.blockSignals(True)
         self.checks.clear()
+        self._show_evidence()
         if view is None:
             self.title.setText(self.state.tr("f.none"))
             self.verdict.set_status(None, lang)

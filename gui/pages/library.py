@@ -24,8 +24,11 @@ from auditor.status import VERDICTS
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import colour
+from gui.widgets import verification
 
-COLUMNS = ("col.id", "col.model", "col.version", "col.date", "col.template", "col.status", "col.verdict")
+COLUMNS = ("col.id", "col.model", "col.version", "col.date", "col.template", "col.status", "col.verdict",
+           "col.evidence")
+EVIDENCE = COLUMNS.index("col.evidence")
 
 
 class LibraryPage(QWidget):
@@ -33,6 +36,7 @@ class LibraryPage(QWidget):
         super().__init__()
         self.state = state
         self.audits: list[dict[str, Any]] = []
+        self._asked = 0     # the latest evidence check asked for; an older one's answer only fills the cache
         self.search = QLineEdit(clearButtonEnabled=True)
         self.search.textChanged.connect(self.apply_filter)
         self.verdict = QComboBox()
@@ -86,7 +90,25 @@ class LibraryPage(QWidget):
 
     def refresh(self) -> None:
         self.audits = api.list_audits(self.state.db)
+        self.check_evidence()
         self.apply_filter()
+
+    def check_evidence(self) -> None:
+        """Each audit's signed-record state (api.verify_audit), checked on a pool thread where not cached."""
+        db = self.state.db
+        todo = [a["audit_id"] for a in self.audits if verification.cached(db, a["audit_id"]) is None]
+        if not todo:
+            return
+        self._asked += 1
+        asked = self._asked
+
+        def done() -> None:
+            if asked == self._asked and db == self.state.db:
+                self.apply_filter()
+        verification.check_later(db, todo, done)
+
+    def evidence_of(self, audit_id: str) -> verification.Evidence:
+        return verification.cached(self.state.db, audit_id) or verification.PENDING
 
     def apply_filter(self) -> None:
         needle = self.search.text().strip().lower()
@@ -109,6 +131,8 @@ class LibraryPage(QWidget):
                 elif c == 5 and audit.get("status") not in ("completed", None):
                     item.setForeground(QColor("#b26a00"))
                 self.table.setItem(r, c, item)
+            self.table.setItem(r, EVIDENCE, verification.table_item(self.evidence_of(audit["audit_id"]),
+                                                                    self.state.lang, audit["audit_id"]))
         self.table.setSortingEnabled(True)
         if not self.audits:
             self.status.setText(self.state.tr("lib.empty"))
