@@ -176,11 +176,11 @@ class FindingView:
     def detail_in(self, lang: str) -> str:
         return _say(self.sentences, lang, self.detail)
 
-    def title_in(self, lang: str) -> str:
-        return (self.title_ja or self.title) if lang == "ja" else self.title
+    def title_in(self, lang: str) -> str:   # '' where an older database stored none
+        return ((self.title_ja or self.title) if lang == "ja" else self.title) or ""
 
     def action_in(self, lang: str) -> str:
-        return (self.action_ja or self.action) if lang == "ja" else self.action
+        return ((self.action_ja or self.action) if lang == "ja" else self.action) or ""
 
     def meaning_in(self, lang: str) -> str:
         return self.meaning.get(lang) or self.meaning.get("en") or ""

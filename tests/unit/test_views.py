@@ -208,3 +208,15 @@ def test_a_check_view_gives_the_interval_at_a_layer_or_variant():
     assert check.interval("rho", variant="entropy") == (0.8, 0.95)
     assert check.interval("amp") is None and check.interval("amp", 5) is None and check.interval("none") is None
     assert CheckView.from_json(check.to_json()) == check and check.to_json()["intervals"] == dict(check.intervals)
+
+
+def test_a_finding_stored_without_title_or_action_reads_as_empty_text():
+    """Older databases hold NULL there; pages escape the text, so None must not reach them."""
+    from auditor.status import Status
+    from auditor.views import FindingView
+
+    old = FindingView(id=1, check_id="flow.pde", severity=Status.WARN, title=None, detail="d", meaning={},
+                      clauses=(), action=None, title_ja=None, action_ja=None)
+    assert [old.title_in(lang) for lang in ("en", "ja")] == ["", ""]
+    assert [old.action_in(lang) for lang in ("en", "ja")] == ["", ""]
+    assert old.meaning_in("ja") == "" and old.detail_in("ja") == "d"
