@@ -114,8 +114,11 @@ def evaluate(template: Template, results: Iterable[CheckResult], *, probe_count:
     for spec in template.checks:
         result = by_id.get(spec.id)
         if result is None:
-            if spec.required:
-                findings.append(_required_missing(spec.id, (Message("finding.not_in_template"),)))
+            # only a re-evaluation under another template gets here: figures never measured decide nothing,
+            # so the template's rules on them are undecided whether or not the check is required
+            findings.append(_required_missing(spec.id, (Message("finding.not_in_template"),)) if spec.required
+                            else stated(spec.id, Status.INCONCLUSIVE.value, (Message("finding.not_in_template"),),
+                                        clauses=[DEFAULT_CLAUSE], **_from_catalogue("check.not_run", spec.id, "")))
             continue
         if result.outcome in ("skipped", "error"):
             if spec.required:
@@ -287,5 +290,9 @@ def verdict(statuses: Iterable[str]) -> str:
 
 def audit_verdict(results: Iterable[CheckResult], findings: list[Finding]) -> str:
     """The verdict over the checks' statuses and the audit-wide findings."""
+    results = list(results)
+    ran = {r.check_id for r in results}
     statuses = [check_status(r, findings) for r in results]
-    return verdict(statuses + [f.severity for f in findings if f.check_id == AUDIT_SCOPE])
+    # findings about the audit as a whole, and about checks the template asks for that the audit never ran
+    # (a re-evaluation under a wider template): these have no check status to carry them
+    return verdict(statuses + [f.severity for f in findings if f.check_id == AUDIT_SCOPE or f.check_id not in ran])

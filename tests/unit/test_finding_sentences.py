@@ -235,3 +235,18 @@ def test_why_two_audits_are_not_compared_reads_in_both_languages():
     for message in [*reasons, why, scope]:
         assert _no_english(render(message, "ja"), "standard", "quick", "builtin:text", "max_rows", "A", "B")
     assert [render(change_word(c), "ja") for c in ("improved", "not_compared", "gone")] == ["改善", "比較対象外", "解消"]
+
+
+def test_a_check_the_audit_never_ran_is_undecided_under_a_template_that_asks_for_it():
+    """A quick audit re-evaluated under standard: flow.pde was never measured, so its rules decide nothing."""
+    from auditor.checks.base import CheckResult
+    from auditor.findings import audit_verdict, evaluate
+    from auditor.templates import load_template
+
+    standard = load_template("standard")
+    ran = [CheckResult(spec.id, "skipped", sentences=(Message("check.skipped", {"reasons": ["x"]}),))
+           for spec in standard.checks if spec.id != "flow.pde" and not spec.required]
+    found = [f for f in evaluate(standard, ran) if f.check_id == "flow.pde"]
+    assert [(f.severity, f.key) for f in found] == [("inconclusive", "check.not_run")]
+    assert found[0].detail == "this audit has no result for the check (the template it ran under did not include it)"
+    assert audit_verdict(ran, found) == "inconclusive"
