@@ -12,7 +12,7 @@ from auditor.estimators import attention as att
 from auditor.estimators import information as info
 from auditor.estimators import perturbation as pert
 from auditor.estimators import smoothing as sm
-from auditor.estimators.attention_kernel import KernelFit
+from auditor.estimators.attention_kernel import KernelFit, add_fit_layers
 from auditor.estimators.probe_head import fit_softmax, predict
 from auditor.estimators.spectra import participation_ratio
 
@@ -344,3 +344,62 @@ def test_softmax_kl_and_flips_by_hand():
     assert pert.softmax_kl(clean, other)[0] == pytest.approx(kl, rel=1e-12)
     assert pert.softmax_kl(clean, clean)[0] == 0.0
     np.testing.assert_array_equal(pert.flips(np.array([[0, 1], [2, 1]]), np.array([[1, 0], [3, 1]])), [1.0, 0.0])
+
+
+# ---------------------------------------------------------------- cases added for surviving mutants
+
+def test_patch_distance_on_a_grid_that_is_not_square():
+    # a 2 x 3 grid: patch 0 attends to patch 5 (row 1, col 2): distance sqrt(1 + 4)
+    attn = np.zeros((1, 1, 6, 6))
+    attn[0, 0, :, 5] = 1.0
+    stats = att.head_stats(attn, np.ones((1, 6), bool), causal=False, grid=(2, 3))
+    rows, cols = np.divmod(np.arange(6), 3)
+    assert stats.distance[0, 0] == pytest.approx(np.hypot(rows - 1, cols - 2).mean(), rel=1e-6)
+
+
+def test_head_stats_ignore_mass_on_padding_and_average_a_single_row():
+    attn = np.zeros((1, 1, 3, 3))
+    attn[0, 0, :, :2] = 0.4
+    attn[0, 0, :, 2] = 0.2                                          # on the padded key: not an allowed choice
+    mask = np.array([[True, True, False]])
+    stats = att.head_stats(attn, mask, causal=False)
+    assert stats.entropy[0, 0] == pytest.approx(-0.8 * math.log(0.4) / math.log(2), rel=1e-6)
+    one = att.head_stats(attn, np.array([[True, False, False]]), causal=False)
+    assert one.sink[0, 0] == pytest.approx(0.4, rel=1e-6)          # one valid query row: its own value
+
+
+def test_relevance_and_rollout_per_sequence_with_padding():
+    attn = np.zeros((2, 1, 3, 3))
+    attn[0, 0, :, 1] = 1.0
+    attn[1, 0, :2, 0] = 1.0                                         # sequence 1 has 2 tokens; its padded row is 0
+    mask = np.array([[True, True, True], [True, True, False]])
+    rolled = att.rollout([attn], mask)
+    np.testing.assert_allclose(rolled[1, :2, :2], [[1.0, 0.0], [0.5, 0.5]], atol=1e-12)
+    np.testing.assert_allclose(rolled[1, 2], [0.0, 0.0, 0.0], atol=1e-12)   # padded query: only its identity half
+    np.testing.assert_allclose(att.input_relevance(rolled, mask, "last")[1], [0.5, 0.5, 0.0], atol=1e-12)
+    np.testing.assert_allclose(att.input_relevance(rolled, mask, "mean").sum(axis=1), [1.0, 1.0], atol=1e-12)
+    assert att.spearman([1, 2, 3], [5, 5, 5]) is None
+
+
+def test_kernel_fit_with_two_sinks_and_a_sequence_without_one_matches_on_both_splits():
+    mask = np.ones((3, 10), bool)
+    sinks = np.zeros((3, 10), bool)
+    sinks[0, [0, 9]] = True                                         # two sinks share the sink weight
+    sinks[1, 0] = True                                              # sequence 2 has no sink: plain Gaussian rows
+    truth = KernelFit(heads=2, causal=False)
+    truth.choice = [(-1.0, 2.0, 0.35), (0.0, float("inf"), 0.0)]
+    attn = truth.kernels(mask, sinks)
+    fit = KernelFit(heads=2, causal=False, rows_per_sequence=10)
+    fit.add_fit(attn, mask, sinks)
+    fit.solve()
+    assert fit.choice == truth.choice
+    # the chosen candidate's mean cosine on the fit rows is exactly 1 (the grid holds the true kernel)
+    assert fit.fit_sum.reshape(2, -1).max(axis=1) / fit.fit_rows == pytest.approx([1.0, 1.0], abs=1e-5)
+    fit.add_score(attn[:1], mask[:1], sinks[:1])
+    fit.add_score(attn[1:], mask[1:], sinks[1:])
+    once = KernelFit(heads=2, causal=False, choice=fit.choice)
+    once.add_score(attn, mask, sinks)
+    np.testing.assert_allclose(fit.score_uniform_sum, once.score_uniform_sum, rtol=1e-9)
+    np.testing.assert_allclose(fit.score_kernel_sum / fit.score_rows, [1.0, 1.0], atol=1e-6)
+    with pytest.raises(AssertionError):
+        add_fit_layers([KernelFit(heads=2, causal=False), KernelFit(heads=2, causal=True)], [attn, attn], mask, sinks)
