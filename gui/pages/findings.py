@@ -120,7 +120,7 @@ class FindingsPage(QWidget):
         def done() -> None:
             if self.view is not None and self.view.audit_id == audit_id and db == self.state.db:
                 self._show_evidence()
-        check_later(db, [audit_id], done)
+        check_later(db, [audit_id], done, self)
 
     def _show_evidence(self) -> None:
         view = self.view

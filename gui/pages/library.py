@@ -105,7 +105,7 @@ class LibraryPage(QWidget):
         def done() -> None:
             if asked == self._asked and db == self.state.db:
                 self.apply_filter()
-        verification.check_later(db, todo, done)
+        verification.check_later(db, todo, done, self)
 
     def evidence_of(self, audit_id: str) -> verification.Evidence:
         return verification.cached(self.state.db, audit_id) or verification.PENDING

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QTableWidgetItem
+from shiboken6 import isValid
 
 from auditor import api
 from auditor.messages import Message, render, text
@@ -159,10 +160,15 @@ def _signer(db: str | None, audit_id: str, signers: list[dict[str, Any]]) -> tup
     return (str(entry["name"]), str(entry["role"])) if entry else None
 
 
-def check_later(db: str | None, audit_ids: Iterable[str], done: Callable[[], None]) -> None:
+def check_later(db: str | None, audit_ids: Iterable[str], done: Callable[[], None], owner: QObject) -> None:
     """check() on a pool thread; its answers are cached (on the UI thread, under the file's state after the
-    check, so a reader's own open and close never makes it check again), then done() is called."""
+    check, so a reader's own open and close never makes it check again), then done() is called, unless the
+    widget that asked (`owner`) was deleted meanwhile (a window closed while a check ran)."""
     ids = list(audit_ids)
+
+    def tell() -> None:
+        if isValid(owner):
+            done()
 
     def work() -> tuple[tuple[Any, ...], dict[str, Evidence]]:
         found = check(db, ids)
@@ -172,12 +178,12 @@ def check_later(db: str | None, audit_ids: Iterable[str], done: Callable[[], Non
         stamp, found = result
         for audit_id, evidence in found.items():
             _cache[_key(db, audit_id)] = (stamp, evidence)
-        done()
+        tell()
 
     def failed(message: str) -> None:
         for audit_id in ids:
             _cache[_key(db, audit_id)] = (_stamp(db), Evidence(ERROR, detail=message))
-        done()
+        tell()
 
     in_background(work, store, failed)
 

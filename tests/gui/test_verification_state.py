@@ -136,3 +136,23 @@ def test_an_audit_recorded_before_signing_is_not_signed(qtbot, make_window, tmp_
     assert label.accessibleName() == "Evidence: Not signed (recorded before signing existed)"
     window.set_language("ja")
     assert label.accessibleName() == "証跡：署名なし（署名機能の導入前に記録）。"
+
+
+def test_a_check_that_ends_after_its_widget_was_deleted_is_cached_and_nothing_else(qtbot, copy, two_audits):
+    """A window closed while a check runs: the answer is kept, the dead widget is not touched (it used to raise
+    'Internal C++ object already deleted' from the library's filter)."""
+    from PySide6.QtWidgets import QLineEdit
+    from shiboken6 import delete
+
+    audit_id = two_audits["ids"][0]
+    owner = QLineEdit()
+    calls = []
+    verification.check_later(str(copy), [audit_id], lambda: calls.append(owner.text()), owner)
+    delete(owner)
+    qtbot.waitUntil(lambda: verification.cached(str(copy), audit_id) is not None, timeout=20000)
+    assert calls == []
+    alive = QLineEdit()
+    qtbot.addWidget(alive)
+    verification.forget()
+    verification.check_later(str(copy), [audit_id], lambda: calls.append("done"), alive)
+    qtbot.waitUntil(lambda: calls == ["done"], timeout=20000)
