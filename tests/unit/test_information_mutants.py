@@ -1,5 +1,5 @@
 """Information-plane and smoothing details against values built here (`make mutation` survivors;
-docs/METHODS.md, bottleneck.information_plane and flow.smoothing).
+docs/METHODS.md, bottleneck.information_plane; docs/METHODS.md, flow.smoothing).
 
 The held-out probe's per-probe outputs against its own summary figures, its degenerate splits,
 the PCA cap k, the median-heuristic bandwidth against a sort by hand, the plane's per-layer callback
