@@ -15,6 +15,9 @@ class AppState(QObject):
     db_changed = Signal(str)
     audit_opened = Signal(str)
     audits_changed = Signal()
+    # one signal from the data layer: an audit's stored record changed (sign-off, assignment, re-evaluation,
+    # a finished or cancelled run); every page that shows that audit re-reads it. "" means "some audit".
+    audit_changed = Signal(str)
 
     def __init__(self, settings: Settings, db: str | None = None) -> None:
         super().__init__()
@@ -39,6 +42,12 @@ class AppState(QObject):
         self.settings.db = db
         self.audit_id = ""
         self.db_changed.emit(db)
+
+    def changed(self, audit_id: str = "") -> None:
+        """Call after any action that writes to the database: pages showing `audit_id` (and the audit
+        list) re-read the new state, so no page needs its own reload."""
+        self.audit_changed.emit(audit_id)
+        self.audits_changed.emit()
 
     def open_audit(self, audit_id: str) -> None:
         self.audit_id = audit_id

@@ -8,6 +8,7 @@ answers for their GUI keys s.role.<role> and s.dec.<decision>.
 """
 from __future__ import annotations
 
+from auditor.messages import has as in_catalogue
 from auditor.messages import text as catalogue_text
 from auditor.presentation import role_label, status_label, trend_label
 
@@ -203,6 +204,8 @@ def tr(key: str, lang: str = "en", **fields: object) -> str:
         return role_label(key[len("s.role."):], lang)
     if key.startswith("s.dec."):
         return catalogue_text(f"signoff.decision.{key[len('s.dec.'):]}", lang)
+    if key not in _EN and in_catalogue(key):   # gui.<area>.* keys live in templates/sentences/gui_*.yaml
+        return catalogue_text(key, lang, **fields)
     text = TABLES.get(lang, _EN).get(key) or _EN.get(key) or key
     return text.format(**fields) if fields else text
 
