@@ -1,15 +1,19 @@
 """Sign-off (preparer, reviewer, approver) and finding owners/due dates, recorded as events by the engine.
 
-Before the button is pressed the page asks the engine's separation-of-duties rules (api.signoff_refusal):
-a refused sign-off disables the button and shows the reason beside it, also to a screen reader. A permitted
-one asks for confirmation and, when signed with an identity, its passphrase.
+The audit's sign-off state leads the page (gui/widgets/signoff_state.py). Before the Sign button is pressed
+the page asks the engine's separation-of-duties rules (api.signoff_refusal): a refused sign-off disables the
+button and shows the reason beside it, also to a screen reader. A permitted one asks for confirmation (role,
+decision, audit) and, when signed with an identity, its passphrase. After any write the page calls
+state.changed(audit_id), so every page showing the audit re-reads it; this page re-reads on audit_changed.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QDate
+from itertools import pairwise
+from typing import Any
+
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -19,7 +23,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -27,14 +30,28 @@ from PySide6.QtWidgets import (
 
 from auditor import api
 from auditor.messages import Message, render
-from auditor.views import AuditView, FindingView
+from auditor.views import AuditView
 from gui import dialogs
 from gui.state import AppState
 from gui.strings import verdict_word
-from gui.theme import colour
+from gui.widgets.assignments import AssignmentBox
+from gui.widgets.history import fill_history
+from gui.widgets.identities import ROLES, fill_identities, signing_identities, unlock
+from gui.widgets.signoff_state import SignoffStateLabel, fill_signoffs
 
-ROLES = ("preparer", "reviewer", "approver")
 DECISIONS = (("approve", "s.dec.approve"), ("approve with conditions", "s.dec.conditions"), ("reject", "s.dec.reject"))
+
+
+def _table(columns: int) -> QTableWidget:
+    """A read-only table that Tab leaves (it does not move between cells)."""
+    table = QTableWidget(0, columns)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    table.setTabKeyNavigation(False)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
 
 
 class SignOffPage(QWidget):
@@ -42,91 +59,80 @@ class SignOffPage(QWidget):
         super().__init__()
         self.state = state
         self.view: AuditView | None = None
-        self._findings: tuple[FindingView, ...] = ()
         self.audit = QLabel(wordWrap=True)
+        self.signoff_state = SignoffStateLabel()
         self.role, self.decision = QComboBox(), QComboBox()
         self.name = QLineEdit(state.settings.get("signer", ""))
         self.identity = QComboBox()
         self._identities: list[dict] = []
         self.sign_button = QPushButton(clicked=self.sign)
         self.reason = QLabel(wordWrap=True)     # why the button is disabled, beside it
-        self.message = QLabel(wordWrap=True)
-        self._make_tables()
-        self.owner = QLineEdit()
-        self.due = QDateEdit(calendarPopup=True)
-        self.due.setDisplayFormat("yyyy-MM-dd")
-        self.due.setDate(QDate.currentDate().addDays(30))
-        self.save_button = QPushButton(clicked=self.assign)
+        self.message = QLabel(wordWrap=True)    # the result of the last sign-off; cleared on any change
+        self.signoffs, self.history = _table(4), _table(4)
+        self.signoffs.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.signoffs.horizontalHeader().setStretchLastSection(False)
+        # a long detail wraps: the rows are measured again whenever the columns get their widths
+        # (once the layout settles: a column measured mid-layout would cut the text again)
+        self._rows_later = QTimer(self, singleShot=True, interval=0, timeout=self.history.resizeRowsToContents)
+        self.history.horizontalHeader().sectionResized.connect(lambda *_a: self._rows_later.start())
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.signoffs, "")
+        self.tabs.addTab(self.history, "")
+        self.assign_box = AssignmentBox(state)
+        self.findings = self.assign_box.findings
         self._lay_out()
         state.audit_opened.connect(lambda _a: self.reload())
+        state.audit_changed.connect(self._audit_changed)
         state.language_changed.connect(lambda _l: self.retranslate())
         state.db_changed.connect(lambda _d: self.reload())
         self.role.currentIndexChanged.connect(lambda _i: self._role_changed())
         self.identity.currentIndexChanged.connect(lambda _i: self._update_permission())
         self.decision.currentIndexChanged.connect(lambda _i: self._update_permission())
+        self.name.textEdited.connect(lambda _t: self.message.setText(""))
         self.retranslate()
         self.reload()
 
-    def _make_tables(self) -> None:
-        """Sign-offs and history (as tabs) and the findings to assign, read-only and sized to their columns."""
-        self.signoffs = QTableWidget(0, 4)
-        self.history = QTableWidget(0, 4)
-        self.findings = QTableWidget(0, 5)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(self.signoffs, "")
-        self.tabs.addTab(self.history, "")
-        for table in (self.signoffs, self.history, self.findings):
-            table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-            table.verticalHeader().setVisible(False)
-            table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-            table.horizontalHeader().setStretchLastSection(True)
-        self.findings.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.findings.horizontalHeader().setStretchLastSection(False)
-        for column, width in ((3, 180), (4, 110)):
-            self.findings.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
-            self.findings.setColumnWidth(column, width)
-        self.signoffs.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.signoffs.horizontalHeader().setStretchLastSection(False)
-        self.findings.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        self.findings.itemSelectionChanged.connect(self._finding_selected)
-
     def _lay_out(self) -> None:
-        """The audit line, the sign-off box, the assignment box and the message line, top to bottom."""
-        self.sign_box, self.assign_box = QGroupBox(), QGroupBox()
+        """The audit line; the state and the sign-off form beside the sign-offs/history tabs; the assignments."""
+        self.sign_box = QGroupBox()
         self.sign_form = QFormLayout()
         for w in (self.role, self.identity, self.name, self.decision):
             self.sign_form.addRow(QLabel(), w)
-        sign_row = QHBoxLayout()
-        sign_row.addLayout(self.sign_form, 1)
-        sign_row.addWidget(self.tabs, 2)
-        sign_layout = QVBoxLayout(self.sign_box)
-        sign_layout.addLayout(sign_row)
+            self.sign_form.labelForField(w).setBuddy(w)           # Alt+mnemonic moves to the field
         button_row = QHBoxLayout()
         button_row.addWidget(self.sign_button)
         button_row.addWidget(self.reason, 1)
-        sign_layout.addLayout(button_row)
-        self.owner_label, self.due_label = QLabel(), QLabel()
-        assign_row = QHBoxLayout()
-        for w in (self.owner_label, self.owner, self.due_label, self.due, self.save_button):
-            assign_row.addWidget(w)
-        assign_layout = QVBoxLayout(self.assign_box)
-        assign_layout.addWidget(self.findings, 1)
-        assign_layout.addLayout(assign_row)
+        button_row.addStretch(0)           # the button keeps its own width when there is no reason beside it
+        left = QVBoxLayout()
+        left.addWidget(self.signoff_state)
+        left.addLayout(self.sign_form)
+        left.addLayout(button_row)
+        left.addWidget(self.message)
+        left.addStretch(1)
+        sign_layout = QHBoxLayout(self.sign_box)
+        sign_layout.addLayout(left, 1)
+        sign_layout.addWidget(self.tabs, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.audit)
-        layout.addWidget(self.sign_box)
+        layout.addWidget(self.sign_box, 1)
         layout.addWidget(self.assign_box, 1)
-        layout.addWidget(self.message)
+        chain = (self.role, self.identity, self.name, self.decision, self.sign_button, self.tabs,
+                 self.assign_box.findings)
+        for first, second in pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
+    def _say(self, key: str, **params: Any) -> str:
+        return render(Message(key, params), self.state.lang)
 
     def retranslate(self) -> None:
-        t = self.state.tr
-        self.sign_box.setTitle(t("s.signoffs"))
-        self.assign_box.setTitle(t("s.assign"))
-        labels = (t("s.role"), self._say("duties.gui.identity"), t("s.name"), t("s.decision"))
-        for row, label in enumerate(labels):
-            self.sign_form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget().setText(label)
-        self.reason.setAccessibleName(self._say("duties.gui.reason_name"))
+        t, say = self.state.tr, self._say
+        self.sign_box.setTitle(say("gui.signoff.box"))
+        for field, key in ((self.role, "role"), (self.identity, "identity"), (self.name, "name"),
+                           (self.decision, "decision")):
+            self.sign_form.labelForField(field).setText(say(f"gui.signoff.{key}_label"))
+            field.setAccessibleName(say(f"gui.signoff.a11y.{key}"))
+            field.setAccessibleDescription(say(f"gui.signoff.a11y.{key}_desc"))
+        self.reason.setAccessibleName(say("duties.gui.reason_name"))
         for combo, items in ((self.role, [(r, f"s.role.{r}") for r in ROLES]), (self.decision, DECISIONS)):
             current = combo.currentIndex()
             combo.blockSignals(True)        # one permission check after the refill, not one per item
@@ -136,16 +142,26 @@ class SignOffPage(QWidget):
             combo.setCurrentIndex(max(0, current))
             combo.blockSignals(False)
         self._fill_identities()
-        self.sign_button.setText(t("s.sign"))
-        self.owner_label.setText(t("s.owner"))
-        self.due_label.setText(t("s.due"))
-        self.save_button.setText(t("s.save"))
+        self.sign_button.setText(say("gui.signoff.sign"))
+        self.sign_button.setAccessibleName(say("gui.signoff.a11y.sign"))
         self.signoffs.setHorizontalHeaderLabels([t("s.role"), t("s.signer"), t("s.decision"), t("s.when")])
         self.history.setHorizontalHeaderLabels([t("s.when"), t("s.actor"), t("s.event"), t("s.detail")])
-        self.tabs.setTabText(0, t("s.signoffs"))
-        self.tabs.setTabText(1, t("s.history"))
-        self.findings.setHorizontalHeaderLabels(["", t("cmp.check"), t("s.finding"), t("s.owner"), t("s.due")])
+        self.tabs.setTabText(0, say("gui.signoff.tab.signoffs"))
+        self.tabs.setTabText(1, say("gui.signoff.tab.history"))
+        self.tabs.setAccessibleName(say("gui.signoff.a11y.tabs"))
+        for widget, key in ((self.signoffs, "signoffs"), (self.history, "history")):
+            widget.setAccessibleName(say(f"gui.signoff.a11y.{key}"))
+            widget.setAccessibleDescription(say(f"gui.signoff.a11y.{key}_desc"))
+        self.message.setAccessibleName(say("gui.signoff.a11y.message"))
+        self.audit.setAccessibleName(say("gui.signoff.a11y.audit"))
+        self.message.setText("")          # a sentence of the other language would be stale
+        self.assign_box.retranslate()
         self._render()
+
+    def _audit_changed(self, audit_id: str) -> None:
+        """The one signal after any write (AppState.changed): re-read when it concerns the audit shown."""
+        if audit_id in ("", self.state.audit_id):
+            self.reload()
 
     def reload(self) -> None:
         audit_id = self.state.audit_id
@@ -153,27 +169,10 @@ class SignOffPage(QWidget):
         self._render()
         self._update_permission()
 
-    def _say(self, key: str, **params: object) -> str:
-        return render(Message(key, params), self.state.lang)
-
     def _fill_identities(self) -> None:
         """The identities in the identities folder that can sign (a key beside the certificate)."""
-        from auditor.identity import list_identities
-
-        try:
-            rows = [r for r in list_identities() if r.get("has_key") and not r.get("error")]
-        except Exception:  # an unreadable identities folder: signing without an identity still works
-            rows = []
-        current = self.identity.currentData()
-        self.identity.blockSignals(True)
-        self.identity.clear()
-        self.identity.addItem(self._say("duties.gui.no_identity"), None)
-        for row in rows:
-            role = Message(f"duties.role.{row.get('role')}") if row.get("role") in ROLES else str(row.get("role"))
-            self.identity.addItem(self._say("duties.gui.identity_item", name=row["name"], role=role), row["name"])
-        self._identities = rows
-        self.identity.setCurrentIndex(max(0, self.identity.findData(current)))
-        self.identity.blockSignals(False)
+        self._identities = signing_identities()
+        fill_identities(self.identity, self._identities, self.state.lang)
         self._role_changed()
 
     def _role_changed(self) -> None:
@@ -187,6 +186,7 @@ class SignOffPage(QWidget):
 
     def _update_permission(self) -> None:
         """The rules' answer before the button is pressed: disabled, with the reason beside it, when refused."""
+        self.message.setText("")
         identity = self.identity.currentData()
         self.name.setReadOnly(bool(identity))        # a person signs under the name in their certificate
         if identity:
@@ -205,44 +205,17 @@ class SignOffPage(QWidget):
 
     def _render(self) -> None:
         t, lang, view = self.state.tr, self.state.lang, self.view
-        enabled = view is not None
-        self.sign_box.setEnabled(enabled)
-        self.assign_box.setEnabled(enabled)
+        self.sign_box.setEnabled(view is not None)
+        self.assign_box.setEnabled(view is not None)
+        self.signoff_state.set_view(view, lang)
+        fill_signoffs(self.signoffs, view, lang)
+        fill_history(self.history, view, lang)
+        self.assign_box.set_view(view)
         if view is None:
             self.audit.setText(t("f.none"))
-            self.signoffs.setRowCount(0)
-            self.findings.setRowCount(0)
             return
         self.audit.setText(f"<b>{t('s.audit')}:</b> {view.audit_id} · {view.model.name or ''} "
                            f"{view.model.version or ''} · {verdict_word(view.verdict, lang)}")
-        self.signoffs.setRowCount(len(view.signoffs))
-        for r, s in enumerate(view.signoffs):
-            for c, v in enumerate((t(f"s.role.{s.role}"), s.name, s.decision, s.at)):
-                self.signoffs.setItem(r, c, QTableWidgetItem(str(v or "")))
-        events = list(reversed(view.events))
-        self.history.setRowCount(len(events))
-        for r, e in enumerate(events):
-            detail = ", ".join(f"{k}: {v}" for k, v in e.detail.items() if not isinstance(v, dict))
-            for c, v in enumerate((e.at.replace("T", " "), e.actor, e.kind, detail)):
-                self.history.setItem(r, c, QTableWidgetItem(str(v or "")))
-        findings = tuple(f for f in view.findings if f.severity != "pass") or view.findings
-        self._findings = findings
-        self.findings.setRowCount(len(findings))
-        for r, f in enumerate(findings):
-            values = (verdict_word(f.severity, lang), f.check_id, f.title_in(lang), f.owner, f.due)
-            for c, v in enumerate(values):
-                item = QTableWidgetItem(str(v or ""))
-                if c == 0:
-                    item.setForeground(colour(f.severity))
-                self.findings.setItem(r, c, item)
-
-    def _finding_selected(self) -> None:
-        rows = self.findings.selectionModel().selectedRows()
-        if rows:
-            f = self._findings[rows[0].row()]
-            self.owner.setText(f.owner or "")
-            if f.due:
-                self.due.setDate(QDate.fromString(f.due[:10], "yyyy-MM-dd"))
 
     def sign(self) -> None:
         name = self.name.text().strip()
@@ -252,17 +225,18 @@ class SignOffPage(QWidget):
         role, decision, identity = self.role.currentData(), self.decision.currentData(), self.identity.currentData()
         if self.view is None:
             return
-        question = self._say("duties.gui.confirm", audit_id=self.view.audit_id, role=Message(f"duties.role.{role}"),
+        audit_id = self.view.audit_id
+        question = self._say("duties.gui.confirm", audit_id=audit_id, role=Message(f"duties.role.{role}"),
                              name=name, decision=self.decision.currentText())
         if not dialogs.confirm(self, self._say("duties.gui.confirm_title"), question):
             self.message.setText(self._say("duties.gui.not_signed"))
             return
         try:
-            signer = self._unlock(identity)
+            signer = unlock(self, identity, self.state.lang)
             if identity and signer is None:
                 self.message.setText(self._say("duties.gui.not_signed"))
                 return
-            api.sign_audit(self.view.audit_id, role, name, decision=decision, db=self.state.db, signer=signer)
+            api.sign_audit(audit_id, role, name, decision=decision, db=self.state.db, signer=signer)
         except Exception as exc:  # a refused sign-off (a wrong passphrase, a rule) is a dialog, in the user's language
             message = getattr(exc, "message", None)
             QMessageBox.warning(self, self.state.tr("err.action"),
@@ -270,34 +244,5 @@ class SignOffPage(QWidget):
             self.reload()
             return
         self.state.settings.set("signer", name)
+        self.state.changed(audit_id)           # every page showing this audit re-reads it (this one too)
         self.message.setText(self.state.tr("s.signed", role=self.role.currentText(), name=name))
-        self.reload()
-
-    def _unlock(self, identity: str | None) -> object:
-        """The identity unlocked with the passphrase asked now (None: no identity, or the user cancelled)."""
-        if not identity:
-            return None
-        secret = dialogs.passphrase(self, self._say("duties.gui.passphrase_title"),
-                                    self._say("duties.gui.passphrase", name=identity))
-        if secret is None:
-            return None
-        from auditor.identity import load_identity
-
-        return load_identity(identity, secret)
-
-    def assign(self) -> None:
-        rows = self.findings.selectionModel().selectedRows()
-        if not rows or self.view is None:
-            return
-        f = self._findings[rows[0].row()]
-        try:
-            api.assign_finding(self.view.audit_id, f.id, owner=self.owner.text().strip() or None,
-                   due=self.due.date().toString("yyyy-MM-dd"), actor=self.name.text().strip() or None,
-                   db=self.state.db)
-        except Exception as exc:
-            QMessageBox.warning(self, self.state.tr("err.action"), str(exc))
-            return
-        self.message.setText(self.state.tr("s.saved"))
-        row = rows[0].row()
-        self.reload()
-        self.findings.selectRow(row)
