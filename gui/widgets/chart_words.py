@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from auditor.messages import Message, render
-from gui.widgets.numbers import plain
+from gui.widgets.numbers import digits_apart, plain
 
 
 def _finite(v: Any) -> bool:
@@ -36,11 +36,12 @@ def series_sentence(name: str, points: Sequence[tuple[float, float]], kind: str,
                                                           "place": place(kind, x, lang)})
     low = min(points, key=lambda p: p[1])
     high = max(points, key=lambda p: p[1])
+    digits = digits_apart([low[1], high[1]], lang)   # cosines of 0.99992 to 0.99995 are not "1 to 1"
     return Message("gui.charts.describe.series", {
-        "name": name, "first": plain(points[0][1], lang), "start": place(kind, points[0][0], lang),
-        "last": plain(points[-1][1], lang), "end": place(kind, points[-1][0], lang),
-        "low": plain(low[1], lang), "at_low": place(kind, low[0], lang),
-        "high": plain(high[1], lang), "at_high": place(kind, high[0], lang)})
+        "name": name, "first": plain(points[0][1], lang, digits), "start": place(kind, points[0][0], lang),
+        "last": plain(points[-1][1], lang, digits), "end": place(kind, points[-1][0], lang),
+        "low": plain(low[1], lang, digits), "at_low": place(kind, low[0], lang),
+        "high": plain(high[1], lang, digits), "at_high": place(kind, high[0], lang)})
 
 
 def describe_lines(named: Sequence[tuple[str, Sequence[tuple[float, float]]]], x_axis: str, y_axis: str,

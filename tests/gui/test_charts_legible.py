@@ -19,7 +19,7 @@ from gui.widgets.chart_base import ChartWidget, contrast
 from gui.widgets.charts import BarChart, HeatMap, LineChart
 from gui.widgets.check_charts import charts_for
 from gui.widgets.grid_charts import ramp
-from gui.widgets.numbers import plain, tick_labels
+from gui.widgets.numbers import digits_apart, plain, tick_labels
 from tests.fixtures.templates import no_minimum
 
 SNAKE_ID = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")          # pde_cos, mi_ty_kde_shuffled
@@ -99,9 +99,12 @@ def test_every_chart_has_an_accessible_name_and_a_summary(qtbot, standard, lang)
         labels = ([s.label for s in chart.spec.series] if isinstance(chart, LineChart) and not chart.spec.path
                   else [n for n, _ in chart.items] if isinstance(chart, BarChart) else [])
         assert all(label in summary for label in labels), summary
-        if isinstance(chart, LineChart) and not chart.spec.path:   # each series' highest value, in plain digits
+        if isinstance(chart, LineChart) and not chart.spec.path:   # each series' lowest and highest value differ
             for s in chart.spec.series:
-                assert plain(max(v for v in s.values if v is not None), lang) in summary, (s.label, summary)
+                low, high = min(s.values), max(s.values)
+                digits = digits_apart([low, high], lang)
+                assert plain(high, lang, digits) in summary and plain(low, lang, digits) in summary, summary
+                assert high - low < 1e-6 * abs(high) or plain(low, lang, digits) != plain(high, lang, digits)
 
 
 def test_heat_map_labels_are_black_or_white_by_contrast_with_their_cell(qtbot, standard):
