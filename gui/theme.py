@@ -16,9 +16,11 @@ def _font_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "reports" / "fonts"
 
 
-# inconclusive (evidence missing) is a neutral amber-grey, as in the reports: never green, nor the warn or fail colour
-COLOURS = {"pass": "#2e7d32", "warn": "#b26a00", "fail": "#c62828", "error": "#6a1b9a", "info": "#455a64",
-           "skipped": "#757575", "not_assessed": "#757575", "inconclusive": "#6b5d3f", None: "#757575"}
+# inconclusive (evidence missing) is a neutral amber-grey, as in the reports: never green, nor the warn or fail colour.
+# Each colour is text on its own background and on white at a contrast of at least 4.5:1 (WCAG AA; the warn amber
+# and the greys were darkened for it, tests/unit/test_contrast.py)
+COLOURS = {"pass": "#2e7d32", "warn": "#9a5b00", "fail": "#c62828", "error": "#6a1b9a", "info": "#455a64",
+           "skipped": "#666666", "not_assessed": "#666666", "inconclusive": "#6b5d3f", None: "#666666"}
 BACKGROUNDS = {"pass": "#e8f5e9", "warn": "#fff3e0", "fail": "#ffebee", "error": "#f3e5f5", "info": "#eceff1",
                "skipped": "#f5f5f5", "not_assessed": "#f5f5f5", "inconclusive": "#ece8df", None: "#f5f5f5"}
 _families: dict[str, str] = {}
