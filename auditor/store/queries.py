@@ -207,14 +207,28 @@ def audit_json(db: sqlite_utils.Database, audit_id: str) -> dict[str, Any]:
 
 
 def list_audits(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every audit, newest first, with its latest sign-off per role (`signoffs`, each `current` when it signs
+    the audit's latest evaluation), all in one query: a client shows the sign-off state without a read per row."""
     rows = db.execute("""
         SELECT a.id, a.status,
                COALESCE((SELECT e.verdict FROM evaluations e WHERE e.audit_id = a.id ORDER BY e.id DESC LIMIT 1),
                         a.verdict), a.name, a.model_version,
                COALESCE((SELECT e.template_name FROM evaluations e WHERE e.audit_id = a.id ORDER BY e.id DESC
                          LIMIT 1), a.template_name), a.started_at,
-               a.finished_at, m.sha256, m.format, m.architecture
+               a.finished_at, m.sha256, m.format, m.architecture,
+               (SELECT e.id FROM evaluations e WHERE e.audit_id = a.id ORDER BY e.id DESC LIMIT 1),
+               (SELECT json_group_array(json_array(ev.id, ev.at, ev.detail_json)) FROM events ev
+                 WHERE ev.audit_id = a.id AND ev.kind = 'signed')
         FROM audits a JOIN models m ON m.id = a.model_id ORDER BY a.started_at DESC, a.rowid DESC""").fetchall()
     keys = ("audit_id", "status", "verdict", "name", "version", "template", "started_at", "finished_at",
-            "model_sha256", "format", "architecture")
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+            "model_sha256", "format", "architecture", "evaluation_id")
+    return [{**dict(zip(keys, row[:-1], strict=True)), "signoffs": _listed_signoffs(row[-1], row[-2])}
+            for row in rows]
+
+
+def _listed_signoffs(signed_json: str | None, evaluation_id: int | None) -> list[dict[str, Any]]:
+    """The latest sign-off per role from the audit's `signed` events ([id, at, detail_json] rows)."""
+    signed = sorted(_load(signed_json, []), key=lambda e: e[0])
+    events = [{"kind": "signed", "at": at, "detail": _load(detail, {})} for _id, at, detail in signed]
+    return [{**s, "current": evaluation_id is not None and s["evaluation_id"] == evaluation_id}
+            for s in signoffs_of(events)]
