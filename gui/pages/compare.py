@@ -1,11 +1,13 @@
-"""Compare two audits side by side: under which templates, what improved, what got worse, and what
-could not be compared. The comparison is shown as soon as two different audits are chosen."""
+"""Compare two audits side by side: under which templates, what got worse, what could not be compared and
+what improved. The comparison is shown as soon as two different audits are chosen (opening an audit
+chooses it as B and the previous audit of the same model as A); "changes only" (on by default) hides the
+unchanged rows and says how many. The rows themselves are built in gui/widgets/compare_rows.py."""
 from __future__ import annotations
 
 import html
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -13,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -21,66 +24,39 @@ from PySide6.QtWidgets import (
 )
 
 from auditor import api
-from auditor.condition_text import reducer
 from auditor.messages import Message, render
-from auditor.presentation import dimension_label, metric_label, variant_label
-from auditor.views import AuditView, FindingView
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import badge_style, colour
+from gui.widgets import compare_rows as rows_of
+from gui.widgets.compare_rows import Row
 
 # not_compared is neutral grey: a difference measured under other conditions is neither good nor bad news
 DIRECTION_COLOUR = {"improved": "pass", "better": "pass", "worse": "fail", "changed": "warn", "new": "warn",
-                    "gone": "info", "unchanged": None, "same": None, "not_comparable": None, "not_compared": None}
-ORDER = {"worse": 0, "new": 1, "improved": 2, "better": 2, "changed": 3, "gone": 4, "not_compared": 5}
-UNCHANGED = ("unchanged", "same")
+                    "gone": "info"}
+TABLES = ("ratings", "findings", "metrics")
 
 
-def _fmt(v: Any) -> str:
-    return "–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
-
-
-def _word(status: str | None, lang: str) -> str:
-    """A finding's severity; a dash where the audit has no such finding (its check did not run)."""
-    return verdict_word(status, lang) if status else "–"
-
-
-def _titles(views: list[AuditView]) -> dict[tuple[str, str | None, str], FindingView]:
-    """The two audits' findings by (check, metric, stored title): what a compared finding entry names."""
-    return {(f.check_id, f.metric, f.title): f for view in views for f in view.findings}
-
-
-def _title(finding: dict[str, Any], known: dict[tuple[str, str | None, str], FindingView], lang: str) -> str:
-    """A compared finding's title in `lang`, from the stored finding it names (FindingView.title_in); the
-    entry's stored title where neither audit's view has it."""
-    title = str(finding.get("title") or "")
-    view = known.get((str(finding.get("check_id")), finding.get("metric"), title))
-    return view.title_in(lang) if view is not None else title
-
-
-def _reason(entry: dict[str, Any], lang: str) -> str | None:
-    """Why an entry was not compared, rendered in `lang` from the engine's message (reason_message)."""
-    data = entry.get("reason_message")
-    if data is None:
-        return None
-    return render(Message.from_json(data), lang, default=str(entry.get("reason") or ""))
-
-
-def _metric_name(row: dict[str, Any], lang: str) -> str:
-    """A compared figure's display name, its variant in words (a perturbation kind) and its reducer."""
-    name = metric_label(str(row.get("name")), lang)
-    if row.get("variant"):
-        name += f" [{variant_label(str(row['variant']), lang)}]"
-    return name + (f" ({render(reducer(str(row['reduce'])), lang)})" if row.get("reduce") else "")
-
-
-def _table(columns: int, stretch: int) -> QTableWidget:
+def _table(columns: int, *stretch: int) -> QTableWidget:
     table = QTableWidget(0, columns)
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    table.setTabKeyNavigation(False)    # Tab leaves the table; arrows move inside it
+    table.setWordWrap(False)            # long reasons are elided; the full text is the cell's tooltip
     table.verticalHeader().setVisible(False)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    table.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    for column in stretch:    # the long texts share the width left; the short ones fit their contents
+        table.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
     return table
+
+
+def _labelled(label: QLabel, table: QTableWidget) -> QWidget:
+    box = QWidget()
+    v = QVBoxLayout(box)
+    v.setContentsMargins(0, 0, 0, 0)
+    v.addWidget(label)
+    v.addWidget(table)
+    return box
 
 
 class ComparePage(QWidget):
@@ -88,88 +64,146 @@ class ComparePage(QWidget):
         super().__init__()
         self.state = state
         self.result: dict[str, Any] | None = None
-        self.titles: dict[tuple[str, str | None, str], FindingView] = {}
+        self.titles: rows_of.Titles = {}
+        self.shown: dict[str, list[Row]] = {name: [] for name in TABLES}
+        self._all: dict[str, list[Row]] = {name: [] for name in TABLES}
+        self.hidden = 0
+        self._pending = False      # a comparison asked for while the page was hidden runs when it is shown
+        self._keep_pair = False    # Return on a row opens an audit: that must not change the chosen pair
         self.a, self.b = QComboBox(), QComboBox()
         for combo in (self.a, self.b):
             combo.setMinimumContentsLength(30)
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.currentIndexChanged.connect(lambda _i: self.run())
-        self.changes_only = QCheckBox()
-        self.changes_only.toggled.connect(lambda _on: self.result and self._show(self.result))
+        self.changes_only = QCheckBox(checked=True)
+        self.changes_only.toggled.connect(lambda _on: self._render())
+        self.hidden_label = QLabel()
         self.summary = QLabel(wordWrap=True)
         self.templates = QLabel(wordWrap=True)
         self.templates.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.warning = QLabel(wordWrap=True)
         self.warning.setStyleSheet(badge_style("warn"))
-        self.warning.hide()
-        self.ratings = _table(5, 4)
-        self.metrics = _table(6, 1)
-        self.findings = _table(6, 1)
-        self.findings.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
-        self.form = QFormLayout()
-        self.form.addRow(QLabel(), self.a)
-        self.form.addRow(QLabel(), self.b)
-        top = QHBoxLayout()
-        top.addLayout(self.form, 1)
-        top.addWidget(self.changes_only, 0, Qt.AlignmentFlag.AlignBottom)
-        self.ratings_label, self.metrics_label, self.findings_label = QLabel(), QLabel(), QLabel()
-        lower = QSplitter(Qt.Orientation.Vertical)
-        for label, table in ((self.ratings_label, self.ratings), (self.findings_label, self.findings),
-                             (self.metrics_label, self.metrics)):
-            box = QWidget()
-            v = QVBoxLayout(box)
-            v.setContentsMargins(0, 0, 0, 0)
-            v.addWidget(label)
-            v.addWidget(table)
-            lower.addWidget(box)
-        lower.setSizes([160, 320, 320])
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        for widget in (self.templates, self.warning, self.summary):
-            layout.addWidget(widget)
-        layout.addWidget(lower, 1)
-        state.audits_changed.connect(self.refresh)
+        self.warning_box = QScrollArea(widgetResizable=True)   # many reasons scroll instead of crowding the tables
+        self.warning_box.setWidget(self.warning)
+        self.warning_box.setMaximumHeight(118)
+        self.warning_box.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.warning_box.hide()
+        self.ratings, self.findings, self.metrics = _table(5, 4), _table(6, 1, 5), _table(7, 1, 6)
+        self.labels = {name: QLabel() for name in TABLES}
+        for name in TABLES:
+            self._table(name).activated.connect(lambda index, n=name: self.open_row(n, index))
+        self._layout()
+        self._soon = QTimer(self, singleShot=True, interval=0, timeout=self.refresh)
+        state.audits_changed.connect(self._soon.start)
+        state.audit_changed.connect(self._audit_changed)
         state.db_changed.connect(lambda _d: self.refresh())
         state.language_changed.connect(lambda _l: self.retranslate())
         state.audit_opened.connect(self._preselect)
         self.refresh()
         self.retranslate()
 
+    def _layout(self) -> None:
+        self.form = QFormLayout()
+        self.form.addRow(QLabel(buddy=self.a), self.a)
+        self.form.addRow(QLabel(buddy=self.b), self.b)
+        side = QVBoxLayout()
+        side.addStretch(1)
+        side.addWidget(self.changes_only)
+        side.addWidget(self.hidden_label)
+        top = QHBoxLayout()
+        top.addLayout(self.form, 1)
+        top.addLayout(side)
+        lower = QSplitter(Qt.Orientation.Vertical)
+        for name in ("findings", "metrics", "ratings"):
+            lower.addWidget(_labelled(self.labels[name], self._table(name)))
+        lower.setSizes([330, 330, 150])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        for widget in (self.templates, self.warning_box, self.summary):
+            layout.addWidget(widget)
+        layout.addWidget(lower, 1)
+
+    def _table(self, name: str) -> QTableWidget:
+        return {"ratings": self.ratings, "findings": self.findings, "metrics": self.metrics}[name]
+
     def retranslate(self) -> None:
         t = self.state.tr
-        self.form.itemAt(0, QFormLayout.ItemRole.LabelRole).widget().setText(t("cmp.a"))
-        self.form.itemAt(1, QFormLayout.ItemRole.LabelRole).widget().setText(t("cmp.b"))
-        self.changes_only.setText(t("cmp.changes_only"))
-        self.ratings_label.setText(f"<b>{t('cmp.ratings')}</b>")
-        self.metrics_label.setText(f"<b>{t('cmp.metrics')}</b>")
-        self.findings_label.setText(f"<b>{t('cmp.findings')}</b>")
+        for row, key in ((0, "gui.compare.a_label"), (1, "gui.compare.b_label")):
+            self.form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget().setText(t(key))
+        for combo, side in ((self.a, "a"), (self.b, "b")):
+            combo.setAccessibleName(t(f"cmp.{side}"))
+            combo.setAccessibleDescription(t(f"gui.compare.{side}_desc"))
+        self.changes_only.setText(t("gui.compare.changes_only"))
+        self.changes_only.setAccessibleName(rows_of.plain(t("gui.compare.changes_only")))
+        self.changes_only.setAccessibleDescription(t("gui.compare.changes_only_desc"))
+        self.summary.setAccessibleName(t("gui.compare.summary_name"))
+        self.warning.setAccessibleName(t("gui.compare.warning_name"))
+        self.warning_box.setAccessibleName(t("gui.compare.warning_name"))
+        for name in TABLES:
+            self._table(name).setAccessibleName(t(f"gui.compare.{name}_name"))
+            self._table(name).setAccessibleDescription(t(f"gui.compare.{name}_desc"))
         self.ratings.setHorizontalHeaderLabels([t("cmp.dimension"), "A", "B", t("cmp.direction"), t("cmp.reason")])
-        self.metrics.setHorizontalHeaderLabels([t("cmp.check"), t("f.metric"), "A", "B", t("cmp.delta"),
-                                                t("cmp.direction")])
         self.findings.setHorizontalHeaderLabels([t("cmp.check"), t("s.finding"), "A", "B", t("cmp.direction"),
                                                  t("cmp.reason")])
-        self.refresh()
+        self.metrics.setHorizontalHeaderLabels([t("cmp.check"), t("f.metric"), "A", "B", t("cmp.delta"),
+                                                t("cmp.direction"), t("cmp.reason")])
+        self._reload_lists()
+        if self.result is not None:
+            self._show(self.result)
+        elif not self._pending:
+            self._clear()
 
-    def refresh(self) -> None:
+    # ---------------------------------------------------------------- choosing the pair
+
+    def _reload_lists(self) -> list[dict[str, Any]]:
+        """Both lists rebuilt from the database (newest first), keeping what was chosen."""
         audits = [a for a in api.list_audits(self.state.db) if a.get("status") == "completed"]
         for combo in (self.a, self.b):
             combo.blockSignals(True)    # one comparison after both lists are rebuilt, not one per item
             current = combo.currentData()
             combo.clear()
             for a in audits:
-                combo.addItem(f"{a.get('name') or ''} {a.get('version') or ''} · {a['audit_id']} · "
-                              f"{a.get('template') or ''} · {verdict_word(a.get('verdict'), self.state.lang)}",
-                              a["audit_id"])
+                text = (f"{a.get('name') or ''} {a.get('version') or ''} · {a['audit_id']} · "
+                        f"{a.get('template') or ''} · {verdict_word(a.get('verdict'), self.state.lang)}")
+                combo.addItem(text, a["audit_id"])
+                combo.setItemData(combo.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
             combo.setCurrentIndex(max(0, combo.findData(current)))
-        if self.b.currentIndex() == self.a.currentIndex() and self.b.count() > 1:
-            self.a.setCurrentIndex(1)   # newest is listed first: A = the one before it
-        for combo in (self.a, self.b):
             combo.blockSignals(False)
+        return audits
+
+    def refresh(self) -> None:
+        """Re-reads the audit list and compares again (after any write, or another database)."""
+        audits = self._reload_lists()
+        if self.a.currentData() == self.b.currentData() and len(audits) > 1:
+            self._choose(self.b.currentData(), audits)
         self.run()
 
+    def _choose(self, b: str, audits: list[dict[str, Any]]) -> None:
+        """B = `b`; A = the previous audit of the same model (by name), else the one listed after B."""
+        ids = [a["audit_id"] for a in audits]
+        if b not in ids:
+            return
+        at = ids.index(b)
+        older = audits[at + 1:] + audits[:at]
+        same = [a for a in older if a.get("name") == audits[at].get("name")]
+        pick = (same or older or [None])[0]
+        for combo, audit_id in ((self.b, b), (self.a, pick["audit_id"] if pick else None)):
+            combo.blockSignals(True)
+            if audit_id is not None:
+                combo.setCurrentIndex(combo.findData(audit_id))
+            combo.blockSignals(False)
+
     def _preselect(self, audit_id: str) -> None:
-        if self.b.findData(audit_id) >= 0:
-            self.b.setCurrentIndex(self.b.findData(audit_id))
+        """The opened audit as B and the previous audit of the same model as A (kept when B already is it)."""
+        if self._keep_pair or audit_id == self.b.currentData():
+            return
+        audits = self._reload_lists()
+        self._choose(audit_id, audits)
+        self.run()
+
+    def _audit_changed(self, audit_id: str) -> None:
+        if audit_id in ("", self.a.currentData(), self.b.currentData()):
+            self._soon.start()
 
     def set_pair(self, a: str, b: str) -> None:
         for combo, audit_id in ((self.a, a), (self.b, b)):
@@ -178,27 +212,42 @@ class ComparePage(QWidget):
             combo.blockSignals(False)
         self.run()
 
+    # ---------------------------------------------------------------- comparing and showing
+
     def run(self) -> None:
+        """Compares the chosen pair now when the page is on screen, else as soon as it is shown."""
         a, b = self.a.currentData(), self.b.currentData()
         if not a or not b or a == b:
             self.result = None
-            self._clear(self.state.tr("cmp.need_two"))
+            self._clear()
             return
+        if not self.isVisible():
+            self._pending = True    # no comparison at window start or behind another page
+            return
+        self._pending = False
         self.result = api.compare_audits(a, b, db=self.state.db)
-        self.titles = _titles([api.audit_view(audit_id, self.state.db) for audit_id in (a, b)])
+        self.titles = rows_of.titles_of([api.audit_view(audit_id, self.state.db) for audit_id in (a, b)])
         self._show(self.result)
 
-    def _clear(self, message: str) -> None:
-        self.summary.setText(message)
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if self._pending:
+            self.run()
+
+    def _clear(self) -> None:
+        count = self.a.count()
+        self.summary.setText(self.state.tr("gui.compare.need_more", n=count) if count < 2
+                             else self.state.tr("cmp.need_two"))
         self.templates.clear()
-        self.warning.hide()
-        for table in (self.ratings, self.metrics, self.findings):
-            table.setRowCount(0)
+        self.warning_box.hide()
+        self.hidden_label.clear()
+        for name in TABLES:
+            self.shown[name] = []
+            self._table(name).setRowCount(0)
+            self.labels[name].setText(f"<b>{self.state.tr(f'cmp.{name}')}</b>")
 
     def _show(self, result: dict[str, Any]) -> None:
         t, lang = self.state.tr, self.state.lang
-        verdict = result.get("verdict") or {}
-        s = result.get("summary") or {}
         lines = []
         for side in ("a", "b"):
             tpl = (result.get("templates") or {}).get(side) or {}
@@ -208,43 +257,69 @@ class ComparePage(QWidget):
                            count=probes.get("count"), psha=str(probes.get("sha256") or "")[:12]))
         self.templates.setText("<br>".join(lines))
         reasons = [render(Message.from_json(r), lang) for r in result.get("reason_messages") or []]
-        if result.get("comparable", True):
-            self.warning.hide()
-        else:
-            self.warning.setText(f"<b>{t('cmp.warning')}</b><ul>" + "".join(f"<li>{html.escape(r, quote=False)}</li>" for r in reasons)
-                                 + "</ul>")
-            self.warning.show()
+        self.warning_box.setVisible(not result.get("comparable", True))
+        self.warning.setText(f"<b>{t('cmp.warning')}</b><ul style='margin:0'>"
+                             + "".join(f"<li>{html.escape(r, quote=False)}</li>" for r in reasons) + "</ul>")
+        verdict, s = result.get("verdict") or {}, result.get("summary") or {}
         self.summary.setText(f"<b>A</b> {result['a']}: {verdict_word(verdict.get('a'), lang)} &nbsp;→&nbsp; "
                              f"<b>B</b> {result['b']}: {verdict_word(verdict.get('b'), lang)}<br>"
                              + t("cmp.summary", **{k: s.get(k, 0) for k in ("improved", "worse", "unchanged",
                                                                              "changed")})
                              + t("cmp.summary_not_compared", n=s.get("not_compared", 0)))
-        ratings = [(dimension_label(d, lang), verdict_word(r.get("a"), lang), verdict_word(r.get("b"), lang),
-                    r.get("change"), _reason(r, lang)) for d, r in (result.get("ratings") or {}).items()]
-        self._fill(self.ratings, ratings, reason_column=True)
-        metrics = sorted(result.get("metrics") or [], key=lambda m: ORDER.get(m.get("direction"), 9))
-        self._fill(self.metrics, [(m.get("check_id"), _metric_name(m, lang), m.get("a"), m.get("b"), m.get("delta"),
-                                   m.get("direction"), _reason(m, lang)) for m in metrics])
-        findings = sorted(result.get("findings") or [], key=lambda f: ORDER.get(f.get("change"), 9))
-        self._fill(self.findings, [(f.get("check_id"), _title(f, self.titles, lang), _word(f.get("a"), lang),
-                                    _word(f.get("b"), lang), f.get("change"), _reason(f, lang))
-                                   for f in findings], reason_column=True)
+        self._all = {"ratings": rows_of.rating_rows(result, lang, t),
+                     "findings": rows_of.finding_rows(result, self.titles, lang, t),
+                     "metrics": rows_of.metric_rows(result, lang, t)}
+        self._render()
 
-    def _fill(self, table: QTableWidget, rows: list[tuple[Any, ...]], reason_column: bool = False) -> None:
-        """Rows end with (direction, reason): the direction as a word, the reason as its tooltip (and as
-        a column where the table has one). `Changes only` hides unchanged rows, never not-compared ones."""
-        if self.changes_only.isChecked():
-            rows = [r for r in rows if r[-2] not in UNCHANGED]
+    def _render(self) -> None:
+        """The tables from the rows of the last comparison, most important first, filtered by `changes only`."""
+        if self.result is None:
+            return
+        t, self.hidden = self.state.tr, 0
+        for name in TABLES:
+            rows = rows_of.ordered(self._all[name])
+            shown, hidden = rows_of.visible(rows, self.changes_only.isChecked())
+            self.hidden += hidden
+            self.shown[name] = shown
+            self._fill(self._table(name), shown)
+            self.labels[name].setText(f"<b>{t(f'cmp.{name}')}</b>&nbsp;&nbsp;"
+                                      + t("gui.compare.section_count", shown=len(shown), total=len(rows)))
+        unchanged = sum(r.change in rows_of.UNCHANGED for rows in self._all.values() for r in rows)
+        if not self.changes_only.isChecked():
+            self.hidden_label.setText(t("gui.compare.shown_unchanged", n=unchanged))
+        elif self.hidden == 1:
+            self.hidden_label.setText(t("gui.compare.hidden_one"))
+        else:
+            self.hidden_label.setText(t("gui.compare.hidden", n=self.hidden))
+
+    def _fill(self, table: QTableWidget, rows: list[Row]) -> None:
+        """The direction and reason cells (the last two) in the direction's colour, the reason as their tooltip."""
         table.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            *cells, direction, why = row
-            cells.append(self.state.tr(f"cmp.{direction}") if direction else "–")
-            if reason_column:
-                cells.append(why or "")
-            for c, value in enumerate(cells):
-                item = QTableWidgetItem(value if isinstance(value, str) else _fmt(value))
-                if c >= len(row) - 2:
-                    item.setForeground(colour(DIRECTION_COLOUR.get(direction)))
-                    if why:
-                        item.setToolTip(why)
+            for c, value in enumerate(row.cells):
+                item = QTableWidgetItem(value)
+                if c >= len(row.cells) - 2:
+                    item.setForeground(colour(DIRECTION_COLOUR.get(row.change or "")))
+                if row.why and c >= len(row.cells) - 2:
+                    item.setToolTip(row.why)
+                elif len(value) > 40:
+                    item.setToolTip(value)
                 table.setItem(r, c, item)
+
+    def open_row(self, name: str, index: QModelIndex) -> None:
+        """Return (or a double click) on a finding or figure opens its check on the Findings page of the audit
+        that has it; a rating row has no single check and does nothing."""
+        rows = self.shown.get(name) or []
+        if not index.isValid() or index.row() >= len(rows):
+            return
+        row = rows[index.row()]
+        if not row.check_id or not row.audit_id:
+            return
+        self._keep_pair = True
+        try:
+            self.state.open_audit(row.audit_id)
+        finally:
+            self._keep_pair = False
+        findings = getattr(self.window(), "findings", None)
+        if findings is not None and hasattr(findings, "select_check"):
+            findings.select_check(row.check_id)

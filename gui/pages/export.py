@@ -1,6 +1,7 @@
 """Export: the board summary or full report as PDF, previewed (QtPdf) before it is saved."""
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,6 +21,11 @@ from PySide6.QtWidgets import (
 
 from gui.state import AppState
 from gui.worker import in_background
+
+
+def _plain(label: str) -> str:
+    """A label without its mnemonic ("&Save PDF…" -> "Save PDF", "報告書(&P)" -> "報告書"), for screen readers."""
+    return re.sub(r"\(&\w\)|&", "", label).rstrip("…").strip()
 
 
 def build_pdf(audit_id: str, out: Path, kind: str, lang: str, db: str | None) -> Path:
@@ -50,7 +56,11 @@ class ExportPage(QWidget):
         self.view.setDocument(self.document)
         self.view.setPageMode(QPdfView.PageMode.MultiPage)
         self.view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
-        self.kind_label, self.lang_label = QLabel(), QLabel()
+        self.kind_label, self.lang_label = QLabel(buddy=self.kind), QLabel(buddy=self.lang)
+        self.built_for: tuple[str, str, str] | None = None    # (audit, kind, language) of the preview
+        self._building_for: tuple[str, str, str] | None = None
+        self.kind.currentIndexChanged.connect(lambda _i: self._check_preview())
+        self.lang.currentIndexChanged.connect(lambda _i: self._check_preview())
         top = QHBoxLayout()
         for w in (self.kind_label, self.kind, self.lang_label, self.lang, self.preview_button, self.save_button):
             top.addWidget(w)
@@ -59,38 +69,76 @@ class ExportPage(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.status)
         layout.addWidget(self.view, 1)
-        state.language_changed.connect(lambda _l: self.retranslate())
+        state.language_changed.connect(self._language_changed)
         state.audit_opened.connect(lambda _a: self._reset())
+        state.audit_changed.connect(self._audit_changed)
         self.retranslate()
         self.lang.setCurrentIndex(max(0, self.lang.findData(state.lang)))
+
+    def _language_changed(self, lang: str) -> None:
+        """The report language follows the window's when it is switched; choosing another afterwards is kept
+        until the next switch."""
+        self.retranslate()
+        self.lang.setCurrentIndex(max(0, self.lang.findData(lang)))
 
     def retranslate(self) -> None:
         t = self.state.tr
         for combo, items in ((self.kind, (("board", t("x.board")), ("full", t("x.full")))),
                              (self.lang, (("en", "English"), ("ja", "日本語")))):
             current = combo.currentIndex()
+            combo.blockSignals(True)    # the same choice, reworded: not a new one
             combo.clear()
             for value, text in items:
                 combo.addItem(text, value)
             combo.setCurrentIndex(max(0, current))
-        self.kind_label.setText(t("x.kind"))
-        self.lang_label.setText(t("x.lang"))
-        self.preview_button.setText(t("x.preview"))
-        self.save_button.setText(t("x.save"))
-        if not self._status[0] and not self.state.audit_id:
-            self._status = ("x.need_audit", {})
+            combo.blockSignals(False)
+        self.kind_label.setText(t("gui.export.kind_label"))
+        self.lang_label.setText(t("gui.export.lang_label"))
+        self.preview_button.setText(t("gui.export.preview"))
+        self.save_button.setText(t("gui.export.save"))
+        for widget, label, key in ((self.kind, self.kind_label, "kind"), (self.lang, self.lang_label, "lang"),
+                                   (self.preview_button, self.preview_button, "preview"),
+                                   (self.save_button, self.save_button, "save")):
+            widget.setAccessibleName(_plain(label.text()))
+            widget.setAccessibleDescription(t(f"gui.export.{key}_desc"))
+        self.view.setAccessibleName(t("gui.export.view_name"))
+        if not self._status[0]:
+            self._status = ("gui.export.hint" if self.state.audit_id else "x.need_audit", {})
         self._say(*self._status)
 
     def _say(self, key: str, fields: dict[str, object] | None = None) -> None:
         """The status line, kept as a key so a language switch re-translates it."""
         self._status = (key, dict(fields or {}))
         self.status.setText(self.state.tr(key, **self._status[1]) if key else "")
+        self.status.setAccessibleName(self.status.text())
 
     def _reset(self) -> None:
         self.document.close()
         self.preview_path = None
+        self.built_for = None
         self.save_button.setEnabled(False)
-        self._say("")
+        self._say("gui.export.hint" if self.state.audit_id else "x.need_audit")
+
+    def _wanted(self) -> tuple[str, str, str]:
+        return self.state.audit_id, str(self.kind.currentData()), str(self.lang.currentData())
+
+    def _check_preview(self) -> None:
+        """Save only what matches the chosen report and language; the preview stays on screen to look at."""
+        if self.preview_path is None or self.building:
+            return
+        matches = self.built_for == self._wanted()
+        self.save_button.setEnabled(matches)
+        if not matches:
+            self._say("gui.export.stale")
+        elif self._status[0] == "gui.export.stale":
+            self._say("x.ready", {"pages": self.document.pageCount()})
+
+    def _audit_changed(self, audit_id: str) -> None:
+        """A sign-off or assignment after the preview changes what the report says: build it again."""
+        if self.preview_path is not None and audit_id in ("", self.state.audit_id):
+            self.built_for = None
+            self.save_button.setEnabled(False)
+            self._say("gui.export.audit_changed")
 
     def build_preview(self) -> None:
         if not self.state.audit_id:
@@ -101,6 +149,7 @@ class ExportPage(QWidget):
         audit_id, kind, lang, db = self.state.audit_id, self.kind.currentData(), self.lang.currentData(), self.state.db
         out = Path(self._tmp.name) / f"{audit_id}-{kind}-{lang}.pdf"
         self.building = True
+        self._building_for = (audit_id, str(kind), str(lang))
         self.preview_button.setEnabled(False)
         self.save_button.setEnabled(False)
         self._say("x.building")
@@ -112,8 +161,10 @@ class ExportPage(QWidget):
         self.document.close()
         self.document.load(str(path))
         self.preview_path = path
+        self.built_for = self._building_for
         self.save_button.setEnabled(True)
         self._say("x.ready", {"pages": self.document.pageCount()})
+        self._check_preview()   # the choice may have changed while it was being built
 
     def _build_failed(self, message: str) -> None:
         self.building = False

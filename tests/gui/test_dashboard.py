@@ -71,6 +71,7 @@ def test_compare_two_audits(make_window, two_audits):
     page = window.compare
     a, b = two_audits["ids"]
     page.set_pair(a, b)
+    page.changes_only.setChecked(False)   # every row ("changes only" is on by default: tests/gui/test_compare_export.py)
     # shown as soon as both audits are chosen, with no button to press
     assert page.result["a"] == a and page.result["b"] == b
     assert page.metrics.rowCount() == len(page.result["metrics"]) > 0
