@@ -7,12 +7,13 @@ from typing import Any
 from reportlab.lib import colors
 from reportlab.platypus import (
     KeepInFrame,
-    Paragraph,
     Spacer,
     Table,
     TableStyle,
 )
 
+from auditor.coverage import coverage_message, statuses_of
+from auditor.messages import Message, render
 from auditor.presentation import (
     decision_label,
     dimension_hint,
@@ -22,7 +23,7 @@ from auditor.presentation import (
     scope_label,
 )
 from auditor.status import Status
-from reports import fonts, signature_block
+from reports import fonts, signature_block, textflow
 from reports.data import ReportData, dimension_of, open_actions, opportunities, top_risks
 from reports.figures import river
 from reports.layout import (
@@ -40,16 +41,20 @@ from reports.layout import (
     table,
     write_pdf,
 )
+from reports.textflow import Paragraph
 
 MAX_MISSING = 5   # causes listed on the board; the full report's register lists every finding
+HEADER_NAME_LINES = 1.4   # of the header's text column a model name may fill; the full name is in the control line
 
 
 def _header(data: ReportData, t: dict[str, Any], st: dict) -> Table:
     a, m = data.view, data.model
     date = (a.finished_at or a.started_at or "")[:10]
+    name = textflow.shorten(m.name or "", (CONTENT_W - 150) * HEADER_NAME_LINES, fonts.body_font(data.lang), 9)
     left = [Paragraph(esc(t["board_title"]), st["title"]),
-            Paragraph(f"<b>{esc(t['model'])}:</b> {esc(m.name)} &nbsp; <b>{esc(t['version'])}:</b> "
-                      f"{esc(m.version or '—')} &nbsp; <b>{esc(t['date'])}:</b> {esc(date)}", st["body"]),
+            Paragraph(f"<b>{esc(t['model'])}:</b> {esc(name)}", st["body"]),
+            Paragraph(f"<b>{esc(t['version'])}:</b> {esc(m.version or '—')} &nbsp; &nbsp; "
+                      f"<b>{esc(t['date'])}:</b> {esc(date)}", st["body"]),
             Paragraph(f"<b>{esc(t['decision_requested'])}:</b> "
                       f"{esc(a.meta.get('decision_requested') or t['not_recorded'])}", st["body"])]
     verdict = a.verdict if not data.incomplete else (a.verdict or "not_assessed")
@@ -97,6 +102,15 @@ def _trend_text(data: ReportData, t: dict[str, Any], trend: str | None) -> str:
     return t["trend"].get(trend, "")
 
 
+def _coverage(data: ReportData, dimension: str, st: dict) -> list:
+    """Beside a rating: which of the dimension's checks did not run (none when all ran), so a rating made on
+    part of the evidence never reads like one made on all of it."""
+    message = coverage_message(statuses_of(data.view), dimension)
+    if message is None:
+        return []
+    return [Paragraph(f'<font color="{COLOUR["skipped"]}">{esc(render(message, data.lang))}</font>', st["cell"])]
+
+
 def _tiles(data: ReportData, t: dict[str, Any], st: dict) -> Table:
     cells, shades = [], []
     for i, r in enumerate(data.ratings):
@@ -104,6 +118,7 @@ def _tiles(data: ReportData, t: dict[str, Any], st: dict) -> Table:
         cells.append([Paragraph(f"<b>{esc(dimension_label(dim, data.lang))}</b>", st["cell"]),
                       Paragraph(esc(dimension_hint(dim, data.lang)), st["cell"]),
                       Paragraph(mark(rating, t["verdict"], size=11), st["body"]),
+                      *_coverage(data, dim, st),
                       Paragraph(f'<font name="{fonts.SANS}">{TREND.get(trend, "·")}</font> '
                                 f'{esc(_trend_text(data, t, trend))}', st["cell"])])
         shades.append(("BACKGROUND", (i % 3, i // 3), (i % 3, i // 3), LIGHT.get(rating or "", colors.white)))
@@ -165,10 +180,37 @@ def _decision(data: ReportData, t: dict[str, Any], st: dict) -> list:
     return out + signature_block.flowables(data, t)   # the PDF signature's visible block, when signed
 
 
+def approval_banner(data: ReportData, st: dict) -> list:
+    """A template that is not approval-grade (quick, a user's own) gets a banner at the top of the page that
+    names it and says what to run before an approval decision."""
+    tpl = data.view.template
+    if tpl.approval_grade:
+        return []
+    key = "board.stress.banner.quick" if tpl.name == "quick" else "board.stress.banner.other"
+    text = render(Message(key, {"template": tpl.name, "version": tpl.version}), data.lang)
+    edge = colors.HexColor(COLOUR["warn"])
+    banner = Table([[Paragraph(f"<b>{esc(text)}</b>", st["body"])]], colWidths=[CONTENT_W])
+    banner.setStyle(TableStyle([CELL_FONT, ("BOX", (0, 0), (-1, -1), 1.6, edge),
+                                ("BACKGROUND", (0, 0), (-1, -1), LIGHT["warn"])]))
+    return [banner, Spacer(1, 4)]
+
+
+def _control_lines(data: ReportData, t: dict[str, Any], st: dict) -> list:
+    """The control lines at the foot of the page: the model's full name (the header and footer may shorten
+    it), then the audit, template and model hash."""
+    a, m = data.view, data.model
+    full = render(Message("board.stress.model_full", {"name": m.name or "?", "version": m.version or "—"}),
+                  data.lang)
+    return [Paragraph(esc(full), st["small"]),
+            Paragraph(esc(f"{t['control']['audit_id']}: {a.audit_id}  ·  {t['control']['template']}: "
+                          f"{a.template.name} v{a.template.version}  ·  {t['model']} SHA-256: {fmt(m.sha256)}"),
+                      st["small"])]
+
+
 def story(data: ReportData, t: dict[str, Any]) -> list:
     st = styles(data.lang)
     meta = data.view.meta
-    parts: list = [_header(data, t, st), Spacer(1, 4), *missing_block(data, t, st)]
+    parts: list = [_header(data, t, st), Spacer(1, 4), *approval_banner(data, st), *missing_block(data, t, st)]
     if data.incomplete or data.missing_checks:
         status = t["status"].get(data.view.status, data.view.status)
         detail = data.view.error or ""
@@ -183,8 +225,9 @@ def story(data: ReportData, t: dict[str, Any]) -> list:
         parts += [banner, Spacer(1, 4)]
     purpose = meta.get("purpose") or t["not_recorded"]
     users = meta.get("users")
-    parts.append(Paragraph(f"<b>{esc(t['purpose'])}:</b> {esc(purpose)}" + (f" ({esc(users)})" if users else ""),
-                           st["body"]))
+    left, right = ("（", "）") if data.lang == "ja" else (" (", ")")
+    parts.append(Paragraph(f"<b>{esc(t['purpose'])}:</b> {esc(purpose)}"
+                           + (f"{left}{esc(users)}{right}" if users else ""), st["body"]))
     parts += [Paragraph(esc(t["dimensions_title"]), st["h2"]), _tiles(data, t, st)]
     parts += [Paragraph(esc(t["river_title"]), st["h2"]), river(data, t, CONTENT_W, 150),
               Paragraph(esc(t["river_note"]), st["caption"])]
@@ -195,11 +238,7 @@ def story(data: ReportData, t: dict[str, Any]) -> list:
                              ("BOX", (0, 0), (0, 0), 0.5, colors.grey)]))
     parts += [Spacer(1, 4), two, Spacer(1, 4),
               Paragraph(esc(t["evidence_line"]).format(fp=f'<font name="{fonts.MONO}">{data.fingerprint}</font>'),
-                        st["small"]),
-              Paragraph(esc(f"{t['control']['audit_id']}: {data.view.audit_id}  ·  "
-                            f"{t['control']['template']}: {data.view.template.name} "
-                            f"v{data.view.template.version}  ·  "
-                            f"{t['model']} SHA-256: {fmt(data.model.sha256)}"), st["small"])]
+                        st["small"]), *_control_lines(data, t, st)]
     for part in parts:   # when the page shrinks to fit, tables stay flush with the text instead of centring
         part.hAlign = "LEFT"
     return [KeepInFrame(CONTENT_W, PAGE_H - 2 * MARGIN - 10, parts, mode="shrink")]

@@ -8,7 +8,6 @@ from typing import Any
 from reportlab.platypus import (
     CondPageBreak,
     PageBreak,
-    Paragraph,
     Spacer,
 )
 
@@ -31,6 +30,7 @@ from reports.layout import (
     write_pdf,
 )
 from reports.results import results_story
+from reports.textflow import Paragraph  # per-glyph font fallback and Japanese line breaking (kinsoku)
 from reports.wording import check_words, direction_word
 
 LIMITATIONS = "check.bottleneck.information_plane.limitations"   # what its estimators cannot say

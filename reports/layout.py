@@ -9,9 +9,10 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Paragraph, Table, TableStyle
+from reportlab.platypus import Table, TableStyle
 
-from reports import fonts
+from reports import fonts, textflow
+from reports.textflow import Paragraph
 
 if TYPE_CHECKING:
     from reports.data import ReportData
@@ -57,6 +58,8 @@ def styles(lang: str) -> dict[str, ParagraphStyle]:
 
 
 def esc(value: Any) -> str:
+    """Paragraph text, escaped; reports.textflow.Paragraph sets any character its font lacks in the
+    embedded font that has it (a Japanese purpose in an English report is not boxes)."""
     return escape("" if value is None else str(value))
 
 
@@ -141,26 +144,39 @@ def numbered_canvas(footer: Callable[[Canvas, int, int], None]) -> type[Canvas]:
 def footer_drawer(t: dict[str, Any], data: ReportData) -> Callable[[Canvas, int, int], None]:
     """The line every page carries: report ID, model and version, page X of Y, classification, short fingerprint."""
     font = fonts.body_font(data.lang)
-    model = data.model
 
     def draw(canvas: Canvas, page: int, pages: int) -> None:
-        text = t["footer"].format(rid=data.report_id, model=model.name or "?", version=model.version
-                                  or "", page=page, pages=pages, classification=t["classification"],
-                                  fp16=data.fingerprint[:16])
         canvas.saveState()
         canvas.setStrokeColor(colors.Color(0.6, 0.6, 0.6))
         canvas.setLineWidth(0.4)
         canvas.line(MARGIN, 26, PAGE_W - MARGIN, 26)
-        canvas.setFont(font, 7)
         canvas.setFillColor(colors.Color(0.25, 0.25, 0.25))
-        canvas.drawCentredString(PAGE_W / 2, 16, text)
-        canvas.setFont(fonts.bold_font(data.lang), 7)
-        canvas.drawRightString(PAGE_W - MARGIN, PAGE_H - 20, t["classification"])
+        text, size = footer_line(t, data, page, pages)
+        textflow.draw(canvas, PAGE_W / 2, 16, text, font, size, align="centre")
+        textflow.draw(canvas, PAGE_W - MARGIN, PAGE_H - 20, t["classification"], fonts.bold_font(data.lang), 7,
+                      align="right")
         canvas.restoreState()
         if data.draft or data.incomplete:
             draft_mark(canvas, t, data)
 
     return draw
+
+
+def footer_line(t: dict[str, Any], data: ReportData, page: int, pages: int) -> tuple[str, float]:
+    """The footer's text and size: a model name or version too long for the line is shortened with "…"
+    (the full name is in the control block), so the report ID, page and fingerprint stay on the page."""
+    font, size = fonts.body_font(data.lang), 7.0
+    parts = dict(rid=data.report_id, page=page, pages=pages, classification=t["classification"],
+                 fp16=data.fingerprint[:16])
+    name, version = data.model.name or "?", data.model.version or ""
+    room = CONTENT_W - textflow.width(t["footer"].format(model="", version="", **parts), font, size)
+    if textflow.width(f"{name} {version}", font, size) > room:
+        version = textflow.shorten(version, room / 3, font, size)
+        name = textflow.shorten(name, room - textflow.width(f" {version}", font, size), font, size)
+    text = t["footer"].format(model=name, version=version, **parts)
+    while size > 4 and textflow.width(text, font, size) > CONTENT_W:   # a footer string longer than the page
+        size -= 0.5
+    return text, size
 
 
 def draft_mark(canvas: Canvas, t: dict[str, Any], data: ReportData) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reportlab.platypus import CondPageBreak, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import CondPageBreak, Spacer, Table, TableStyle
 
 from auditor.condition_text import measured_name, place, thresholds
 from auditor.messages import render
@@ -26,6 +26,7 @@ from auditor.views import CheckView, FindingView
 from reports.data import ReportData
 from reports.figures import check_figures
 from reports.layout import CELL_FONT, CONTENT_W, esc, fmt, mark, table
+from reports.textflow import Paragraph  # per-glyph font fallback and Japanese line breaking
 from reports.wording import check_words, not_run_reason
 
 

@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from reportlab.lib import colors
-from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Spacer, Table, TableStyle
 
 from auditor.messages import Message, render
 from reports import fonts
 from reports.layout import CELL_FONT, esc, styles
+from reports.textflow import Paragraph  # a signer's name in any script, in either report language
 
 WIDTH = 250.0       # fits the board's decision box; the 64-digit fingerprint fits one line in 6 pt mono
 
