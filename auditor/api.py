@@ -206,14 +206,17 @@ def preview_model(path: str) -> dict[str, Any]:
     """Format, size and manifest hash of a model before anything runs (no runtime is started).
 
     A refused artifact (a pickle, remote code, a broken safetensors header) is reported in
-    `problem` rather than raised, so a form can show it beside the file name.
+    `problem` rather than raised, so a form can show it beside the file name; its files are still
+    listed and sized (not hashed), so a folder of pickle weights never reads as "0 B, 0 files".
+    `parameters`: the weight count for a time estimate (auditor.estimate.parameters_in), None if unknown.
     """
+    from auditor.estimate import parameters_in
     from auditor.models.identity import manifest
     from auditor.models.safety import check_artifact
 
     target = Path(path).expanduser()
     result: dict[str, Any] = {"path": str(target), "format": None, "size_bytes": None, "sha256": None,
-                              "files": [], "problem": None}
+                              "files": [], "problem": None, "parameters": None}
     try:
         if not target.exists():
             raise BadInput(f"{path}: no such file or folder")
@@ -221,9 +224,26 @@ def preview_model(path: str) -> dict[str, Any]:
         result["format"] = check_artifact(target)
         digest, files = manifest(target)
         result.update(sha256=digest, files=[dict(vars(f)) for f in files], size_bytes=sum(f.size for f in files))
+        result["parameters"] = parameters_in(target)
     except AuditorError as exc:
         result["problem"] = str(exc)
+        if target.exists() and not result["files"]:
+            result["files"] = _listed(target)
+            result["size_bytes"] = sum(f["size"] for f in result["files"])
     return result
+
+
+def _listed(target: Path) -> list[dict[str, Any]]:
+    """Every regular file at or below `target` with its size (no hashing: for a refused model)."""
+    found = [target] if target.is_file() else sorted(p for p in target.rglob("*") if p.is_file())
+    listed = []
+    for file in found:
+        try:
+            listed.append({"path": file.name if file == target else file.relative_to(target).as_posix(),
+                           "sha256": None, "size": file.stat().st_size})
+        except OSError:   # unreadable: the problem already says so
+            continue
+    return listed
 
 
 def _guess_format(path: Path) -> str:
@@ -256,6 +276,13 @@ def list_templates() -> list[Any]:
     from auditor.templates import list_templates as builtin
 
     return builtin()
+
+
+def default_template() -> str:
+    """The template an audit runs under when none is named (the CLI's default), for forms to preselect."""
+    from auditor.templates import DEFAULT_TEMPLATE
+
+    return DEFAULT_TEMPLATE
 
 
 def create_database(db: str) -> Path:

@@ -7,10 +7,14 @@ parser cannot take the window down, and hashing a large model never blocks the U
 from __future__ import annotations
 
 import json
+import re
 import sys
+from pathlib import PurePath
 from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, Signal
+
+from auditor.messages import text
 
 CHILD = ("import json, sys\nfrom auditor.api import preview_model\n"
          "sys.stdout.write(json.dumps(preview_model(sys.argv[1]), ensure_ascii=False))\n")
@@ -19,7 +23,7 @@ CHILD = ("import json, sys\nfrom auditor.api import preview_model\n"
 class ModelPreview(QObject):
     """One preview at a time; a newer request replaces an unfinished one."""
 
-    done = Signal(str, object)     # path, {format, size_bytes, sha256, files, problem}
+    done = Signal(str, object)     # path, {format, size_bytes, sha256, files, problem, parameters}
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -66,3 +70,46 @@ def human_size(n: int | float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"
+
+
+# The engine's refusal lines (auditor/models/safety.py, identity.py) are English for the CLI; the page says
+# them in the UI language by kind and keeps the line itself as the detail. First match wins.
+PROBLEM_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("pickle", ("pickle", "weights and no safetensors")),
+    ("remote_code", ("custom code", "outside its folder")),
+    ("missing", ("no such file or folder",)),
+    ("missing_config", ("no config.json", "has no model_type", "bare safetensors file")),
+    ("incomplete", ("which is missing", "is missing from")),
+    ("ambiguous", ("several onnx files",)),
+    ("not_model", ("is not a model this tool accepts", "holds no model", "holds no onnx file")),
+    ("unreadable", ("cannot be read", "could not be read (", "not a regular file", "symbolic link")),
+    ("wrong_format", ("is not an onnx model", "truncated or corrupt", "not valid json", "no graph nodes",
+                      "invalid offset", "no weight_map", "does not hold it", "no model.safetensors",
+                      "needs bytes up to")),
+)
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".jit", ".joblib", ".h5", ".msgpack")
+
+
+def problem_kind(line: str) -> str:
+    """The kind of an engine refusal line: pickle, remote_code, missing, missing_config, incomplete,
+    ambiguous, not_model, unreadable, wrong_format, or other."""
+    low = line.lower()
+    return next((kind for kind, marks in PROBLEM_KINDS if any(m in low for m in marks)), "other")
+
+
+def problem_sentence(line: str, lang: str, files: list[dict[str, Any]] | None = None) -> str:
+    """The refusal in `lang`: the catalogue sentence for its kind (pickle names the refused files)."""
+    kind = problem_kind(line)
+    if kind != "pickle":
+        return text(f"gui.new.problem.{kind}", lang)
+    names = [PurePath(str(f.get("path"))).name for f in files or []
+             if PurePath(str(f.get("path"))).suffix.lower() in PICKLE_SUFFIXES]
+    named = re.match(r"^(.*?) is a pickle file", line)
+    if not names and named:
+        names = [PurePath(named.group(1)).name]
+    return text("gui.new.problem.pickle", lang, names=names or ["?"])
+
+
+def problem_text(line: str, lang: str, files: list[dict[str, Any]] | None = None) -> str:
+    """The sentence, then the engine's own line as the detail ("詳細: …")."""
+    return problem_sentence(line, lang, files) + "\n" + text("gui.new.detail", lang, detail=line)

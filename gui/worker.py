@@ -8,6 +8,7 @@ of the worker (out of memory killer, native fault) ends only that process; the w
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from PySide6.QtCore import (
 from auditor.messages import Message, render
 
 META_KEYS = ("purpose", "users", "out_of_scope", "preparer", "decision_requested")
+# the CLI's last line names the audit it recorded as cancelled or failed (auditor.audit_run.run_audit)
+AUDIT_IN_LINE = re.compile(r"\baudit (\S+) (?:was cancelled|failed|ran out of memory)")
 
 
 @dataclass
@@ -94,7 +97,8 @@ def progress_text(event: dict[str, Any], lang: str) -> str:
 class AuditWorker(QObject):
     """Runs one audit at a time in a QProcess and turns its output into signals."""
 
-    progress = Signal(float, str)     # fraction, the step in the GUI's language
+    progress = Signal(float, str)     # fraction, the engine's step in the GUI's language
+    event = Signal(object)            # the jsonl progress event itself (gui.estimate maps it to a phase)
     finished = Signal(str)            # audit ID
     failed = Signal(object)           # WorkerError
     cancelled = Signal()
@@ -113,6 +117,11 @@ class AuditWorker(QObject):
 
     def running(self) -> bool:
         return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
+
+    def audit_id(self) -> str:
+        """The audit the last run made, also when it was cancelled or failed ("" before its row existed)."""
+        said = AUDIT_IN_LINE.search(self._error_line)
+        return self._audit_id or (said.group(1) if said else "")
 
     def start(self, job: AuditJob) -> None:
         if self.running():
@@ -169,6 +178,7 @@ class AuditWorker(QObject):
             except ValueError:
                 return
             if event.get("event") == "progress":
+                self.event.emit(event)
                 self.progress.emit(float(event.get("fraction") or 0.0), progress_text(event, self.lang()))
             elif event.get("event") == "finished":
                 self._audit_id = str(event.get("audit_id") or "")

@@ -1,9 +1,17 @@
-"""New audit: model (previewed before anything runs), probe set, template, metadata; run with progress, cancel."""
+"""New audit: model (previewed before anything runs), probe set, template with its time estimate, metadata;
+run with progress in plain words (gui/widgets/progress_panel.py), cancel.
+
+Run is enabled only when a model is chosen and its preview found no problem; the reason is its tooltip and
+accessible description. The template defaults to the CLI's (`standard`); a template that is not
+approval-grade says so beside the choice.
+"""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -13,8 +21,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -23,21 +29,15 @@ from PySide6.QtWidgets import (
 )
 
 from auditor import api
-from gui.preview import ModelPreview, human_size
+from gui.dialogs import failure_sentence, worker_error
+from gui.estimate import default_estimate, estimate_text, plan_estimate
 from gui.state import AppState
-from gui.worker import AuditJob, AuditWorker, WorkerError
+from gui.theme import badge_style
+from gui.widgets.model_box import ModelBox
+from gui.widgets.progress_panel import ProgressPanel
+from gui.worker import AuditJob, AuditWorker, WorkerError, in_background
 
 META = ("name", "version", "purpose", "users", "out_of_scope", "preparer", "decision_requested")
-ERROR_TEXT = {"pickle": "err.pickle", "bad_input": "err.bad_input", "oom": "err.oom", "failed": "err.failed",
-              "crash": "err.crash", "start": "err.start"}
-
-
-def show_worker_error(parent: QWidget, error: WorkerError, state: AppState) -> None:
-    """One clear dialog: what happened in plain words, then the worker's own sentence."""
-    text = state.tr(ERROR_TEXT.get(error.kind, "err.failed"))
-    if error.message:
-        text += "\n\n" + state.tr("err.details", msg=error.message)
-    QMessageBox.critical(parent, state.tr("err.title"), text)
 
 
 class NewAuditPage(QWidget):
@@ -45,67 +45,67 @@ class NewAuditPage(QWidget):
         super().__init__()
         self.state = state
         self.worker = AuditWorker(self, lang=lambda: state.lang)
-        self.worker.progress.connect(self._progress)
+        self.worker.event.connect(lambda event: self.panel.advance(event))
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
         self.worker.cancelled.connect(self._cancelled)
-        self.previewer = ModelPreview(self)
-        self.previewer.done.connect(self._previewed)
-        self.model_info: dict[str, Any] | None = None
         self.last_error: WorkerError | None = None
         self.last_audit_id = ""
-        self._preview_for = ""
+        self.estimate: Any = None
+        self._estimate_error = ""
+        self._estimate_for = 0           # generation of the newest estimate request
         self._templates: list[Any] = []
         self._make_widgets()
         self._lay_out()
         state.language_changed.connect(lambda _l: self.retranslate())
+        state.db_changed.connect(lambda _d: self.refresh_estimate())
+        state.audits_changed.connect(self.refresh_estimate)      # a finished audit is a new measurement
         self._load_templates()
+        self.panel.show_idle(self._idle_text)
         self.retranslate()
 
     def _make_widgets(self) -> None:
-        """The page's inputs, buttons and progress line, with their signals connected."""
-        self.model_path = QLineEdit()
-        self.model_path.editingFinished.connect(lambda: self.set_model(self.model_path.text()))
-        self.pick_folder = QPushButton(clicked=self._choose_folder)
-        self.pick_file = QPushButton(clicked=self._choose_file)
-        self.info = {k: QLabel() for k in ("format", "size", "sha", "files", "problem")}
-        for label in self.info.values():
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            label.setWordWrap(True)
-        self.info["problem"].setStyleSheet("color:#c62828;font-weight:bold")
+        """The page's inputs, buttons and progress panel, with their signals connected."""
+        self.model_box = ModelBox(self.state)
+        self.model_box.changed.connect(self._model_changed)
+        self.model_box.named.connect(lambda name: self.meta["name"].text() or self.meta["name"].setPlaceholderText(name))
+        # the names scripts and tests use
+        self.model_path, self.info, self.previewer = self.model_box.path, self.model_box.info, self.model_box.previewer
+        self.pick_folder, self.pick_file = self.model_box.pick_folder, self.model_box.pick_file
         self.probes = QComboBox()
         self.probes.activated.connect(self._probe_chosen)
+        self.probes.currentIndexChanged.connect(lambda _i: self.refresh_estimate())
         self.probe_path = ""
         self.template = QComboBox()
         self.template.currentIndexChanged.connect(self._describe_template)
         self.template_text = QLabel(wordWrap=True)
+        self.not_approval = QLabel(wordWrap=True, visible=False)
+        self.not_approval.setStyleSheet(badge_style("warn"))
+        self.estimate_label = QLabel(wordWrap=True)
         self.meta = {k: QLineEdit() for k in META}
         self.limit = QSpinBox(minimum=0, maximum=1_000_000)
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
+        self.device.currentIndexChanged.connect(lambda _i: self.refresh_estimate())
+        self._limit_timer = QTimer(self, singleShot=True, interval=300)   # typing 1, 2, 8 is one change
+        self._limit_timer.timeout.connect(self.refresh_estimate)
+        self.limit.valueChanged.connect(lambda _v: self._limit_timer.start())
         self.run_button = QPushButton(clicked=self.start)
         self.cancel_button = QPushButton(clicked=self.cancel, enabled=False)
         self.open_button = QPushButton(clicked=lambda: self.state.open_audit(self.last_audit_id), visible=False)
-        self.bar = QProgressBar(maximum=1000, textVisible=True)
-        self.step = QLabel(wordWrap=True)
+        self.panel = ProgressPanel(self.state)
+        self.bar, self.step = self.panel.bar, self.panel.phase     # the names scripts and tests use
 
     def _lay_out(self) -> None:
         """Model and run settings on the left, audit details on the right, run controls below."""
-        self.model_box, self.run_box, self.meta_box = QGroupBox(), QGroupBox(), QGroupBox()
-        pick = QHBoxLayout()
-        pick.addWidget(self.model_path, 1)
-        pick.addWidget(self.pick_folder)
-        pick.addWidget(self.pick_file)
-        self.model_form = QFormLayout(self.model_box)
-        self.model_form.addRow(pick)
-        for key in ("format", "size", "sha", "files", "problem"):
-            self.model_form.addRow(QLabel(), self.info[key])
+        self.run_box, self.meta_box = QGroupBox(), QGroupBox()
         self.run_form = QFormLayout(self.run_box)
-        for widget in (self.probes, self.template, self.template_text, self.limit, self.device):
-            self.run_form.addRow(QLabel(), widget)
+        for widget in (self.probes, self.template, self.template_text, self.not_approval, self.estimate_label,
+                       self.limit, self.device):
+            self.run_form.addRow(_buddy(widget), widget)
         self.meta_form = QFormLayout(self.meta_box)
         for key in META:
-            self.meta_form.addRow(QLabel(), self.meta[key])
+            self.meta_form.addRow(_buddy(self.meta[key]), self.meta[key])
 
         body = QWidget()
         grid = QGridLayout(body)
@@ -116,45 +116,71 @@ class NewAuditPage(QWidget):
         grid.setColumnStretch(1, 2)
         grid.setRowStretch(2, 1)
         scroll = QScrollArea(widgetResizable=True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(body)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.bar, 1)
-        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.run_button, 0, Qt.AlignmentFlag.AlignTop)
+        buttons.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignTop)
+        buttons.addWidget(self.panel, 1)
+        buttons.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.addWidget(scroll, 1)
         layout.addLayout(buttons)
-        layout.addWidget(self.step)
 
     # ---- texts
     def retranslate(self) -> None:
         t = self.state.tr
-        self.model_box.setTitle(t("new.model"))
+        self.model_box.retranslate()
         self.run_box.setTitle(t("new.probes") + " · " + t("new.template"))
         self.meta_box.setTitle(t("new.meta"))
-        self.model_path.setPlaceholderText(t("new.model_hint"))
-        self.pick_folder.setText(t("new.pick_folder"))
-        self.pick_file.setText(t("new.pick_file"))
-        for row, key in enumerate(("format", "size", "sha", "files", "problem"), start=1):
-            self.model_form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget().setText(t(f"new.{key}"))
-        for row, key in enumerate(("new.probes", "new.template", "", "new.limit", "new.device")):
-            self.run_form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget().setText(t(key) if key else "")
+        for row, key in enumerate(("gui.new.label.probes", "gui.new.label.template", "", "",
+                                   "gui.new.label.estimate", "gui.new.label.limit", "gui.new.label.device")):
+            _label(self.run_form, row).setText(t(key) if key else "")
         for row, key in enumerate(META):
-            self.meta_form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget().setText(t(f"meta.{key}"))
+            _label(self.meta_form, row).setText(t(f"meta.{key}"))
+        self._fill_probes()
+        for button, key in ((self.run_button, "run"), (self.cancel_button, "cancel"), (self.open_button, "open")):
+            button.setText(t(f"gui.new.{key}"))
+        self._name_controls()
+        self._describe_template()
+        self._show_estimate()
+        self.panel.retranslate()
+        self._update_run()
+
+    def _name_controls(self) -> None:
+        """Accessible names (what a screen reader says) and descriptions, in the UI language."""
+        t = self.state.tr
+        pairs = {self.probes: ("new.probes", "gui.new.a11y.probes_desc"),
+                 self.template: ("new.template", "gui.new.a11y.template_desc"),
+                 self.limit: ("new.limit", "gui.new.a11y.limit_desc"),
+                 self.device: ("new.device", "gui.new.a11y.device_desc"),
+                 self.cancel_button: ("new.cancel", "gui.new.a11y.cancel_desc"),
+                 self.open_button: ("new.open", "gui.new.a11y.open_desc"),
+                 self.estimate_label: ("gui.new.label.estimate", "")}
+        pairs.update({self.meta[k]: (f"meta.{k}", "gui.new.a11y.meta_desc") for k in META})
+        for widget, (name, desc) in pairs.items():
+            widget.setAccessibleName(t(name))
+            widget.setAccessibleDescription(t(desc) if desc else "")
+        self.run_button.setAccessibleName(t("new.run"))
+
+    def _idle_text(self) -> str:
+        if not self.model_box.chosen():
+            return self.state.tr("new.idle")
+        if self.model_box.previewing():
+            return self.state.tr("new.preview_wait")
+        return "" if self._run_block() else self.state.tr("gui.new.ready")
+
+    def _fill_probes(self) -> None:
+        t = self.state.tr
         current = self.probes.currentData()
+        self.probes.blockSignals(True)
         self.probes.clear()
         self.probes.addItem(t("new.probe_text"), "builtin:text")
         self.probes.addItem(t("new.probe_images"), "builtin:images")
         self.probes.addItem(self.probe_path or t("new.probe_file"), "file")
         self.probes.addItem(t("new.probe_folder"), "folder")
         self.probes.setCurrentIndex(max(0, self.probes.findData(current)))
-        self.run_button.setText(t("new.run"))
-        self.cancel_button.setText(t("new.cancel"))
-        self.open_button.setText(t("new.open"))
-        self._describe_template()
-        if not self.worker.running() and not self.last_audit_id and self.last_error is None:
-            self.step.setText(t("new.idle"))
+        self.probes.blockSignals(False)
 
     def _load_templates(self) -> None:
         try:
@@ -163,57 +189,77 @@ class NewAuditPage(QWidget):
             self._templates = []
         for tpl in self._templates:
             self.template.addItem(f"{tpl.name} (v{tpl.version})", tpl.name)
+        # the CLI's default: a full, approval-grade audit unless the officer chooses otherwise
+        self.template.setCurrentIndex(max(0, self.template.findData(api.default_template())))
         self._describe_template()
 
-    def _describe_template(self) -> None:
+    def chosen_template(self) -> Any:
         i = self.template.currentIndex()
-        if 0 <= i < len(self._templates):
-            tpl = self._templates[i]
-            minimum = self.state.tr("new.min_probes", n=tpl.min_probes) if tpl.min_probes else ""
-            self.template_text.setText(f"{tpl.describe(self.state.lang)}\n"
-                                       + self.state.tr("new.checks", n=len(tpl.checks)) + (f"\n{minimum}" if minimum else ""))
-            # a sample below the template's minimum would only be refused by the worker
-            if 0 < self.limit.value() < tpl.min_probes:
-                self.limit.setValue(tpl.min_probes)
+        return self._templates[i] if 0 <= i < len(self._templates) else None
+
+    def _describe_template(self) -> None:
+        tpl = self.chosen_template()
+        if tpl is None:
+            return
+        t = self.state.tr
+        minimum = t("new.min_probes", n=tpl.min_probes) if tpl.min_probes else ""
+        self.template_text.setText(f"{tpl.describe(self.state.lang)}\n" + t("new.checks", n=len(tpl.checks))
+                                   + (f"\n{minimum}" if minimum else ""))
+        self.run_form.setRowVisible(self.not_approval, not tpl.approval_grade)   # no empty gap when hidden
+        self.not_approval.setText(t("gui.new.not_approval", template=tpl.name))
+        self.not_approval.setAccessibleName(self.not_approval.text())
+        # a sample below the template's minimum would only be refused by the worker
+        if 0 < self.limit.value() < tpl.min_probes:
+            self.limit.setValue(tpl.min_probes)
+        self.refresh_estimate()
+
+    # ---- the estimate
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self.refresh_estimate()   # computed when the page is seen (not while the window starts), with new history
+
+    def refresh_estimate(self) -> None:
+        """A new estimate off the UI thread (it reads the probe set and the database's earlier audits)."""
+        tpl = self.chosen_template()
+        if tpl is None or not self.isVisible() or self.worker.running():
+            return
+        self._estimate_for += 1
+        generation = self._estimate_for
+        spec = self.probe_path if self.probes.currentData() == "file" else (self.probes.currentData() or "builtin:text")
+        if spec == "folder":
+            return
+        args = (self.state.db, tpl, spec, self.limit.value() or None, self.model_info, self.device.currentText())
+        self.estimate_label.setText(self.state.tr("gui.new.estimate.wait"))
+        in_background(lambda: plan_estimate(*args), lambda est: self._estimated(generation, est),
+                      lambda message: self._estimated(generation, None, message))
+
+    def _estimated(self, generation: int, estimate: Any, error: str = "") -> None:
+        if generation != self._estimate_for:
+            return   # the form changed since this one was asked for
+        self.estimate = estimate
+        self._estimate_error = error
+        self._show_estimate()
+
+    def _show_estimate(self) -> None:
+        if self.estimate is not None:
+            self.estimate_label.setText(estimate_text(self.estimate, self.state.lang))
+        elif self._estimate_error:
+            self.estimate_label.setText(self.state.tr("gui.new.estimate.none"))
+            self.estimate_label.setToolTip(self._estimate_error)
+        self.estimate_label.setAccessibleDescription(self.estimate_label.text())
 
     # ---- model and probes
-    def _choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, self.state.tr("new.model"), self.state.settings.folder("model"))
-        if path:
-            self.set_model(path)
-
-    def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, self.state.tr("new.model"), self.state.settings.folder("model"))
-        if path:
-            self.set_model(path)
+    @property
+    def model_info(self) -> dict[str, Any] | None:
+        return self.model_box.model_info
 
     def set_model(self, path: str) -> None:
-        """Shows the model's format, size and hash, computed on a pool thread (hashing can take seconds)."""
-        path = path.strip()
-        if not path or path == self._preview_for:
-            return
-        from pathlib import Path
+        self.model_box.set_model(path)
 
-        self.model_path.setText(path)
-        self.state.settings.remember_folder("model", str(Path(path).parent))
-        self._preview_for = path
-        self.model_info = None
-        for label in self.info.values():
-            label.setText("")
-        self.info["format"].setText(self.state.tr("new.preview_wait"))
-        self.previewer.start(path)
-        if not self.meta["name"].text():   # the name the worker records when left empty
-            self.meta["name"].setPlaceholderText(api.default_model_name(Path(path)))
-
-    def _previewed(self, path: str, info: dict[str, Any]) -> None:
-        if path != self._preview_for:
-            return
-        self.model_info = info
-        self.info["format"].setText(str(info.get("format") or "–"))
-        self.info["size"].setText(human_size(info.get("size_bytes") or 0))
-        self.info["sha"].setText(str(info.get("sha256") or "–"))
-        self.info["files"].setText(str(len(info.get("files") or [])))
-        self.info["problem"].setText(str(info.get("problem") or ""))
+    def _model_changed(self) -> None:
+        self._form_changed()
+        if self.model_box.model_info is not None:
+            self.refresh_estimate()   # the model's size is known now
 
     def _probe_chosen(self) -> None:
         choice = self.probes.currentData()
@@ -231,12 +277,34 @@ class NewAuditPage(QWidget):
             self.probes.setCurrentIndex(0)
 
     def set_probe_file(self, path: str) -> None:
-        from pathlib import Path
-
         self.probe_path = path
         self.state.settings.remember_folder("probes", str(Path(path).parent))
         self.probes.setItemText(2, path)
         self.probes.setCurrentIndex(2)
+        self.refresh_estimate()
+
+    # ---- whether Run may be pressed
+    def _run_block(self) -> str:
+        """Why Run is disabled, in the UI language; "" when it may be pressed."""
+        t = self.state.tr
+        if self.worker.running():
+            return t("gui.new.run_tip.running")
+        if not self.model_box.chosen():
+            return t("gui.new.run_tip.no_model")
+        problem = self.model_box.problem()
+        return t("gui.new.run_tip.problem", problem=problem) if problem else ""
+
+    def _update_run(self, running: bool = False) -> None:
+        reason = self.state.tr("gui.new.run_tip.running") if running else self._run_block()
+        self.run_button.setEnabled(not reason)
+        tip = reason or self.state.tr("gui.new.run_tip.ready")
+        self.run_button.setToolTip(tip)
+        self.run_button.setAccessibleDescription(tip)
+
+    def _form_changed(self) -> None:
+        self._update_run()
+        if self.panel.mode == "idle":
+            self.panel.show_idle(self._idle_text)
 
     # ---- running
     def job(self) -> AuditJob:
@@ -250,49 +318,61 @@ class NewAuditPage(QWidget):
 
     def start(self) -> None:
         if self.worker.running():
-            self.step.setText(self.state.tr("new.busy"))
             return
-        if not self.model_path.text().strip():
-            self.step.setText(self.state.tr("new.idle"))
+        if not self.model_box.chosen():
+            self._update_run()
             return
         self.last_error, self.last_audit_id = None, ""
         self.open_button.setVisible(False)
-        self.bar.setValue(0)
-        self.step.setText(self.state.tr("new.starting"))
+        tpl = self.chosen_template()
+        estimate = self.estimate or default_estimate(tpl, self.limit.value() or None)
+        self.panel.begin(estimate, tuple(c.id for c in tpl.checks) if tpl else ())
         self._set_running(True)
         self.worker.start(self.job())
 
     def cancel(self) -> None:
+        """Says "Cancelling…" at once; the worker stops at its next safe point (up to seconds later)."""
         self.cancel_button.setEnabled(False)
+        self.panel.cancelling()
         self.worker.cancel()
 
     def _set_running(self, running: bool) -> None:
-        self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         for w in (self.model_box, self.run_box, self.meta_box):
             w.setEnabled(not running)
-
-    def _progress(self, fraction: float, message: str) -> None:
-        self.bar.setValue(int(fraction * 1000))
-        self.bar.setFormat(f"{fraction * 100:.0f}%")
-        self.step.setText(message)
+        self._update_run(running)
 
     def _finished(self, audit_id: str) -> None:
-        self._set_running(False)
         self.last_audit_id = audit_id
-        self.bar.setValue(1000)
-        self.step.setText(self.state.tr("new.done", id=audit_id))
+        self.panel.finish("completed", lambda: self.state.tr("new.done", id=audit_id))
+        self._set_running(False)
         self.open_button.setVisible(True)
-        self.state.audits_changed.emit()
+        self.state.changed(audit_id)
 
     def _cancelled(self) -> None:
+        self.panel.finish("cancelled", lambda: self.state.tr("new.cancelled"))
         self._set_running(False)
-        self.step.setText(self.state.tr("new.cancelled"))
-        self.state.audits_changed.emit()
+        self.state.changed(self.worker.audit_id())
 
     def _failed(self, error: WorkerError) -> None:
-        self._set_running(False)
         self.last_error = error
-        self.step.setText(self.state.tr("new.failed") + (f" {error.message}" if error.message else ""))
-        self.state.audits_changed.emit()
-        show_worker_error(self, error, self.state)
+        self.panel.finish("failed", lambda: self.state.tr(
+            "gui.new.failed", reason=failure_sentence(error, self.state.lang)))
+        self._set_running(False)
+        self.state.changed(self.worker.audit_id())
+        worker_error(self, error, self.state.lang)
+
+
+def _buddy(widget: QWidget) -> QLabel:
+    """A form label whose mnemonic (Alt+letter) moves the focus to `widget`."""
+    label = QLabel()
+    label.setBuddy(widget)
+    return label
+
+
+
+
+def _label(form: QFormLayout, row: int) -> QLabel:
+    widget = form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
+    assert isinstance(widget, QLabel)
+    return widget
