@@ -167,8 +167,10 @@ def clipped(root: QWidget, width: int, height: int) -> list[str]:
     frame = QRect(0, 0, min(width, window.width()), min(height, window.height()))
     for widget in [*controls(root), *(w for w in root.findChildren(QLabel) if w.isVisible() and w.text())]:
         hint = widget.minimumSizeHint()
-        if hint.isValid() and (widget.width() + 1 < hint.width() or widget.height() + 1 < hint.height()) \
-                and not (isinstance(widget, QLabel) and widget.wordWrap()):
+        if isinstance(widget, QLabel) and widget.wordWrap():   # a wrapped label needs its height at its width
+            hint.setHeight(max(widget.heightForWidth(widget.width()), 0))
+            hint.setWidth(0)
+        if hint.isValid() and (widget.width() + 1 < hint.width() or widget.height() + 1 < hint.height()):
             out.append(f"smaller than its content ({widget.width()}x{widget.height()} < "
                        f"{hint.width()}x{hint.height()}): {describe(widget)}")
             continue

@@ -74,8 +74,14 @@ class _PageStack(QStackedWidget):
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
         return self.minimumSizeHint()
 
-    def heightForWidth(self, _width: int) -> int:  # noqa: N802 (Qt name)
-        return self.minimumSizeHint().height()   # the page takes the viewport's height; scroll below its minimum
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt name)
+        """The least height the page needs at `width` (wrapped labels grow as the page narrows): the page takes
+        the viewport's height and scrolls below this, instead of clipping its labels."""
+        page, least = self.currentWidget(), self.minimumSizeHint().height()
+        layout = page.layout() if page is not None else None
+        if layout is not None and layout.hasHeightForWidth():
+            least = max(least, layout.minimumHeightForWidth(width))
+        return least
 
 
 def _page(name: str) -> property:
