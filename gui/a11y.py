@@ -136,22 +136,23 @@ def first_focusable(root: QWidget) -> QWidget | None:
 
 
 def mnemonic_clashes(root: QWidget) -> list[str]:
-    """Alt+letter of a menu title also used by a visible control: Alt+F must open File, nothing else."""
+    """Alt+letter of a menu title, or of the window's own controls outside the pages (the language label),
+    also used by a visible control on a page: Alt+F must open File, nothing else."""
     window = root.window()
     if not isinstance(window, QMainWindow):
         return []
-    menus = {}
+    taken = {}
     for action in window.menuBar().actions():
         letter = _mnemonic(action.text())
         if letter:
-            menus[letter] = action.text().replace("&", "")
-    out = []
-    for widget in root.findChildren(QWidget):
-        text = _label_text(widget)
-        letter = _mnemonic(text) if text and widget.isVisible() else ""
-        if letter in menus:
-            out.append(f"Alt+{letter.upper()} is the {menus[letter]} menu and also: {describe(widget)}")
-    return out
+            taken[letter] = f"the {action.text().replace('&', '')} menu"
+    labelled = [(w, _mnemonic(_label_text(w))) for w in root.findChildren(QWidget) if w.isVisible() and _label_text(w)]
+    on_pages = [(w, letter) for w, letter in labelled if letter and _page_of(w)]
+    for widget, letter in labelled:
+        if letter and not _page_of(widget):
+            taken.setdefault(letter, f"the window's {_label_text(widget).replace('&', '').strip()}")
+    return [f"Alt+{letter.upper()} is {taken[letter]} and also: {describe(widget)}"
+            for widget, letter in on_pages if letter in taken]
 
 
 def clipped(root: QWidget, width: int, height: int) -> list[str]:
@@ -184,7 +185,7 @@ def clipped(root: QWidget, width: int, height: int) -> list[str]:
 
 def describe(widget: QWidget) -> str:
     """Which page, which kind of widget and what it says, for a problem line."""
-    page = next((type(w).__name__ for w in _lineage(widget) if type(w).__name__.endswith("Page")), "window")
+    page = _page_of(widget) or "window"
     words = widget.accessibleName() or _label_text(widget) or getattr(widget, "placeholderText", lambda: "")() \
         or (widget.currentText() if isinstance(widget, QComboBox) else "") or widget.toolTip() or widget.objectName()
     if isinstance(widget, QAbstractItemView) and widget.model() is not None and not words:
@@ -192,6 +193,11 @@ def describe(widget: QWidget) -> str:
         words = ", ".join(str(model.headerData(c, Qt.Orientation.Horizontal) or "") for c in
                           range(min(3, model.columnCount())))
     return f"{page} {type(widget).__name__} '{' '.join(str(words).split())[:60]}'"
+
+
+def _page_of(widget: QWidget) -> str:
+    """The class name of the page `widget` lies on ('' for the window's own controls)."""
+    return next((type(w).__name__ for w in _lineage(widget) if type(w).__name__.endswith("Page")), "")
 
 
 def _buddies(root: QWidget) -> dict[int, str]:

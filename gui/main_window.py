@@ -1,6 +1,6 @@
 """The main window: a page list on the left, the pages in a stack, language and database in the toolbar.
 
-Keyboard: menus File (Alt+F) and Go (Alt+G); Ctrl+N new audit, Ctrl+O open database, Ctrl+M compare,
+Keyboard: menus File (Alt+F) and Go (Alt+G), language Alt+U; Ctrl+N new audit, Ctrl+O open database, Ctrl+M compare,
 Ctrl+E export, Ctrl+Q quit, Ctrl+1..6 the pages; Return on the page list moves into the page.
 Start-up: only the library is built before the window shows; the other pages are built when first shown,
 when an audit is opened, or one per idle turn of the event loop after the window appears (their imports and
@@ -153,7 +153,7 @@ class MainWindow(QMainWindow):
         self.language.setCurrentIndex(self.language.findData(self.state.lang))
         self.language.currentIndexChanged.connect(lambda _i: self.set_language(self.language.currentData()))
         self.language_label = QLabel()
-        self.language_label.setBuddy(self.language)   # Alt+L focuses the chooser
+        self.language_label.setBuddy(self.language)   # Alt+U focuses the chooser
         self.db_label = QLabel()
         self.db_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         toolbar = QToolBar()

@@ -54,11 +54,22 @@ def test_every_page_fits_at_200_percent_scaling(make_window, qtbot, two_audits, 
     assert not any(found.values()), "\n".join(f"{page}: {p}" for page, lines in found.items() for p in lines)
 
 
+class DemoPage(QWidget):
+    """A page as the window's pages are named (problems are reported by the page they lie on)."""
+
+
 def _window_with_problems(qtbot):
     window = QMainWindow()
     window.menuBar().addMenu("&File")
     body = QWidget()
-    layout = QVBoxLayout(body)
+    outer = QVBoxLayout(body)
+    window_label = QLabel("&Language:")          # the window's own control, outside the pages: takes Alt+L
+    language = QComboBox(accessibleName="Language")
+    window_label.setBuddy(language)
+    page = DemoPage()
+    layout = QVBoxLayout(page)
+    for w in (window_label, language, page):
+        outer.addWidget(w)
     named = QLineEdit(accessibleName="Model path")
     label = QLabel("&Template:")
     labelled = QComboBox()
@@ -69,10 +80,11 @@ def _window_with_problems(qtbot):
     after_trap = QPushButton("&Open")
     unfocusable = QPushButton("&Run")
     unfocusable.setFocusPolicy(unfocusable.focusPolicy().NoFocus)
-    clash = QPushButton("&Filter")
+    clash, clash_window = QPushButton("&Filter"), QPushButton("&Load")
     tiny = QPushButton("A long button text that cannot fit")
     tiny.setFixedWidth(30)
-    for w in (named, label, labelled, unnamed_edit, unnamed_combo, trap, after_trap, unfocusable, clash, tiny):
+    for w in (named, label, labelled, unnamed_edit, unnamed_combo, trap, after_trap, unfocusable, clash,
+              clash_window, tiny):
         layout.addWidget(w)
     window.setCentralWidget(body)
     qtbot.addWidget(window)
@@ -86,9 +98,12 @@ def test_the_checker_finds_each_kind_of_problem(qtbot):
     found = {(kind, id(widget)) for kind, widget in a11y.problem_widgets(window)}
     assert found == {("no accessible name", id(w["unnamed_edit"])), ("no accessible name", id(w["unnamed_combo"])),
                      ("cannot take keyboard focus", id(w["unfocusable"])), ("Tab stays inside", id(w["trap"]))}
-    assert a11y.mnemonic_clashes(window) == [f"Alt+F is the File menu and also: {a11y.describe(w['clash'])}"]
+    assert a11y.mnemonic_clashes(window) == [f"Alt+F is the File menu and also: {a11y.describe(w['clash'])}",
+                                             f"Alt+L is the window's Language: and also: "
+                                             f"{a11y.describe(w['clash_window'])}"]
     assert a11y.accessible_name(w["labelled"]) == "Template:" and a11y.accessible_name(w["unnamed_combo"]) == ""
-    assert a11y.describe(w["unnamed_combo"]) == "window QComboBox 'standard'"
+    assert a11y.describe(w["unnamed_combo"]) == "DemoPage QComboBox 'standard'"
+    assert a11y.describe(w["language"]) == "window QComboBox 'Language'"
     assert [line for line in a11y.clipped(window, 2000, 2000) if "smaller than its content" in line] == [
         f"smaller than its content (30x{w['tiny'].height()} < {w['tiny'].minimumSizeHint().width()}x"
         f"{w['tiny'].minimumSizeHint().height()}): {a11y.describe(w['tiny'])}"]
