@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="auditor", description="Offline governance audits of transformer models.")
     parser.add_argument("--version", action="version", version=f"auditor {auditor_version()}")
+    parser.add_argument("--server", metavar="URL", help="run audit|list|show|report|sign|compare on an audit "
+                                                        "service (`auditor serve`; default $AUDITOR_SERVER)")
+    parser.add_argument("--token", metavar="T", help="the service's API token (default $AUDITOR_TOKEN)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     audit = sub.add_parser("audit", help="audit a model and store the results")
@@ -110,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         from auditor.cli_verify import COMMANDS as VERIFY_COMMANDS
 
         _cancel_on_sigterm()
+        from auditor import client
+
+        if client.wanted(args):     # --server / $AUDITOR_SERVER: the same commands, run by a service
+            return client.run(args)
         return {"audit": cmd_audit, "show": cmd_show, "list": cmd_list, "templates": cmd_templates,
                 "demo": cmd_demo, **COMMANDS, **IDENTITY_COMMANDS,
                 **VERIFY_COMMANDS}[args.command](args)

@@ -72,7 +72,11 @@ def add_parsers(sub: Any) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     from auditor.api import compare_audits
 
-    data = compare_audits(args.audit_a, args.audit_b, args.db)
+    return print_compare(compare_audits(args.audit_a, args.audit_b, args.db), args)
+
+
+def print_compare(data: dict[str, Any], args: argparse.Namespace) -> int:
+    """Prints a comparison (`--json`, `--all`) as `auditor compare` does; also for `--server` (auditor.client)."""
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0
