@@ -1,64 +1,58 @@
-"""The findings dashboard: overall verdict, dimension tiles, and per check its charts, figures and findings."""
+"""The findings dashboard: decisions first. The overall verdict, whether the audit is fit for approval, its
+sign-off state, what evidence is missing, the dimension tiles (with the checks that did not run), and per
+check its findings (what needs attention first), charts and figures. The page opens on the most severe check.
+
+With no audit open it says what to do in one sentence; a run that ended without a verdict (cancelled,
+failed, interrupted) says so, when, and what was measured, instead of empty panels and grey tiles. The page
+re-reads its audit on state.audit_changed, so a sign-off or an owner assigned elsewhere shows at once.
+"""
 from __future__ import annotations
 
 import html
-import json
-from typing import Any
+import threading
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QFrame,
+    QAbstractItemView,
     QHBoxLayout,
     QLabel,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from auditor import api, messages
-from auditor.presentation import (
-    audit_status_label,
-    interval_bounds,
-    metric_label,
-    missing_evidence,
-    presentation,
-    scope_label,
-    variant_label,
-)
-from auditor.status import Status
-from auditor.views import DIMENSIONS, AuditView, CheckView, FindingView
+from auditor.coverage import CHECKS_BY_DIMENSION, coverage_message, statuses_of
+from auditor.presentation import missing_evidence, presentation, scope_label, status_label
+from auditor.views import DIMENSIONS, AuditView
+from gui.pages.findings_detail import CheckDetail
+from gui.pages.findings_states import banner_lines, empty_lines, heading_html, signoff_lines, stopped_lines
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import BACKGROUNDS, COLOURS, colour
-from gui.widgets.check_charts import charts_for
+from gui.widgets.banner import Banner
+from gui.widgets.finding_cards import most_severe_row
 from gui.widgets.tiles import Badge, DimensionTile
 from gui.widgets.verification import PENDING, EvidenceLabel, cached, check_later
 
 SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "?", "skipped": "–", "info": "i", "inconclusive": "?"}
+# the sign-off sentence's colour by state, each at least 4.5:1 on the window background (#efefef)
+SIGNOFF_COLOURS = {"approved": "#1b5e20", "conditions": "#8a5300", "rejected": "#b71c1c", "awaiting": "#212121"}
+_prepared: list[threading.Thread] = []
 
 
-def _value(v: Any, lang: str = "en") -> str:
-    """A stored figure as text; a mapping's keys in words (a perturbation kind@size as its sentence)."""
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, dict):
-        return ", ".join(f"{variant_label(str(k), lang)}: {_value(x, lang)}" for k, x in v.items())
-    if isinstance(v, list):
-        return json.dumps([round(x, 4) if isinstance(x, float) else x for x in v])[:200]
-    return "–" if v is None else str(v)
-
-
-def _interval(check: CheckView, metric: str, value: Any, lang: str) -> str:
-    """The stored 95% interval of a scalar figure ('0.297–0.319'), or of each variant of a mapping one."""
-    if isinstance(value, dict):
-        parts = [(k, interval_bounds(check.interval(metric, variant=str(k)), lang)) for k in value]
-        return ", ".join(f"{variant_label(str(k), lang)}: {b}" for k, b in parts if b)
-    return interval_bounds(check.interval(metric), lang)
+def _prepare_presentations() -> None:
+    """Loads the checks' declared presentations (the check registry: about 0.1 s) on a background thread once
+    per process, once the event loop runs, so the first audit opened does not wait for it."""
+    if not _prepared:
+        _prepared.append(threading.Thread(target=presentation, args=("artifact.integrity",), daemon=True,
+                                          name="presentations"))
+        _prepared[0].start()
 
 
 class FindingsPage(QWidget):
@@ -66,50 +60,105 @@ class FindingsPage(QWidget):
         super().__init__()
         self.state = state
         self.view: AuditView | None = None
+        self.detail: QWidget = QWidget()
+        self._make_widgets()
+        self._lay_out()
+        state.audit_opened.connect(self.load)
+        state.audit_changed.connect(self._audit_changed)
+        state.language_changed.connect(lambda _l: self.render())
+        state.db_changed.connect(lambda _d: self.load(""))
+        state.audits_changed.connect(self._check_evidence)   # a sign-off or assignment adds signed events
+        self.render()
+        QTimer.singleShot(0, _prepare_presentations)
+
+    def _make_widgets(self) -> None:
         self.title = QLabel(wordWrap=True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.verdict = Badge()
+        self.evidence = EvidenceLabel()   # the signed record: verified, broken (why) or not signed
+        self.signoff = QLabel(wordWrap=True)
+        self.signoff.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.signoff.setStyleSheet("color:#212121;")
+        self.banner = Banner("approvalBanner")   # not approval-grade: quick audit, not for approval
+        self.state_panel = Banner("statePanel")  # no audit open; a run that ended without a verdict
         self.missing = QLabel(wordWrap=True)   # decisions first: what evidence is missing and how to get it
         self.missing.setObjectName("missing")
         self.missing.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.missing.setStyleSheet(f"QLabel#missing {{background:{BACKGROUNDS['inconclusive']};"
                                    f"border:2px solid {COLOURS['inconclusive']};border-radius:6px;padding:6px;}}")
         self.tiles = {d: DimensionTile(d) for d in DIMENSIONS}
+        self.checks_label = QLabel()
+        self.checks_label.setStyleSheet("font-weight:bold;")
         self.checks = QListWidget()
+        self.checks_label.setBuddy(self.checks)
+        self.checks.setWordWrap(True)             # long titles wrap: no horizontal scrollbar at 1366 px
+        self.checks.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.checks.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.checks.setResizeMode(QListView.ResizeMode.Adjust)
+        self.checks.setTabKeyNavigation(False)
+        self.checks.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.checks.setMinimumWidth(160)
         self.checks.currentRowChanged.connect(self._show_check)
+        self.checks.itemActivated.connect(lambda _i: self.detail_area.setFocus())   # Return: read the details
         self.detail_area = QScrollArea(widgetResizable=True)
-        self.detail = QWidget()
+        self.detail_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.detail_area.setFocusPolicy(Qt.FocusPolicy.StrongFocus)   # arrows and Page Down scroll the details
         self.detail_area.setWidget(self.detail)
-        self.evidence = EvidenceLabel()   # the signed record: verified, broken (why) or not signed
+
+    def _lay_out(self) -> None:
         heading = QVBoxLayout()
-        heading.addWidget(self.title)
-        heading.addWidget(self.evidence)
+        heading.setSpacing(2)
+        for widget in (self.title, self.evidence, self.signoff):
+            widget.setContentsMargins(0, 0, 0, 3)   # rich text's last line is measured short: descenders were cut
+            heading.addWidget(widget)
         header = QHBoxLayout()
         header.addLayout(heading, 1)
         header.addWidget(self.verdict, 0, Qt.AlignmentFlag.AlignTop)
-        tiles = QHBoxLayout()
+        self.tile_row = QWidget()
+        tiles = QHBoxLayout(self.tile_row)
+        tiles.setContentsMargins(0, 0, 0, 0)
         for tile in self.tiles.values():
-            tiles.addWidget(tile)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.checks)
-        splitter.addWidget(self.detail_area)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([260, 900])
+            tiles.addWidget(tile, 1)   # equal widths: no tile looks more important for its words
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.checks_label)
+        side_layout.addWidget(self.checks, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(side)
+        self.splitter.addWidget(self.detail_area)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([280, 880])
+        # never squeezed below a few checks and a card: at 200% scaling the page scrolls in the window instead
+        self.splitter.setMinimumHeight(240)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
-        layout.addWidget(self.missing)
-        layout.addLayout(tiles)
-        layout.addWidget(splitter, 1)
-        state.audit_opened.connect(self.load)
-        state.language_changed.connect(lambda _l: self.render())
-        state.db_changed.connect(lambda _d: self.load(""))
-        state.audits_changed.connect(self._check_evidence)   # a sign-off or assignment adds signed events
-        self.render()
+        for widget in (self.banner, self.state_panel, self.missing, self.tile_row):
+            layout.addWidget(widget)
+        layout.addWidget(self.splitter, 1)
+        self.filler = QWidget()   # takes the page's height while there are no checks, so the text stays on top
+        self.filler.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        layout.addWidget(self.filler, 1)
+
+    # ------------------------------------------------------------------ reading the audit
 
     def load(self, audit_id: str) -> None:
+        """Opens `audit_id` ('' for none) on its most severe check."""
         self.view = api.audit_view(audit_id, self.state.db) if audit_id else None
         self._check_evidence()
-        self.render()
+        self.render(open_on=most_severe_row(self.view) if self.view else -1)
+
+    def _audit_changed(self, audit_id: str) -> None:
+        """The stored record changed (sign-off, assignment, re-evaluation, a run ended): re-read it, keeping
+        the check shown; with no audit open, the empty state may change (the first audit was stored)."""
+        if self.view is None:
+            self.render()
+            return
+        if audit_id in ("", self.view.audit_id):
+            self.view = api.audit_view(self.view.audit_id, self.state.db)
+            self._check_evidence()
+            self.render()
 
     def _check_evidence(self) -> None:
         """The open audit's signed-record state, checked on a pool thread unless cached for the file as it is."""
@@ -127,40 +176,104 @@ class FindingsPage(QWidget):
         self.evidence.set_evidence(None if view is None else cached(self.state.db, view.audit_id) or PENDING,
                                    self.state.lang)
 
-    def render(self) -> None:
-        lang, view = self.state.lang, self.view
-        row = max(0, self.checks.currentRow())
-        self.checks.blockSignals(True)
-        self.checks.clear()
+    # ------------------------------------------------------------------ showing it
+
+    def render(self, open_on: int = -1) -> None:
+        """Everything from self.view in the UI language; on `open_on` (a check row) or the check shown now."""
+        t, lang, view = self.state.tr, self.state.lang, self.view
+        shown = self._current_check_id()
+        self._retranslate()
         self._show_evidence()
         if view is None:
-            self.title.setText(self.state.tr("f.none"))
-            self.verdict.set_status(None, lang)
-            self.missing.hide()
-            for tile in self.tiles.values():
-                tile.set_rating(None, None, lang)
-            self.checks.blockSignals(False)
-            self._show_check(-1)
+            self._show_empty()
             return
-        model = view.model
-        self.title.setText(f"<span style='font-size:14pt'><b>{html.escape(model.name or '')}</b> "
-                           f"{html.escape(model.version or '')}</span><br>"
-                           f"{view.audit_id} · {(view.started_at or '')[:16].replace('T', ' ')} · "
-                           f"{html.escape(model.format or '')} · {html.escape(view.template.name or '')} · "
-                           f"{audit_status_label(view.status, lang)}")
-        self.verdict.set_status(view.verdict, lang, prefix=self.state.tr("f.overall") + ": ")
+        title, full_name = heading_html(view, lang)
+        self.title.setText(title)
+        self.title.setToolTip(full_name)
+        self.title.setAccessibleName(t("gui.findings.title.name", audit_id=view.audit_id, model=full_name))
+        decided = view.status == "completed"
+        self.verdict.setVisible(decided)
+        self.verdict.set_status(str(view.verdict) if view.verdict else None, lang, prefix=t("f.overall") + ": ")
+        self.signoff.setVisible(decided)
+        if decided:   # a run without a verdict cannot be signed: the state panel below says why
+            self._show_signoff(view)
+        self.banner.say(banner_lines(view, t), "warn", t("gui.findings.banner.name"))
+        if decided:
+            self.state_panel.clear_banner()
+        else:
+            self.state_panel.say(stopped_lines(view, t, lang), "fail" if view.status == "failed" else "info",
+                                 t("gui.findings.state.name"))
         self._show_missing(view)
+        self._show_tiles(view, decided)
+        self.splitter.setVisible(bool(view.checks))
+        self.filler.setVisible(not view.checks)
+        self._fill_checks(view, open_on, shown)
+
+    def _show_signoff(self, view: AuditView) -> None:
+        """The sign-off state in bold (coloured and worded by state), then who signed what and when."""
+        state, lines = signoff_lines(view, self.state.tr, self.state.lang)
+        self.signoff.setProperty("signoff_state", state)
+        self.signoff.setText(f"<span style='color:{SIGNOFF_COLOURS.get(state, '#212121')}'><b>"
+                             f"{html.escape(lines[0])}</b></span>" + "".join(f"<br>{html.escape(x)}" for x in lines[1:]))
+        self.signoff.setAccessibleDescription(" ".join(lines))
+
+    def _retranslate(self) -> None:
+        t = self.state.tr
+        self.checks_label.setText(t("gui.findings.checks_label"))
+        self.checks.setAccessibleName(t("gui.findings.checks.name"))
+        self.checks.setAccessibleDescription(t("gui.findings.checks.description"))
+        self.detail_area.setAccessibleDescription(t("gui.findings.detail.description"))
+        self.signoff.setAccessibleName(t("gui.findings.signoff.name"))
+        self.missing.setAccessibleName(messages.text("missing.title", self.state.lang))
+
+    def _show_empty(self) -> None:
+        """No audit open: one sentence saying what to do; nothing that could be read as a result."""
+        t = self.state.tr
+        self.title.setText("")
+        self.title.setToolTip("")
+        for widget in (self.verdict, self.signoff, self.missing, self.tile_row, self.splitter):
+            widget.hide()
+        self.filler.show()
+        self.banner.clear_banner()
+        self.state_panel.say(empty_lines(self.state.db, t), "info", t("gui.findings.state.name"), size_pt=13)
+        self.checks.blockSignals(True)
+        self.checks.clear()
+        self.checks.blockSignals(False)
+        self._show_check(-1)
+
+    def _show_tiles(self, view: AuditView, decided: bool) -> None:
+        """The tiles of a decided audit, each with the checks that did not run; hidden for a run without a verdict."""
+        self.tile_row.setVisible(decided)
+        statuses, lang = statuses_of(view), self.state.lang
         for dim, tile in self.tiles.items():
             rating = view.rating(dim)
-            tile.set_rating(rating.rating if rating else None, rating.trend if rating else None, lang)
+            said = coverage_message(statuses, dim)
+            tile.set_rating(str(rating.rating) if rating else None, rating.trend if rating else None, lang,
+                            coverage=messages.render(said, lang) if said else "",
+                            total=len(CHECKS_BY_DIMENSION.get(dim, ())))
+
+    def _fill_checks(self, view: AuditView, open_on: int, shown: str | None) -> None:
+        lang = self.state.lang
+        self.checks.blockSignals(True)
+        self.checks.clear()
         for check in view.checks:
-            item = QListWidgetItem(f"{SYMBOL.get(check.status, ' ')}  {presentation(check.id).title_in(lang)}")
-            item.setForeground(colour(check.status))
-            item.setToolTip(f"{check.id} · {verdict_word(check.status, lang)}")
+            status = str(check.status)
+            title = presentation(check.id).title_in(lang)
+            item = QListWidgetItem(f"{SYMBOL.get(status, ' ')}  {title}")
+            item.setForeground(colour(status))
+            item.setToolTip(f"{title} ({check.id}) · {verdict_word(status, lang)}")
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{title}: {status_label(status, lang)}")
+            item.setData(Qt.ItemDataRole.UserRole, check.id)
             self.checks.addItem(item)
+        ids = [c.id for c in view.checks]
+        row = open_on if open_on >= 0 else (ids.index(shown) if shown in ids else most_severe_row(view))
+        self.checks.setCurrentRow(row)
         self.checks.blockSignals(False)
-        self.checks.setCurrentRow(min(row, self.checks.count() - 1))
-        self._show_check(self.checks.currentRow())
+        self._show_check(self.checks.currentRow())   # once: the detail is the costly part
+
+    def _current_check_id(self) -> str | None:
+        item = self.checks.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
 
     def _show_missing(self, view: AuditView) -> None:
         """The inconclusive findings, one line per cause with the checks it stops, above everything else."""
@@ -187,84 +300,13 @@ class FindingsPage(QWidget):
                 self.checks.setCurrentRow(i)
 
     def _show_check(self, row: int) -> None:
-        body = QWidget()
-        layout = QVBoxLayout(body)
         checks = self.view.checks if self.view else ()
-        if 0 <= row < len(checks):
-            self._fill(layout, checks[row])
-        layout.addStretch(1)
+        body = QWidget()
+        if 0 <= row < len(checks) and self.view is not None:
+            body = detail = CheckDetail(self.view, checks[row], self.state.tr, self.state.lang)
+            self.detail_area.setAccessibleName(self.state.tr("gui.findings.detail.name", check=detail.title))
         old = self.detail_area.takeWidget()
         if old is not None:
             old.deleteLater()
         self.detail = body
         self.detail_area.setWidget(body)
-
-    def _fill(self, layout: QVBoxLayout, check: CheckView) -> None:
-        t, lang = self.state.tr, self.state.lang
-        assert self.view is not None
-        findings = self.view.findings_of(check.id)
-        shown = presentation(check.id)
-        head = QLabel(f"<span style='font-size:13pt'><b>{html.escape(shown.title_in(lang))}</b></span> "
-                      f"<span style='color:#555'>({check.id})</span> &nbsp; "
-                      f"<span style='color:{COLOURS.get(check.status, '#757575')}'><b>"
-                      f"{verdict_word(check.status, lang)}</b></span>")
-        summary = QLabel(f"<b>{t('f.summary')}:</b> {html.escape(check.summary_in(lang))}", wordWrap=True)
-        layout.addWidget(head)
-        layout.addWidget(summary)
-        for chart in charts_for(check, findings, lang):
-            layout.addWidget(chart)
-        if findings:
-            layout.addWidget(QLabel(f"<b>{t('f.findings')}</b>"))
-        for f in findings:
-            layout.addWidget(self._finding_card(f))
-        scalars = [(k, v) for k, v in check.metrics.items() if not isinstance(v, list)]
-        if scalars:
-            layout.addWidget(QLabel(f"<b>{t('f.figures')}</b>"))
-            layout.addWidget(self._figures(check, scalars))
-
-    def _figures(self, check: CheckView, scalars: list[tuple[str, Any]]) -> QTableWidget:
-        """A check's scalar figures: the metric's display name (its code as a tooltip), its value and, beside
-        it, its stored 95% interval (a variant metric's per variant; blank where none is stored)."""
-        t, lang = self.state.tr, self.state.lang
-        table = QTableWidget(len(scalars), 3)
-        table.setHorizontalHeaderLabels([t("f.metric"), t("f.value"), messages.text("interval.heading", lang)])
-        table.verticalHeader().setVisible(False)
-        table.horizontalHeader().setStretchLastSection(True)
-        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        for r, (k, v) in enumerate(scalars):
-            name = QTableWidgetItem(metric_label(k, lang))
-            name.setToolTip(k)
-            table.setItem(r, 0, name)
-            table.setItem(r, 1, QTableWidgetItem(_value(v, lang)))
-            table.setItem(r, 2, QTableWidgetItem(_interval(check, k, v, lang)))
-        table.resizeColumnToContents(0)
-        table.resizeColumnToContents(1)
-        table.setFixedHeight(table.horizontalHeader().height() + sum(table.rowHeight(i) for i in
-                                                                     range(len(scalars))) + 4)
-        return table
-
-    def _finding_card(self, f: FindingView) -> QFrame:
-        t, lang = self.state.tr, self.state.lang
-        sev = f.severity
-        card = QFrame()
-        card.setObjectName("card")
-        card.setStyleSheet(f"QFrame#card {{background:{BACKGROUNDS.get(sev, '#f5f5f5')};"
-                           f"border-left:5px solid {COLOURS.get(sev, '#757575')};}}")
-        owner = " · ".join(x for x in (f.owner or "", f.due or "") if x)
-        text = (f"<b>{verdict_word(sev, lang)} — {html.escape(f.title_in(lang))}</b><br>"
-                f"<b>{t('f.reason' if _is_reason(f) else 'f.threshold')}:</b> {html.escape(f.detail_in(lang))}<br>"
-                f"<b>{t('f.meaning')}:</b> {html.escape(f.meaning_in(lang))}<br>"
-                f"<b>{t('f.action')}:</b> {html.escape(f.action_in(lang))}<br>"
-                f"<span style='color:#555'>{t('f.clauses')}: {html.escape(', '.join(f.clauses))}"
-                + (f" · {t('s.owner')}: {html.escape(owner)}" if owner else "") + "</span>")
-        label = QLabel(text, wordWrap=True)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box = QVBoxLayout(card)
-        box.setContentsMargins(10, 6, 6, 6)
-        box.addWidget(label)
-        return card
-
-
-def _is_reason(f: FindingView) -> bool:
-    """Whether a finding's detail is a reason (missing evidence, a skip, an error) rather than a figure and threshold."""
-    return f.severity is Status.INCONCLUSIVE or f.key in ("check.skipped", "check.error")
