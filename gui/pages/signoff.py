@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from auditor import api
-from auditor.messages import Message, render
+from auditor import api, duties
+from auditor.messages import Message, has, render
 from auditor.views import AuditView
 from gui import dialogs
 from gui.state import AppState
@@ -65,6 +65,8 @@ class SignOffPage(QWidget):
         self.name = QLineEdit(state.settings.get("signer", ""))
         self.identity = QComboBox()
         self._identities: list[dict] = []
+        self._can_choose = False       # whether some role, decision and identity could sign the audit shown
+        self._has_audits = False
         self.sign_button = QPushButton(clicked=self.sign)
         self.reason = QLabel(wordWrap=True)     # why the button is disabled, beside it
         self.message = QLabel(wordWrap=True)    # the result of the last sign-off; cleared on any change
@@ -85,6 +87,8 @@ class SignOffPage(QWidget):
         state.audit_changed.connect(self._audit_changed)
         state.language_changed.connect(lambda _l: self.retranslate())
         state.db_changed.connect(lambda _d: self.reload())
+        # the first audit of an empty database: "no audits" becomes "open one from the library"
+        state.audits_changed.connect(lambda: self.reload() if self.view is None else None)
         self.role.currentIndexChanged.connect(lambda _i: self._role_changed())
         self.identity.currentIndexChanged.connect(lambda _i: self._update_permission())
         self.decision.currentIndexChanged.connect(lambda _i: self._update_permission())
@@ -116,6 +120,7 @@ class SignOffPage(QWidget):
         layout.addWidget(self.audit)
         layout.addWidget(self.sign_box, 1)
         layout.addWidget(self.assign_box, 1)
+        layout.addStretch(0)           # with no audit open only the sentence shows, at the top
         chain = (self.role, self.identity, self.name, self.decision, self.sign_button, self.tabs,
                  self.assign_box.findings)
         for first, second in pairwise(chain):
@@ -166,6 +171,8 @@ class SignOffPage(QWidget):
     def reload(self) -> None:
         audit_id = self.state.audit_id
         self.view = api.audit_view(audit_id, self.state.db) if audit_id else None
+        self._has_audits = self.view is not None or _has_audits(self.state.db)
+        self._can_choose = self._anyone_may_sign()
         self._render()
         self._update_permission()
 
@@ -173,7 +180,23 @@ class SignOffPage(QWidget):
         """The identities in the identities folder that can sign (a key beside the certificate)."""
         self._identities = signing_identities()
         fill_identities(self.identity, self._identities, self.state.lang)
+        self._can_choose = self._anyone_may_sign()
         self._role_changed()
+
+    def _anyone_may_sign(self) -> bool:
+        """Whether any role, decision and identity (or the machine key) could sign the audit shown. When none
+        could (an audit that did not complete), choosing is pointless and the choosers are disabled; when the
+        refusal depends on the choice, they stay enabled so the user can pick one the rules allow."""
+        if self.view is None:
+            return False
+        signers = [duties.identity_facts(None)]
+        for row in self._identities:
+            try:
+                signers.append(duties.identity_facts(row["name"]))
+            except Exception:  # an unreadable certificate is refused on its own when chosen
+                continue
+        return any(duties.refusal(self.view, role, decision, facts) is None
+                   for role in ROLES for decision, _key in DECISIONS for facts in signers)
 
     def _role_changed(self) -> None:
         """An identity in the chosen role, where there is one, instead of one in another role."""
@@ -195,7 +218,9 @@ class SignOffPage(QWidget):
         refused = None
         if self.view is not None and role:
             refused = api.signoff_refusal(self.view.audit_id, role, decision, identity, self.state.db)
-        text = "" if refused is None else render(refused, self.state.lang)
+        text = "" if refused is None else render(_worded(refused), self.state.lang)
+        for chooser in (self.role, self.identity, self.name, self.decision):
+            chooser.setEnabled(self._can_choose)       # the reason beside the button stays visible either way
         self.reason.setText(text)
         self.reason.setVisible(bool(text))
         self.reason.setAccessibleDescription(text)
@@ -205,14 +230,15 @@ class SignOffPage(QWidget):
 
     def _render(self) -> None:
         t, lang, view = self.state.tr, self.state.lang, self.view
-        self.sign_box.setEnabled(view is not None)
-        self.assign_box.setEnabled(view is not None)
+        # with no audit open there is nothing to sign or assign: only the sentence saying what to do shows
+        self.sign_box.setVisible(view is not None)
+        self.assign_box.setVisible(view is not None)
         self.signoff_state.set_view(view, lang)
         fill_signoffs(self.signoffs, view, lang)
         fill_history(self.history, view, lang)
         self.assign_box.set_view(view)
         if view is None:
-            self.audit.setText(t("f.none"))
+            self.audit.setText(self._say("gui.signoff.none_open" if self._has_audits else "gui.signoff.no_audits"))
             return
         self.audit.setText(f"<b>{t('s.audit')}:</b> {view.audit_id} · {view.model.name or ''} "
                            f"{view.model.version or ''} · {verdict_word(view.verdict, lang)}")
@@ -240,9 +266,26 @@ class SignOffPage(QWidget):
         except Exception as exc:  # a refused sign-off (a wrong passphrase, a rule) is a dialog, in the user's language
             message = getattr(exc, "message", None)
             QMessageBox.warning(self, self.state.tr("err.action"),
-                                render(message, self.state.lang) if isinstance(message, Message) else str(exc))
+                                render(_worded(message), self.state.lang) if isinstance(message, Message)
+                                else str(exc))
             self.reload()
             return
         self.state.settings.set("signer", name)
         self.state.changed(audit_id)           # every page showing this audit re-reads it (this one too)
         self.message.setText(self.state.tr("s.signed", role=self.role.currentText(), name=name))
+
+
+def _has_audits(db: str | None) -> bool:
+    try:
+        return bool(api.list_audits(db))
+    except Exception:  # an unreadable file is the library's to report; here there is simply nothing to sign
+        return False
+
+
+def _worded(message: Message) -> Message:
+    """The engine's refusal with the audit's run state in words (audit.status.*: 'failed', 失敗), not the stored
+    code, so the Japanese sentence carries no English."""
+    status = message.params.get("status")
+    if message.key == "duties.not_completed" and has(f"audit.status.{status}"):
+        return Message(message.key, {**message.params, "status": Message(f"audit.status.{status}")})
+    return message

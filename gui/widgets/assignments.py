@@ -31,8 +31,10 @@ from PySide6.QtWidgets import (
 )
 
 from auditor import api
+from auditor.duties import NEEDS_OWNER
 from auditor.messages import Message, render
 from auditor.presentation import scope_label
+from auditor.status import rank
 from auditor.views import AuditView, FindingView
 from gui.state import AppState
 from gui.strings import verdict_word
@@ -69,6 +71,7 @@ class AssignmentBox(QGroupBox):
         self.save_button = QPushButton(clicked=self.save)
         self.hint = QLabel(wordWrap=True)        # why Save is disabled, beside it
         self.status = QLabel(wordWrap=True)      # the result of the last save; cleared on any change
+        self.caption = QLabel(wordWrap=True)     # which findings the table lists, and how many still need an owner
         self._set_up_table()
         self._lay_out()
         self.findings.itemSelectionChanged.connect(self._selection_changed)
@@ -110,8 +113,11 @@ class AssignmentBox(QGroupBox):
         side = QWidget()
         side.setLayout(editors)
         side.setMaximumWidth(430)
+        listed = QVBoxLayout()
+        listed.addWidget(self.caption)
+        listed.addWidget(self.findings, 1)
         layout = QHBoxLayout(self)
-        layout.addWidget(self.findings, 1)
+        layout.addLayout(listed, 1)
         layout.addWidget(side)
         chain = (self.findings, self.identity, self.by, self.owner, self.due_check, self.due, self.save_button)
         for first, second in pairwise(chain):
@@ -136,18 +142,23 @@ class AssignmentBox(QGroupBox):
         self.save_button.setAccessibleName(say("gui.signoff.a11y.save"))
         self.hint.setAccessibleName(say("gui.signoff.a11y.hint"))
         self.status.setAccessibleName(say("gui.signoff.a11y.status"))
+        self.caption.setAccessibleName(say("gui.signoff.a11y.caption"))
         self.findings.setHorizontalHeaderLabels([say("gui.signoff.assign.col.severity"), t("cmp.check"),
                                                  t("s.finding"), t("s.owner"), t("s.due")])
         self.set_view(self.view)
         self.status.setText("")       # a sentence of the other language would be stale
 
     def set_view(self, view: AuditView | None) -> None:
-        """The findings to assign (warn/fail; all when there are none), the selected one kept by its ID."""
+        """The findings to assign (listed_findings), the selected one kept by its ID."""
         chosen = self.selected()
         self.view = view
         lang = self.state.lang
-        findings = () if view is None else tuple(f for f in view.findings if f.severity != "pass") or view.findings
+        findings = listed_findings(view)
         self._findings = findings
+        self._say_caption()
+        for editor in (self.identity, self.by, self.owner, self.due_check):
+            editor.setEnabled(bool(findings))     # nothing to assign: the hint beside Save says why
+        self.due.setEnabled(bool(findings) and self.due_check.isChecked())
         self._filling = True
         try:
             self.findings.clearSelection()
@@ -167,6 +178,19 @@ class AssignmentBox(QGroupBox):
         finally:
             self._filling = False
         self._update_save()
+
+    def _say_caption(self) -> None:
+        """Which findings are listed; hidden when none are (the hint beside Save then says why)."""
+        needing = [f for f in self._findings if f.severity in NEEDS_OWNER]
+        if not self._findings:
+            text = ""
+        elif needing:
+            text = self._say("gui.signoff.assign.caption", needing=len(needing),
+                             open=sum(1 for f in needing if not (f.owner and f.due)))
+        else:
+            text = self._say("gui.signoff.assign.caption_none_needed")
+        self.caption.setText(text)
+        self.caption.setVisible(bool(text))
 
     def selected(self) -> FindingView | None:
         rows = self.findings.selectionModel().selectedRows()
@@ -224,6 +248,8 @@ class AssignmentBox(QGroupBox):
 
     def refusal(self) -> Message | None:
         """Why Save cannot be pressed now (None: it can)."""
+        if not self._findings:
+            return nothing_to_assign(self.view)
         if self.selected() is None:
             return Message("gui.signoff.assign.need_finding")
         if not self.by.text().strip():
@@ -261,3 +287,22 @@ class AssignmentBox(QGroupBox):
         self.state.changed(audit_id)         # every page showing this audit re-reads it (this box too)
         self.status.setText(self._say("gui.signoff.assign.saved", finding_id=f.id, changes=changes_said(changes),
                                       by=by))
+
+
+def listed_findings(view: AuditView | None) -> tuple[FindingView, ...]:
+    """The findings that did not pass: those the approval rules need an owner and a due date for (warn, fail:
+    auditor.duties.NEEDS_OWNER) first, the others after (inconclusive, error, info), worst first in each group.
+    Passed findings are never listed: there is nothing to act on."""
+    if view is None:
+        return ()
+    open_ = [f for f in view.findings if f.severity != "pass"]
+    return tuple(sorted(open_, key=lambda f: (f.severity not in NEEDS_OWNER, -rank(f.severity), f.id)))
+
+
+def nothing_to_assign(view: AuditView | None) -> Message:
+    """Why the table is empty: the audit did not complete, it has no findings, or every finding passed."""
+    if view is not None and view.status != "completed" and not view.findings:
+        return Message("gui.signoff.assign.none_stopped")
+    if view is None or not view.findings:
+        return Message("gui.signoff.assign.none_at_all")
+    return Message("gui.signoff.assign.none_all_passed")

@@ -1,7 +1,8 @@
 """An audit's history (its append-only events) in words, in the UI's language.
 
 Each event kind the app records (created, completed, signed, assigned, re-evaluated, failed, cancelled,
-interrupted, reported, identity.revoked, trust.added) is gui.signoff.event.<kind>; its detail is a sentence
+interrupted, reported, report.served, identity.revoked, trust.added, token.created, token.revoked) is
+gui.signoff.event.<kind>; its detail is a sentence
 (gui.signoff.detail.<kind>), never the stored keys ("finding_id: 29"). Names, file names, template names and
 quoted exception text stay as they are.
 """
@@ -78,11 +79,15 @@ def _assigned(detail: Mapping[str, Any], view: AuditView | None, lang: str) -> M
         else Message("gui.signoff.detail.assigned", params)
 
 
-def _reported(detail: Mapping[str, Any]) -> Message:
+def _report_params(detail: Mapping[str, Any]) -> dict[str, Any]:
     kind, language = str(detail.get("kind") or ""), str(detail.get("lang") or "")
-    params = {"kind": Message(f"gui.signoff.report.{kind}") if has(f"gui.signoff.report.{kind}") else kind,
-              "language": Message(f"gui.signoff.language.{language}") if has(f"gui.signoff.language.{language}")
-              else language, "file": str(detail.get("file") or "")}
+    return {"kind": Message(f"gui.signoff.report.{kind}") if has(f"gui.signoff.report.{kind}") else kind,
+            "language": Message(f"gui.signoff.language.{language}") if has(f"gui.signoff.language.{language}")
+            else language}
+
+
+def _reported(detail: Mapping[str, Any]) -> Message:
+    params = {**_report_params(detail), "file": str(detail.get("file") or "")}
     signed = detail.get("signed_by")
     if isinstance(signed, Mapping) and signed.get("name"):
         return Message("gui.signoff.detail.reported_signed", {**params, "name": str(signed["name"])})
@@ -116,6 +121,12 @@ def detail_message(event: EventView, view: AuditView | None, lang: str) -> Messa
         return Message("gui.signoff.detail.failed", {"error": verbatim(str(d["error"]))})
     if kind == "reported":
         return _reported(d)
+    if kind == "report.served":     # downloaded through the service (auditor/service/routes_records.py)
+        return Message("gui.signoff.detail.report_served_draft" if d.get("draft") else
+                       "gui.signoff.detail.report_served", _report_params(d))
+    if kind in ("token.created", "token.revoked"):
+        return Message("gui.signoff.detail.token", {"token_id": str(d.get("token_id") or ""),
+                                                    "identity": str(d.get("identity") or "")})
     if kind == "identity.revoked":
         return Message("gui.signoff.detail.identity_revoked", {"name": str(d.get("name") or "")})
     if kind == "trust.added":

@@ -9,7 +9,7 @@ import html
 
 from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem
 
-from auditor.messages import Message, render
+from auditor.messages import Message, has, render
 from auditor.presentation import DECISIONS, audit_status_label
 from auditor.views import AuditView, SignoffView
 from gui.theme import BACKGROUNDS, COLOURS
@@ -31,11 +31,19 @@ def is_current(view: AuditView, signoff: SignoffView) -> bool:
     return signoff.evaluation_id is None or signoff.evaluation_id == view.evaluation_id
 
 
+def stopped_message(status: str, lang: str) -> Message:
+    """Why an audit that did not complete cannot be signed, worded for how its run ended ('the audit failed',
+    never 'the audit is failed'); a state without its own sentence is named in words."""
+    key = f"gui.signoff.state.stopped.{status}"
+    if has(key):
+        return Message(key)
+    return Message("gui.signoff.state.stopped_other", {"status": audit_status_label(status, lang)})
+
+
 def overall(view: AuditView, lang: str) -> tuple[str, Message]:
     """The state ('approved', 'conditions', 'rejected', 'awaiting') and its sentence."""
     if view.status != "completed":
-        return "awaiting", Message("gui.signoff.state.not_completed",
-                                   {"status": audit_status_label(view.status, lang)})
+        return "awaiting", stopped_message(view.status, lang)
     current = {s.role: s for s in view.signoffs if is_current(view, s)}
     approver = current.get("approver")
     if approver is not None:

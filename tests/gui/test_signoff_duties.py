@@ -284,9 +284,11 @@ def test_an_audit_that_did_not_complete_cannot_be_signed_in_any_role(page_at, st
     window, page, _db = page_at("ready", _interrupted)
     for role in ("preparer", "reviewer", "approver"):
         _choose(page, role)
-        _assert_refused(page, f"audit {audit_id} is interrupted; only a completed audit can be signed")
+        _assert_refused(page, f"audit {audit_id} has not completed: its run state is “interrupted (its process "
+                        "stopped)”; only a completed audit can be signed")
     window.set_language("ja")
-    _assert_refused(page, f"監査 {audit_id} の状態は interrupted です。署名できるのは完了した監査だけです。")
+    _assert_refused(page, f"監査 {audit_id} は完了していません。状態は「中断（実行中のプロセスが停止）」です。"
+                    "署名できるのは完了した監査だけです。")
 
 
 def test_a_quick_evaluation_cannot_be_approved_even_when_everything_else_is_ready(page_at, standard):

@@ -187,7 +187,7 @@ def test_the_history_in_japanese_has_no_raw_event_kinds_or_keys(opened, dialogs)
 
 # every event kind the app records, and where (auditor/, reports/): each needs words in the catalogue
 KINDS = {"created", "completed", "signed", "assigned", "re-evaluated", "failed", "cancelled", "interrupted",
-         "reported", "identity.revoked", "trust.added"}
+         "reported", "identity.revoked", "trust.added", "report.served", "token.created", "token.revoked"}
 SAMPLES = {"created": {"template": "standard"}, "completed": {"verdict": "warn", "fingerprint": "ab"},
            "signed": {"role": "approver", "name": "A. Approver", "decision": "approve with conditions"},
            "assigned": {"finding_id": 7, "owner": None, "due": "2030-06-30"},
@@ -196,7 +196,10 @@ SAMPLES = {"created": {"template": "standard"}, "completed": {"verdict": "warn",
            "interrupted": {"error": "the process running it stopped", "reason": "process 12 is gone"},
            "reported": {"pdf_sha256": "ab", "kind": "board", "lang": "en", "file": "board.pdf"},
            "identity.revoked": {"name": "A. Approver", "fingerprint": "ab"},
-           "trust.added": {"subject": "CN=Org CA", "fingerprint": "ab", "cert_pem": "..."}}
+           "trust.added": {"subject": "CN=Org CA", "fingerprint": "ab", "cert_pem": "..."},
+           "report.served": {"kind": "full", "lang": "ja", "draft": True, "pdf_sha256": "ab"},
+           "token.created": {"token_id": "T-1a2b", "identity": "A. Approver", "fingerprint": "ab"},
+           "token.revoked": {"token_id": "T-1a2b", "identity": "A. Approver"}}
 
 
 def test_every_recorded_event_kind_has_japanese_words_and_a_worded_detail():
@@ -210,7 +213,7 @@ def test_every_recorded_event_kind_has_japanese_words_and_a_worded_detail():
     expected = {"identity.revoked": "ID を失効", "re-evaluated": "再評価", "assigned": "所見の割り当て"}
     for kind in sorted(KINDS):
         assert has(event_key(kind)), kind
-        assert not re.search(r"[A-Za-z]", event_word(kind, "ja").replace("ID", "")), kind
+        assert not re.search(r"[A-Za-z]", re.sub(r"\b(ID|API)\b", "", event_word(kind, "ja"))), kind
         assert event_word(kind, "ja") == expected.get(kind, event_word(kind, "ja"))
         detail = detail_message(EventView(1, "2030-01-01T00:00:00+00:00", "auditor", kind, SAMPLES[kind]), None, "ja")
         text = render(detail, "ja")
@@ -219,6 +222,8 @@ def test_every_recorded_event_kind_has_japanese_words_and_a_worded_detail():
     assert said == "所見 7：担当者を解除、期限 2030-06-30"
     said = render(detail_message(EventView(1, "", "x", "failed", SAMPLES["failed"]), None, "ja"), "ja")
     assert said == "詳細: RuntimeError: boom"      # exception text verbatim after the Japanese word
+    said = render(detail_message(EventView(1, "", "x", "report.served", SAMPLES["report.served"]), None, "ja"), "ja")
+    assert said == "詳細報告書（日本語、草稿）"
 
 
 def test_tab_leaves_the_tables_and_reaches_owner_due_and_save(opened, qtbot):
@@ -277,3 +282,130 @@ def test_every_control_has_an_accessible_name_and_a_mnemonic(opened, lang):
         assert "&" in labels[field], field
     if lang == "ja":
         assert labels[box.owner] == "担当者(&O)" and box.save_button.text() == "割り当てを保存(&V)"
+
+
+# ---- round 2 (screenshot review): empty database, a failed audit, refused choices, the findings listed ----
+
+def _copy(two_audits, tmp_path, name: str = "copy.db") -> str:
+    db = str(tmp_path / name)
+    with sqlite3.connect(two_audits["db"]) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return db
+
+
+@pytest.fixture
+def failed(make_window, tmp_path, monkeypatch):
+    """The sign-off page on an audit whose run failed before anything was measured (written through the store)."""
+    from auditor.store import open_db, records
+    from tests.fixtures.stored import make_audit
+
+    monkeypatch.setenv("AUDITOR_IDENTITY_DIR", str(tmp_path / "no-identities"))
+    db = tmp_path / "failed.db"
+    audit_id = make_audit(db, complete=False)
+    handle = open_db(db)
+    records.fail_audit(handle, audit_id, "RuntimeError: out of memory")
+    handle.conn.close()
+    window = make_window(db)
+    window.state.open_audit(audit_id)
+    window.show_page("signoff")
+    return window, window.signoff, str(db), audit_id
+
+
+def test_an_empty_database_says_it_holds_no_audits_and_how_to_start_one(make_window, two_audits, tmp_path):
+    window = make_window(tmp_path / "empty.db")
+    window.show_page("signoff")
+    page = window.signoff
+    assert page.audit.text() == ("This database holds no audits yet, so there is nothing to sign. Start an audit on "
+                                 "the New audit page (Ctrl+N), or open another database (Ctrl+O).")
+    assert page.sign_box.isHidden() and page.assign_box.isHidden()     # no empty, greyed-out form below it
+    window.set_language("ja")
+    assert page.audit.text().startswith("このデータベースにはまだ監査がないため、署名するものがありません。")
+    window = make_window(_copy(two_audits, tmp_path))                   # audits, none open: open one
+    window.show_page("signoff")
+    window.set_language("en")                                           # the settings file kept 日本語
+    assert window.signoff.audit.text() == ("No audit is open: open one from the Audit library to sign it or to "
+                                           "assign its findings.")
+
+
+def test_a_failed_audit_is_worded_as_failed_not_is_failed_in_both_languages(failed):
+    window, page, _db, audit_id = failed
+    assert page.signoff_state.accessibleDescription().startswith("Not approved: the audit failed, so it cannot be "
+                                                                 "signed ")
+    assert page.reason.text() == (f"audit {audit_id} has not completed: its run state is “failed”; only a "
+                                  "completed audit can be signed") and not page.reason.isHidden()
+    window.set_language("ja")
+    assert page.signoff_state.accessibleDescription().startswith("未承認です。この監査は失敗したため、署名できません。")
+    assert page.reason.text() == (f"監査 {audit_id} は完了していません。状態は「失敗」です。署名できるのは完了した"
+                                  "監査だけです。")
+    from auditor.messages import Message
+    from gui.widgets.signoff_state import stopped_message
+
+    for status in ("failed", "cancelled", "interrupted", "running", "odd"):   # every run state: no "is failed"
+        for lang in ("en", "ja"):
+            said = render(stopped_message(status, lang), lang)
+            assert not re.search(r"\bis (failed|cancelled|interrupted)\b", said), said
+            assert lang == "en" or not re.search(r"failed|cancelled|interrupted|running", said), said
+    assert render(Message("duties.not_completed", {"audit_id": "A", "status": "failed"}), "en") == \
+        "audit A has not completed: its run state is “failed”; only a completed audit can be signed"
+
+
+def test_the_choosers_are_disabled_only_when_no_choice_could_sign(failed, opened):
+    _window, page, _db, _audit_id = failed
+    choosers = (page.role, page.identity, page.name, page.decision)
+    assert not page.sign_button.isEnabled() and not page.reason.isHidden() and page.reason.text()
+    assert not any(w.isEnabled() for w in choosers)           # not completed: refused whatever is chosen
+    _window, page, _db, audit_id = opened                     # a quick audit: an approval is refused ...
+    page.role.setCurrentIndex(page.role.findData("approver"))
+    assert not page.sign_button.isEnabled() and "approval_grade" in page.reason.text()
+    assert all(w.isEnabled() for w in (page.role, page.identity, page.name, page.decision))
+    page.decision.setCurrentIndex(page.decision.findData("reject"))     # ... a rejection is not: pick it
+    assert page.sign_button.isEnabled() and page.reason.isHidden()
+
+
+def test_an_empty_findings_table_says_there_is_nothing_to_assign(failed, make_window, two_audits, tmp_path):
+    _window, page, _db, _audit_id = failed
+    box = page.assign_box
+    assert box.findings.rowCount() == 0 and not box.save_button.isEnabled()
+    assert box.hint.text() == "There are no findings to assign: the audit did not complete, so it has none."
+    assert not any(w.isEnabled() for w in (box.identity, box.by, box.owner, box.due_check, box.due))
+    assert box.caption.isHidden()
+    db = _copy(two_audits, tmp_path, "passed.db")             # every finding passed: none is listed
+    with sqlite3.connect(db) as handle:
+        handle.execute("UPDATE findings SET severity = 'pass'")
+    handle.close()
+    window = make_window(db)
+    window.state.open_audit(two_audits["ids"][0])
+    window.show_page("signoff")
+    box = window.signoff.assign_box
+    assert box.findings.rowCount() == 0
+    assert box.hint.text() == "There are no findings to assign: every finding of this audit passed."
+    window.set_language("ja")
+    assert box.hint.text() == "割り当てる所見はありません。この監査の所見はすべて合格です。"
+
+
+def test_only_findings_that_did_not_pass_are_listed_those_needing_an_owner_first(opened):
+    window, page, db, audit_id = opened
+    findings = api.audit_view(audit_id, db).findings
+    assert {"pass", "warn"} <= {f.severity for f in findings}
+    last = max((f for f in findings if f.severity not in ("pass", "warn", "fail")), key=lambda f: f.id)
+    with sqlite3.connect(db) as handle:                       # a fail stored last is listed first
+        handle.execute("UPDATE findings SET severity = 'fail' WHERE id = ?", (last.id,))
+    handle.close()
+    window.state.changed(audit_id)
+    box = page.assign_box
+    listed = [f.severity for f in box._findings]
+    shown = [box.findings.item(r, 0).text() for r in range(box.findings.rowCount())]
+    stored = api.audit_view(audit_id, db).findings
+    assert {f.id for f in box._findings} == {f.id for f in stored if f.severity != "pass"}
+    assert "pass" not in listed and listed[0] == "fail" and box._findings[0].id == last.id
+    needing = [s in ("warn", "fail") for s in listed]
+    assert needing == sorted(needing, reverse=True), listed   # warnings and fails before the rest
+    assert shown[0].endswith("Fail") and len(shown) == len(listed)
+    count = sum(needing)
+    assert box.caption.text() == (f"Warnings and fails need an owner and a due date before the audit can be "
+                                  f"approved: {count} of {count} still need them. They are listed first, then the "
+                                  "other findings that did not pass; passed findings are not listed.")
+    window.set_language("ja")
+    assert f"{count} 件中 {count} 件が未設定" in box.caption.text() and "合格の所見は表示しません" in box.caption.text()
