@@ -98,6 +98,12 @@ class _Connection(sqlite3.Connection):
         return None
 
     def execute(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:
+        # sqlite_utils' atomic() says BEGIN (deferred): a transaction that reads before it writes then cannot
+        # take the write lock once another process has written meanwhile (SQLITE_BUSY at once, no busy wait),
+        # which happens whenever two processes write during an audit (the service's workers); IMMEDIATE
+        # takes the lock up front and waits for it like any other write
+        if args and isinstance(args[0], str) and args[0].strip().rstrip(";").upper() == "BEGIN":
+            args = ("BEGIN IMMEDIATE", *args[1:])
         try:
             return super().execute(*args, **kwargs)
         except sqlite3.OperationalError as exc:
@@ -171,7 +177,7 @@ def open_db(path: Path | str | None = None, *, memory: bool = False,
         if _filesystem_type(path.parent) in _NETWORK_FS:
             raise BadInput(f"the database {path} is on a network share; SQLite's WAL mode needs a local disk, "
                            "so choose a local path with --db or AUDITOR_DB")
-    if path.exists() and not _is_sqlite(path):
+    if path.exists() and not known and not _is_sqlite(path):
         raise BadInput(f"{path} is not an audit database (it is not a SQLite file)")
     if path.exists():
         require_writable(path)
@@ -231,7 +237,7 @@ def _open_read_only(path: Path) -> sqlite_utils.Database:
     """`mode=ro`, or `immutable=1` where SQLite cannot even keep its shared-memory file (read-only media)."""
     if not path.exists():
         raise BadInput(f"no audit database at {path}; check --db or AUDITOR_DB (a read command never creates one)")
-    if not _is_sqlite(path):
+    if _identity(path) not in _MIGRATED and not _is_sqlite(path):
         raise BadInput(f"{path} is not an audit database (it is not a SQLite file)")
     db = _read_only_connection(path)
     # migrations and the interrupted sweep need a short read-write connection; only when there is work
@@ -297,6 +303,9 @@ def _maintain(path: Path) -> None:
 
 
 def _is_sqlite(path: Path) -> bool:
+    """Whether the file starts with SQLite's header. Only for a file this process has not opened yet: closing
+    any descriptor of the file drops every POSIX lock this process holds on it, so in a process where another
+    thread has it open (the service) another process could take the file as unused and delete its WAL."""
     try:
         if path.stat().st_size == 0:
             return True

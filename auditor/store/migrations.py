@@ -122,15 +122,37 @@ def _m004_signed_events(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX events_prev_hash ON events(prev_hash)")
 
 
+def _m005_service(db: sqlite_utils.Database) -> None:
+    """The audit service (auditor.service): `jobs`, the durable queue (queued -> running -> completed |
+    failed | cancelled | interrupted; a running job names its worker process and holds a lease until
+    `lease_until`, unix time); `job_events`, each job's `--progress jsonl` lines in order; `api_tokens`,
+    tokens bound to identities (only a salt and a hash of the secret)."""
+    db.execute("""CREATE TABLE jobs (
+        id TEXT PRIMARY KEY, status TEXT NOT NULL, request_json TEXT NOT NULL, submitted_by TEXT NOT NULL,
+        submitted_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, audit_id TEXT, worker TEXT, pid INTEGER,
+        lease_until REAL, cancel_requested INTEGER NOT NULL DEFAULT 0, error TEXT, exit_code INTEGER,
+        CHECK (status IN ('queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted')))""")
+    db.execute("CREATE INDEX jobs_status ON jobs(status, submitted_at)")
+    db.execute("""CREATE TABLE job_events (
+        job_id TEXT NOT NULL REFERENCES jobs(id), seq INTEGER NOT NULL, at TEXT NOT NULL, event_json TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq))""")
+    db.execute("""CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY, identity TEXT NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL,
+        created_at TEXT NOT NULL, revoked_at TEXT, last_used_at TEXT)""")
+    db.execute("CREATE INDEX api_tokens_identity ON api_tokens(identity)")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial", _m001_initial),
     (2, "leases", _m002_leases),
     (3, "read model", _m003_read_model),
     (4, "signed events", _m004_signed_events),
+    (5, "service", _m005_service),
 ]
 
 READ_MODEL = 3   # the first version that stores statuses, ratings and sentences
 SIGNED = 4       # the first version whose events are chained and signed
+SERVICE = 5      # the first version with the job queue and API tokens (auditor.service)
 
 
 def migrate(db: sqlite_utils.Database) -> list[int]:

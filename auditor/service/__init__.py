@@ -1,0 +1,1 @@
+"""The audit service: durable job queue, worker processes, API tokens and the HTTP application."""
