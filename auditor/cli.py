@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     from auditor import cli_verify
 
     cli_verify.add_parser(sub)
+    from auditor import cli_service
+
+    cli_service.add_parsers(sub)
 
     demo = sub.add_parser("demo", help="audit the bundled pretrained MiniLM on builtin:text")
     demo.add_argument("--out", metavar="DIR", help="keep the demo database and JSON in DIR")
@@ -110,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from auditor.cli_governance import COMMANDS
         from auditor.cli_identity import COMMANDS as IDENTITY_COMMANDS
+        from auditor.cli_service import COMMANDS as SERVICE_COMMANDS
         from auditor.cli_verify import COMMANDS as VERIFY_COMMANDS
 
         _cancel_on_sigterm()
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             return client.run(args)
         return {"audit": cmd_audit, "show": cmd_show, "list": cmd_list, "templates": cmd_templates,
                 "demo": cmd_demo, **COMMANDS, **IDENTITY_COMMANDS,
-                **VERIFY_COMMANDS}[args.command](args)
+                **VERIFY_COMMANDS, **SERVICE_COMMANDS}[args.command](args)
     except AuditorError as exc:
         sys.stderr.write(f"auditor: {_one_line(str(exc))}\n")
         return exc.exit_code
