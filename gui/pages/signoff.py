@@ -121,6 +121,8 @@ class SignOffPage(QWidget):
         layout.addWidget(self.sign_box, 1)
         layout.addWidget(self.assign_box, 1)
         layout.addStretch(0)           # with no audit open only the sentence shows, at the top
+        # the sign-off box holds a wrapped label beside tabs: its height-for-width under-counts the label, so a
+        # narrow window (200% scaling) squeezed the form's fields; it keeps at least its minimum hint instead
         chain = (self.role, self.identity, self.name, self.decision, self.sign_button, self.tabs,
                  self.assign_box.findings)
         for first, second in pairwise(chain):
@@ -273,6 +275,15 @@ class SignOffPage(QWidget):
         self.state.settings.set("signer", name)
         self.state.changed(audit_id)           # every page showing this audit re-reads it (this one too)
         self.message.setText(self.state.tr("s.signed", role=self.role.currentText(), name=name))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self._hold_sign_box)     # after the children have their new widths
+
+    def _hold_sign_box(self) -> None:
+        least = self.sign_box.minimumSizeHint().height()
+        if least != self.sign_box.minimumHeight():
+            self.sign_box.setMinimumHeight(least)
 
 
 def _has_audits(db: str | None) -> bool:

@@ -85,6 +85,14 @@ class SignoffStateLabel(QLabel):
         self.setObjectName("signoffState")
         self.state = "awaiting"
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """Box layouts do not pass a wrapped label's height-for-width up, so at a narrow width (200%
+        scaling) the panel would squeeze the form below it; its minimum height follows its width."""
+        super().resizeEvent(event)
+        needed = self.heightForWidth(self.width())
+        if needed > 0 and needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
+
     def set_view(self, view: AuditView | None, lang: str) -> None:
         if view is None:
             self.hide()
