@@ -27,6 +27,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
+from shiboken6 import isValid
 
 from auditor.messages import Message, render
 
@@ -232,19 +233,33 @@ class _Task(QRunnable):
         try:
             result = self.fn()
         except Exception as exc:  # shown to the user as a dialog, never a crash of the window
-            self.signals.error.emit(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+            self._tell("error", f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
         else:
-            self.signals.done.emit(result)
+            self._tell("done", result)
+
+    def _tell(self, which: str, value: Any) -> None:
+        """Emits `which`, unless its signals' object was deleted while `fn` ran (the window closed, the app
+        quit): nobody waits for the answer then, and emitting would print 'Signal source has been deleted'."""
+        try:
+            if isValid(self.signals):
+                getattr(self.signals, which).emit(value)
+                return
+        except RuntimeError:   # deleted between the check and the emit (on the UI thread)
+            pass
+        _keep.discard(self.signals)
 
 
 _keep: set[_Signals] = set()
 
 
 def in_background(fn: Callable[[], Any], done: Callable[[Any], None],
-                  error: Callable[[str], None] | None = None) -> _Signals:
-    """Runs `fn` on a pool thread; `done(result)` or `error(message)` is called on the UI thread."""
+                  error: Callable[[str], None] | None = None, owner: QObject | None = None) -> _Signals:
+    """Runs `fn` on a pool thread; `done(result)` or `error(message)` is called on the UI thread, unless
+    `owner` (the widget that asked) was deleted meanwhile: a closed window's page is never called."""
     signals = _Signals()
     _keep.add(signals)
+    if owner is not None:
+        done, error = _while_alive(owner, done), (_while_alive(owner, error) if error is not None else None)
     signals.done.connect(done)
     if error is not None:
         signals.error.connect(error)
@@ -252,3 +267,10 @@ def in_background(fn: Callable[[], Any], done: Callable[[Any], None],
     signals.error.connect(lambda _m: _keep.discard(signals))
     QThreadPool.globalInstance().start(_Task(fn, signals))
     return signals
+
+
+def _while_alive(owner: QObject, call: Callable[[Any], None]) -> Callable[[Any], None]:
+    def guarded(value: Any) -> None:
+        if isValid(owner):
+            call(value)
+    return guarded

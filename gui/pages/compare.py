@@ -133,6 +133,7 @@ class ComparePage(QWidget):
         for combo, side in ((self.a, "a"), (self.b, "b")):
             combo.setAccessibleName(t(f"cmp.{side}"))
             combo.setAccessibleDescription(t(f"gui.compare.{side}_desc"))
+            combo.setPlaceholderText(t(f"gui.compare.{side}_placeholder"))    # shown while none is chosen
         self.changes_only.setText(t("gui.compare.changes_only"))
         self.changes_only.setAccessibleName(rows_of.plain(t("gui.compare.changes_only")))
         self.changes_only.setAccessibleDescription(t("gui.compare.changes_only_desc"))
@@ -167,30 +168,32 @@ class ComparePage(QWidget):
                         f"{a.get('template') or ''} · {verdict_word(a.get('verdict'), self.state.lang)}")
                 combo.addItem(text, a["audit_id"])
                 combo.setItemData(combo.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
-            combo.setCurrentIndex(max(0, combo.findData(current)))
+            # what was chosen stays chosen; an A left unchosen (no earlier audit of B's model) stays unchosen
+            combo.setCurrentIndex(combo.findData(current) if current else -1)
             combo.blockSignals(False)
+        enough = len(audits) > 1
+        for widget in (self.a, self.b, self.changes_only):
+            widget.setEnabled(enough)      # nothing to choose between: the sentence says why
         return audits
 
     def refresh(self) -> None:
         """Re-reads the audit list and compares again (after any write, or another database)."""
         audits = self._reload_lists()
-        if self.a.currentData() == self.b.currentData() and len(audits) > 1:
-            self._choose(self.b.currentData(), audits)
+        b = self.b.currentData()
+        if audits and (not b or b == self.a.currentData()):
+            self._choose(b or audits[0]["audit_id"], audits)     # the newest audit, or the one chosen as B
         self.run()
 
     def _choose(self, b: str, audits: list[dict[str, Any]]) -> None:
-        """B = `b`; A = the previous audit of the same model (by name), else the one listed after B."""
+        """B = `b`; A = the previous audit of the same model (rows_of.previous_of: same name or same weights),
+        else A is left unchosen: two different models are never compared unasked."""
         ids = [a["audit_id"] for a in audits]
         if b not in ids:
             return
-        at = ids.index(b)
-        older = audits[at + 1:] + audits[:at]
-        same = [a for a in older if a.get("name") == audits[at].get("name")]
-        pick = (same or older or [None])[0]
-        for combo, audit_id in ((self.b, b), (self.a, pick["audit_id"] if pick else None)):
+        pick = rows_of.previous_of(audits, ids.index(b))
+        for combo, audit_id in ((self.b, b), (self.a, pick)):
             combo.blockSignals(True)
-            if audit_id is not None:
-                combo.setCurrentIndex(combo.findData(audit_id))
+            combo.setCurrentIndex(combo.findData(audit_id) if audit_id else -1)
             combo.blockSignals(False)
 
     def _preselect(self, audit_id: str) -> None:
@@ -235,9 +238,16 @@ class ComparePage(QWidget):
             self.run()
 
     def _clear(self) -> None:
-        count = self.a.count()
-        self.summary.setText(self.state.tr("gui.compare.need_more", n=count) if count < 2
-                             else self.state.tr("cmp.need_two"))
+        count, t = self.a.count(), self.state.tr
+        if count == 0:
+            said = t("gui.compare.empty")
+        elif count < 2:
+            said = t("gui.compare.need_more", n=count)
+        elif self.b.currentData() and not self.a.currentData():
+            said = t("gui.compare.no_earlier")
+        else:
+            said = t("cmp.need_two")
+        self.summary.setText(said)
         self.templates.clear()
         self.warning_box.hide()
         self.hidden_label.clear()
@@ -256,7 +266,7 @@ class ComparePage(QWidget):
                            version=tpl.get("version"), sha=str(tpl.get("sha256") or "")[:12], spec=probes.get("spec"),
                            count=probes.get("count"), psha=str(probes.get("sha256") or "")[:12]))
         self.templates.setText("<br>".join(lines))
-        reasons = [render(Message.from_json(r), lang) for r in result.get("reason_messages") or []]
+        reasons = [render(rows_of.titled(Message.from_json(r)), lang) for r in result.get("reason_messages") or []]
         self.warning_box.setVisible(not result.get("comparable", True))
         self.warning.setText(f"<b>{t('cmp.warning')}</b><ul style='margin:0'>"
                              + "".join(f"<li>{html.escape(r, quote=False)}</li>" for r in reasons) + "</ul>")

@@ -1,4 +1,9 @@
-"""Export: the board summary or full report as PDF, previewed (QtPdf) before it is saved."""
+"""Export: the board summary or full report as PDF, previewed (QtPdf) before it is saved.
+
+An audit that did not complete (cancelled, failed, interrupted, still running) gets a draft (reports.commands:
+every page carries "DRAFT: not a final report; the audit is …" and a faint diagonal DRAFT, and the PDF never
+verifies as a final report, docs/REPORTS.md "Drafts and incomplete audits"); the page says so beside Preview
+before anything is built."""
 from __future__ import annotations
 
 import re
@@ -19,8 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from auditor import api
+from auditor.messages import Message, has
 from gui.state import AppState
+from gui.theme import badge_style
 from gui.worker import in_background
+
+RUN_STATES = ("cancelled", "failed", "interrupted", "running")    # gui.export.state.<status>
 
 
 def _plain(label: str) -> str:
@@ -51,6 +61,9 @@ class ExportPage(QWidget):
         self.preview_button = QPushButton(clicked=self.build_preview)
         self.save_button = QPushButton(clicked=self.save, enabled=False)
         self.status = QLabel(wordWrap=True)
+        self.draft_note = QLabel(wordWrap=True, visible=False)   # an audit that did not complete: a draft
+        self.draft_note.setStyleSheet(badge_style("warn"))
+        self.audit_status: str | None = None
         self.document = QPdfDocument(self)
         self.view = QPdfView(self)
         self.view.setDocument(self.document)
@@ -64,6 +77,7 @@ class ExportPage(QWidget):
         top = QHBoxLayout()
         for w in (self.kind_label, self.kind, self.lang_label, self.lang, self.preview_button, self.save_button):
             top.addWidget(w)
+        top.addWidget(self.draft_note, 10)    # nearly all the room beside Preview when shown
         top.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -71,9 +85,12 @@ class ExportPage(QWidget):
         layout.addWidget(self.view, 1)
         state.language_changed.connect(self._language_changed)
         state.audit_opened.connect(lambda _a: self._reset())
+        state.db_changed.connect(lambda _d: self._reset())
         state.audit_changed.connect(self._audit_changed)
         self.retranslate()
         self.lang.setCurrentIndex(max(0, self.lang.findData(state.lang)))
+        if state.audit_id:
+            self._read_status()
 
     def _language_changed(self, lang: str) -> None:
         """The report language follows the window's when it is switched; choosing another afterwards is kept
@@ -102,6 +119,7 @@ class ExportPage(QWidget):
             widget.setAccessibleName(_plain(label.text()))
             widget.setAccessibleDescription(t(f"gui.export.{key}_desc"))
         self.view.setAccessibleName(t("gui.export.view_name"))
+        self._say_draft()
         if not self._status[0]:
             self._status = ("gui.export.hint" if self.state.audit_id else "x.need_audit", {})
         self._say(*self._status)
@@ -112,7 +130,30 @@ class ExportPage(QWidget):
         self.status.setText(self.state.tr(key, **self._status[1]) if key else "")
         self.status.setAccessibleName(self.status.text())
 
+    def _read_status(self) -> None:
+        """How the open audit's run ended (one query for the list; the list is what the library reads too)."""
+        audit_id = self.state.audit_id
+        listed = next((a for a in api.list_audits(self.state.db) if a["audit_id"] == audit_id), None) \
+            if audit_id else None
+        self.audit_status = str(listed.get("status") or "") if listed else None
+        self._say_draft()
+
+    def _say_draft(self) -> None:
+        """Beside Preview: that the report of an audit that did not complete is a draft, and what that means."""
+        status = self.audit_status
+        if not status or status == "completed":
+            self.draft_note.hide()
+            self.draft_note.clear()
+            return
+        key = f"gui.export.state.{status}"
+        state = Message(key) if status in RUN_STATES and has(key) else Message("gui.export.state.other",
+                                                                                  {"status": status})
+        self.draft_note.setText(self.state.tr("gui.export.draft", state=state))
+        self.draft_note.setAccessibleName(self.draft_note.text())
+        self.draft_note.show()
+
     def _reset(self) -> None:
+        self._read_status()
         self.document.close()
         self.preview_path = None
         self.built_for = None
@@ -135,6 +176,8 @@ class ExportPage(QWidget):
 
     def _audit_changed(self, audit_id: str) -> None:
         """A sign-off or assignment after the preview changes what the report says: build it again."""
+        if audit_id in ("", self.state.audit_id) and self.state.audit_id:
+            self._read_status()       # a run that ended (cancelled, failed) changes what the report is
         if self.preview_path is not None and audit_id in ("", self.state.audit_id):
             self.built_for = None
             self.save_button.setEnabled(False)

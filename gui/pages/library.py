@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -33,10 +33,9 @@ from gui.widgets import verification
 
 COLUMNS = ("col.id", "col.model", "col.version", "col.date", "col.template", "col.status", "col.verdict",
            "gui.library.col.signoff", "col.evidence")
-MODEL, STATUS, VERDICT, SIGNOFF, EVIDENCE = (COLUMNS.index(c) for c in (
-    "col.model", "col.status", "col.verdict", "gui.library.col.signoff", "col.evidence"))
+MODEL, STARTED, STATUS, VERDICT, SIGNOFF, EVIDENCE = (COLUMNS.index(c) for c in (
+    "col.model", "col.date", "col.status", "col.verdict", "gui.library.col.signoff", "col.evidence"))
 WIDEST = 240            # px: no column but the model's grows past this (the rest elide, full text in tooltips)
-UNFINISHED = QColor("#8a5300")      # a run that did not complete: amber at 6.3:1 on white
 ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
@@ -101,7 +100,10 @@ class LibraryPage(QWidget):
         table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         table.verticalHeader().setVisible(False)
         table.setSortingEnabled(True)
+        table.sortByColumn(STARTED, Qt.SortOrder.DescendingOrder)    # newest first, and the arrow says so
         header = table.horizontalHeader()
+        self._arrows = cells.HeaderArrows()     # kept: a widget does not own the style set on it
+        header.setStyle(self._arrows)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(MODEL, QHeaderView.ResizeMode.Stretch)
         header.setMaximumSectionSize(WIDEST)
@@ -209,8 +211,8 @@ class LibraryPage(QWidget):
             item = cells.text_item(value, audit_id)
             if c == VERDICT:
                 item.setForeground(cells.readable(colour(audit.get("verdict"))))
-            elif c == STATUS and audit.get("status") not in ("completed", None):
-                item.setForeground(UNFINISHED)
+            elif c == STATUS and (run := cells.run_colour(audit.get("status"))) is not None:
+                item.setForeground(run)
             self.table.setItem(r, c, item)
         self.table.setItem(r, SIGNOFF, cells.signoff_item(self.signoff_of(audit), lang, audit_id,
                                                           self.state.tr("gui.library.col.signoff")))

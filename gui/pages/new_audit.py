@@ -3,7 +3,8 @@ run with progress in plain words (gui/widgets/progress_panel.py), cancel.
 
 Run is enabled only when a model is chosen and its preview found no problem; the reason is its tooltip and
 accessible description. The template defaults to the CLI's (`standard`); a template that is not
-approval-grade says so beside the choice.
+approval-grade says so beside the choice. The template list is read once per process on a pool thread (about
+200 ms: it would stall the window while the page is built); Run reads it at once if it has not arrived.
 """
 from __future__ import annotations
 
@@ -52,15 +53,18 @@ class NewAuditPage(QWidget):
         self.last_error: WorkerError | None = None
         self.last_audit_id = ""
         self.estimate: Any = None
-        self._estimate_error = ""
-        self._estimate_for = 0           # generation of the newest estimate request
+        self._estimate_error, self._estimate_for = "", 0     # the generation of the newest estimate request
         self._templates: list[Any] = []
+        self._templates_read = False     # the list arrived (it may be empty: a broken template never stops the page)
         self._make_widgets()
         self._lay_out()
         state.language_changed.connect(lambda _l: self.retranslate())
         state.db_changed.connect(lambda _d: self.refresh_estimate())
         state.audits_changed.connect(self.refresh_estimate)      # a finished audit is a new measurement
-        self._load_templates()
+        if _read is None:
+            in_background(_read_templates, self._templates_arrived, lambda _m: self._templates_arrived([]), owner=self)
+        else:                      # read before (another window): no pool thread needed
+            self._templates_arrived(_read)
         self.panel.show_idle(self._idle_text)
         self.retranslate()
 
@@ -76,8 +80,7 @@ class NewAuditPage(QWidget):
         self.probes.activated.connect(self._probe_chosen)
         self.probes.currentIndexChanged.connect(lambda _i: self.refresh_estimate())
         self.probe_path = ""
-        self.template = QComboBox()
-        self.template.currentIndexChanged.connect(self._describe_template)
+        self.template = QComboBox(currentIndexChanged=self._describe_template)
         self.template_text = QLabel(wordWrap=True)
         self.not_approval = QLabel(wordWrap=True, visible=False)
         self.not_approval.setStyleSheet(badge_style("warn"))
@@ -87,8 +90,8 @@ class NewAuditPage(QWidget):
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         self.device.currentIndexChanged.connect(lambda _i: self.refresh_estimate())
-        self._limit_timer = QTimer(self, singleShot=True, interval=300)   # typing 1, 2, 8 is one change
-        self._limit_timer.timeout.connect(self.refresh_estimate)
+        # typing 1, 2, 8 is one change
+        self._limit_timer = QTimer(self, singleShot=True, interval=300, timeout=self.refresh_estimate)
         self.limit.valueChanged.connect(lambda _v: self._limit_timer.start())
         self.run_button = QPushButton(clicked=self.start)
         self.cancel_button = QPushButton(clicked=self.cancel, enabled=False)
@@ -139,6 +142,7 @@ class NewAuditPage(QWidget):
         for row, key in enumerate(META):
             _label(self.meta_form, row).setText(t(f"meta.{key}"))
         self._fill_probes()
+        self.template.setPlaceholderText(t("gui.new.templates_loading"))   # shown until the list arrives
         for button, key in ((self.run_button, "run"), (self.cancel_button, "cancel"), (self.open_button, "open")):
             button.setText(t(f"gui.new.{key}"))
         self._name_controls()
@@ -182,16 +186,22 @@ class NewAuditPage(QWidget):
         self.probes.setCurrentIndex(max(0, self.probes.findData(current)))
         self.probes.blockSignals(False)
 
-    def _load_templates(self) -> None:
-        try:
-            self._templates = api.list_templates()
-        except Exception:  # a broken built-in template must not stop the window
-            self._templates = []
+    def _templates_arrived(self, templates: list[Any]) -> None:
+        if self._templates_read:
+            return       # already read on the spot by Run
+        self._templates_read, self._templates = True, list(templates)
+        self.template.blockSignals(True)
         for tpl in self._templates:
             self.template.addItem(f"{tpl.name} (v{tpl.version})", tpl.name)
         # the CLI's default: a full, approval-grade audit unless the officer chooses otherwise
         self.template.setCurrentIndex(max(0, self.template.findData(api.default_template())))
+        self.template.blockSignals(False)
         self._describe_template()
+
+    def ensure_templates(self) -> None:
+        """The template list now, read on this thread if the pool thread's answer has not arrived yet."""
+        if not self._templates_read:
+            self._templates_arrived(_read_templates())
 
     def chosen_template(self) -> Any:
         i = self.template.currentIndex()
@@ -199,9 +209,11 @@ class NewAuditPage(QWidget):
 
     def _describe_template(self) -> None:
         tpl = self.chosen_template()
-        if tpl is None:
-            return
         t = self.state.tr
+        if tpl is None:
+            self.template_text.setText("" if self._templates_read else t("gui.new.templates_loading"))
+            self.run_form.setRowVisible(self.not_approval, False)
+            return
         minimum = t("new.min_probes", n=tpl.min_probes) if tpl.min_probes else ""
         self.template_text.setText(f"{tpl.describe(self.state.lang)}\n" + t("new.checks", n=len(tpl.checks))
                                    + (f"\n{minimum}" if minimum else ""))
@@ -231,7 +243,7 @@ class NewAuditPage(QWidget):
         args = (self.state.db, tpl, spec, self.limit.value() or None, self.model_info, self.device.currentText())
         self.estimate_label.setText(self.state.tr("gui.new.estimate.wait"))
         in_background(lambda: plan_estimate(*args), lambda est: self._estimated(generation, est),
-                      lambda message: self._estimated(generation, None, message))
+                      lambda message: self._estimated(generation, None, message), owner=self)
 
     def _estimated(self, generation: int, estimate: Any, error: str = "") -> None:
         if generation != self._estimate_for:
@@ -322,6 +334,7 @@ class NewAuditPage(QWidget):
         if not self.model_box.chosen():
             self._update_run()
             return
+        self.ensure_templates()
         self.last_error, self.last_audit_id = None, ""
         self.open_button.setVisible(False)
         tpl = self.chosen_template()
@@ -363,13 +376,22 @@ class NewAuditPage(QWidget):
         worker_error(self, error, self.state.lang)
 
 
+def _read_templates() -> list[Any]:
+    """The built-in templates, read once per process (package files: they do not change while it runs)."""
+    global _read
+    try:
+        _read = _read if _read is not None else list(api.list_templates())
+    except Exception:  # a broken built-in template must not stop the window (tried again next time)
+        return []
+    return _read
+
+
+_read: list[Any] | None = None
+
+
 def _buddy(widget: QWidget) -> QLabel:
     """A form label whose mnemonic (Alt+letter) moves the focus to `widget`."""
-    label = QLabel()
-    label.setBuddy(widget)
-    return label
-
-
+    return QLabel(buddy=widget)
 
 
 def _label(form: QFormLayout, row: int) -> QLabel:

@@ -18,6 +18,7 @@ from auditor.presentation import dimension_label, metric_label, scope_label, var
 from auditor.status import rank
 from auditor.views import AuditView, FindingView
 from gui.strings import verdict_word
+from gui.widgets import numbers
 
 Tr = Callable[..., str]
 Titles = dict[tuple[str, str | None, str], FindingView]
@@ -47,8 +48,53 @@ def plain(label: str) -> str:
     return re.sub(r"\(&\w\)|&", "", label).rstrip("…").strip()
 
 
-def fmt(value: Any) -> str:
-    return "–" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value))
+def fmt(value: Any, lang: str = "en", digits: int = 3) -> str:
+    """A compared value as people read it (gui.widgets.numbers.plain: 0.000000421 is 4.21×10⁻⁷, never 4.212e-07);
+    text as it is; '–' where the audit has none."""
+    if value is None:
+        return "–"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return numbers.plain(value, lang, digits)
+    return str(value)
+
+
+def _digits(*values: Any) -> int:
+    """Significant digits enough for A and B to print differently when they differ (0.9997 and 0.9999, not 1, 1)."""
+    return numbers.digits_apart([v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)])
+
+
+def titled(message: Message) -> Message:
+    """`message` with the check ids in its parameters (`check`, `checks`) as their catalogue titles
+    (check.<id>.title) and metric names (`metrics`) as their display names, nested messages too, so a
+    reason never shows 'flow.representation' in either language."""
+    params = {}
+    for name, value in message.params.items():
+        if name in ("check", "checks"):
+            value = [_title(v, "check.{}.title") for v in value] if isinstance(value, list) else _title(
+                value, "check.{}.title")
+        elif name == "metrics" and isinstance(value, list):
+            value = [_title(v, "metric.{}") for v in value]
+        elif isinstance(value, Message):
+            value = titled(value)
+        elif isinstance(value, list):
+            value = [titled(v) if isinstance(v, Message) else v for v in value]
+        params[name] = value
+    return Message(message.key, params)
+
+
+def _title(value: Any, key: str) -> Any:
+    return Message(key.format(value)) if isinstance(value, str) and has(key.format(value)) else value
+
+
+def previous_of(audits: list[dict[str, Any]], at: int) -> str | None:
+    """The audit before audits[at] (the list runs newest first) of the same model: the same name, or the
+    same weights (model SHA-256) under another name; None when there is none."""
+    b = audits[at]
+    for audit in audits[at + 1:]:
+        if (b.get("name") and audit.get("name") == b.get("name")) or (
+                b.get("model_sha256") and audit.get("model_sha256") == b.get("model_sha256")):
+            return str(audit["audit_id"])
+    return None
 
 
 def check_title(check_id: str | None, lang: str) -> str:
@@ -61,7 +107,7 @@ def reason(entry: dict[str, Any], lang: str) -> str:
     data = entry.get("reason_message")
     if data is None:
         return ""
-    return render(Message.from_json(data), lang, default=str(entry.get("reason") or ""))
+    return render(titled(Message.from_json(data)), lang, default=str(entry.get("reason") or ""))
 
 
 def metric_name(row: dict[str, Any], lang: str) -> str:
@@ -123,8 +169,10 @@ def metric_rows(result: dict[str, Any], lang: str, tr: Tr) -> list[Row]:
     for m in result.get("metrics") or []:
         why, change = reason(m, lang), m.get("direction")
         # a difference measured under other conditions is not a change of the model: no delta is shown
-        delta = "–" if change in NOT_COMPARED else fmt(m.get("delta"))
-        rows.append(Row((check_title(m.get("check_id"), lang), metric_name(m, lang), fmt(m.get("a")), fmt(m.get("b")),
+        digits = _digits(m.get("a"), m.get("b"))
+        delta = "–" if change in NOT_COMPARED else fmt(m.get("delta"), lang)
+        rows.append(Row((check_title(m.get("check_id"), lang), metric_name(m, lang), fmt(m.get("a"), lang, digits),
+                         fmt(m.get("b"), lang, digits),
                          delta, _direction(change, tr), why), change, why, m.get("check_id"), result["b"]))
     return rows
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QTableWidgetItem
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QProxyStyle, QStyle, QStyleOption, QStyleOptionHeader, QTableWidgetItem, QWidget
 
 from auditor.duties import is_rejection
 from auditor.messages import Message, has, render, text, verbatim
+from gui.theme import COLOURS as THEME
 
 NONE, PREPARED, REVIEWED, APPROVED, REJECTED, OUTDATED = (
     "none", "prepared", "reviewed", "approved", "rejected", "outdated")
@@ -26,6 +27,11 @@ SYMBOLS = {NONE: "○", PREPARED: "◔", REVIEWED: "◑", APPROVED: "✓", REJEC
 # on the table's white background: green 5.1:1, red 5.6:1, the conditions' amber 6.3:1 (WCAG AA is 4.5:1)
 COLOURS = {APPROVED: "#2e7d32", REJECTED: "#c62828", "conditions": "#8a5300"}
 AUDIT_ID_ROLE = Qt.ItemDataRole.UserRole
+# how a run ended, in the Status column: a failed run in the error purple (a run that broke, not a "fail"
+# verdict; 9.4:1 on white), a cancelled or interrupted one in neutral grey (the officer stopped it: 5.7:1),
+# a running one in amber (6.3:1); a completed run in the table's own text colour
+RUN_COLOURS = {"failed": THEME["error"], "cancelled": THEME["not_assessed"], "interrupted": THEME["not_assessed"],
+               "running": "#8a5300"}
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,28 @@ def signoff_item(state: SignoffState, lang: str, audit_id: str, column: str) -> 
     if state.colour is not None:
         item.setForeground(state.colour)
     return item
+
+
+def run_colour(status: str | None) -> QColor | None:
+    """The Status cell's colour for a run that did not complete (RUN_COLOURS); None for a completed one."""
+    if status in (None, "completed"):
+        return None
+    return QColor(RUN_COLOURS.get(str(status), THEME["not_assessed"]))
+
+
+class HeaderArrows(QProxyStyle):
+    """Fusion (and Qt's other styles) draw a descending sort as an arrow pointing up, which people read as
+    "ascending" (smallest first). This style draws the arrow the way the rows run: pointing down (▼) for
+    descending, newest first; up (▲) for ascending. Set on a table's header only."""
+
+    def drawPrimitive(self, element: QStyle.PrimitiveElement, option: QStyleOption, painter: QPainter,  # noqa: N802
+                      widget: QWidget | None = None) -> None:
+        if element == QStyle.PrimitiveElement.PE_IndicatorHeaderArrow and isinstance(option, QStyleOptionHeader):
+            up, down = QStyleOptionHeader.SortIndicator.SortUp, QStyleOptionHeader.SortIndicator.SortDown
+            flipped = QStyleOptionHeader(option)
+            flipped.sortIndicator = {up: down, down: up}.get(option.sortIndicator, option.sortIndicator)
+            option = flipped
+        super().drawPrimitive(element, option, painter, widget)
 
 
 def readable(colour: QColor, background: str = "#ffffff", ratio: float = 4.5) -> QColor:

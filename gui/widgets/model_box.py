@@ -85,6 +85,7 @@ class ModelBox(QGroupBox):
         if text.strip() != self.preview_for:
             for label in self.info.values():
                 label.setText("")
+            self._hide_empty_rows()
         else:
             self._show()
         self.changed.emit()
@@ -127,6 +128,7 @@ class ModelBox(QGroupBox):
                 label.setText("")
             if self.preview_for:
                 self.info["format"].setText(self.state.tr("new.preview_wait"))
+            self._hide_empty_rows()
             return
         files = info.get("files") or []
         problem = str(info.get("problem") or "")
@@ -140,3 +142,10 @@ class ModelBox(QGroupBox):
         self.info["problem"].setText(f"<b style='color:#c62828'>{html.escape(said)}</b><br>"
                                      f"<span style='color:#424242'>{html.escape(detail)}</span>" if problem else "")
         self.info["problem"].setAccessibleDescription(problem_text(problem, lang, files) if problem else "")
+        self._hide_empty_rows()
+
+    def _hide_empty_rows(self) -> None:
+        """A row shows only with something beside its label: no "Problem" label without a problem, no empty
+        Format, Size, … before a model is chosen."""
+        for label in self.info.values():
+            self.form.setRowVisible(label, bool(label.text()))

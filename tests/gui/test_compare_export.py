@@ -8,7 +8,7 @@ import re
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QPushButton, QTableWidget
 
-from gui.widgets.compare_rows import IMPORTANCE, UNCHANGED
+from gui.widgets.compare_rows import IMPORTANCE, UNCHANGED, fmt
 
 SNAKE_OR_DOTTED = re.compile(r"[A-Za-z]+[_.][A-Za-z_.]+")   # consecutive_cos, flow.representation
 
@@ -166,3 +166,146 @@ def test_export_language_follows_the_ui_and_keeps_an_explicit_choice(make_window
             assert widget.accessibleName() and "&" not in widget.accessibleName(), (lang, widget)
         assert "&" in page.preview_button.text() and "&" in page.save_button.text()
         assert page.kind_label.buddy() is page.kind and page.lang_label.buddy() is page.lang
+
+
+def _db_with(two_audits, tmp_path, *extra):
+    """A copy of the two tiny-BERT audits' database with `extra` synthetic audits added (newest last):
+    "completed", "completed-renamed" (the same weights under another name), "cancelled" or "failed"."""
+    import sqlite3
+
+    from auditor.store import open_db, records
+    from tests.fixtures.stored import make_audit
+
+    db = tmp_path / "pair.db"
+    src, dst = sqlite3.connect(two_audits["db"]), sqlite3.connect(str(db))
+    src.backup(dst)
+    src.close()
+    dst.close()
+    ids = []
+    for kind in extra:
+        audit_id = make_audit(db, complete=kind.startswith("completed"))
+        handle = open_db(db)
+        if kind == "completed-renamed":
+            handle["audits"].update(audit_id, {"name": "synthetic, renamed"})
+        elif kind in ("cancelled", "failed"):
+            records.fail_audit(handle, audit_id, "stopped by the test", status=kind)
+        handle.conn.close()
+        ids.append(audit_id)
+    return str(db), ids
+
+
+def test_a_is_the_previous_audit_of_the_same_model_or_left_unchosen(make_window, two_audits, tmp_path):
+    """Never two different models unasked (it compared tiny-bert 2 with MiniLM): A is the previous audit of
+    B's model, by name or by the same weights (model SHA-256); without one, A stays unchosen and says so."""
+    old, new = two_audits["ids"]
+    db, (first, renamed) = _db_with(two_audits, tmp_path, "completed", "completed-renamed")
+    window = make_window(db)
+    window.show_page("compare")
+    page = window.compare
+    # at start the newest audit is B, and its previous audit is the same weights under another name
+    assert (page.a.currentData(), page.b.currentData()) == (first, renamed) and page.result is not None
+    window.state.open_audit(first)          # only other models' audits are older: A is left unchosen
+    window.show_page("compare")
+    assert page.b.currentData() == first and page.a.currentIndex() == -1 and page.a.currentData() is None
+    assert page.result is None and page.findings.rowCount() == 0
+    assert page.summary.text() == "No earlier audit of this model: choose one to compare with."
+    assert page.a.placeholderText() == "Choose an audit to compare with"
+    window.set_language("ja")
+    assert page.summary.text() == "このモデルの以前の監査はありません。比較する監査を選んでください。"
+    window.state.changed("")                # a re-read keeps A unchosen rather than picking the first row
+    page.refresh()
+    assert page.a.currentIndex() == -1 and page.b.currentData() == first
+    page.a.setCurrentIndex(page.a.findData(new))   # the officer may still choose another model's audit
+    assert page.result is not None and (page.result["a"], page.result["b"]) == (new, first)
+    window.state.open_audit(new)
+    window.show_page("compare")
+    assert (page.a.currentData(), page.b.currentData()) == (old, new)
+
+
+def test_an_empty_database_disables_the_controls_and_says_why(make_window):
+    window = make_window()
+    window.show_page("compare")
+    page = window.compare
+    assert not page.a.isEnabled() and not page.b.isEnabled() and not page.changes_only.isEnabled()
+    assert page.summary.text().startswith("This database has no completed audit yet, so there is nothing to compare.")
+    window.set_language("ja")
+    assert page.summary.text().startswith("このデータベースには完了した監査がまだないため")
+
+
+def test_reasons_name_checks_by_their_titles_in_both_languages(make_window, two_audits):
+    """The "not comparable" list and the ratings' reasons named checks by id (flow.representation)."""
+    old, new = two_audits["ids"]
+    window = make_window(two_audits["db"])
+    window.show_page("compare")
+    page = window.compare
+    page.set_pair(old, new)
+    ids = {c["id"] for c in page.result["checks"]}
+    blocked = [m for m in page.result["reason_messages"] if m["key"] == "comparison.check_not_compared"]
+    missing = [r for r in page.result["ratings"].values() if (r.get("reason_message") or {}).get("key")
+               == "comparison.rating_missing_checks"]
+    assert blocked and missing
+    for lang, title in (("en", "Information flow through the layers"), ("ja", "層を通じた情報の流れ")):
+        window.set_language(lang)
+        warning = re.sub(r"<[^>]+>", "", page.warning.text())
+        reasons = [page.ratings.item(r, 4).text() for r in range(page.ratings.rowCount())]
+        for text in [warning, *reasons]:
+            assert not [i for i in ids if i in text], (lang, text)
+        assert title in warning and any(title in r or "情報" in r for r in reasons)
+        assert any(page.ratings.item(r, 4).toolTip() == reasons[r] for r in range(len(reasons)) if reasons[r])
+
+
+def test_compared_numbers_print_without_computer_notation(make_window, two_audits):
+    old, new = two_audits["ids"]
+    window = make_window(two_audits["db"])
+    window.show_page("compare")
+    page = window.compare
+    page.set_pair(old, new)
+    page.changes_only.setChecked(False)
+    assert not [c for c in _cells(page.metrics) if re.search(r"\de[+-]\d", c)]
+    metrics = [dict(m) for m in page.result["metrics"]]
+    metrics[0].update(a=4.212e-07, b=2.271e07, delta=2.271e07, direction="worse")
+    metrics[1].update(a=0.99992, b=0.99974, delta=-0.00018, direction="worse")   # as many digits as tell them apart
+    page._show({**page.result, "metrics": metrics})
+    row = next(r for r in range(page.metrics.rowCount()) if page.metrics.item(r, 2).text() == "4.21×10⁻⁷")
+    assert page.metrics.item(row, 3).text() == "22.7 million" and page.metrics.item(row, 4).text() == "22.7 million"
+    close = next(r for r in range(page.metrics.rowCount()) if page.metrics.item(r, 2).text() == "0.9999")
+    assert page.metrics.item(close, 3).text() == "0.9997" and page.metrics.item(close, 4).text() == "-1.8×10⁻⁴"
+    window.set_language("ja")
+    page._show({**page.result, "metrics": metrics})
+    assert page.metrics.item(row, 3).text() == "2,271万"
+    assert (fmt(None), fmt(12), fmt(0.83333), fmt("n/a")) == ("–", "12", "0.833", "n/a")
+
+
+def test_export_says_a_cancelled_or_failed_audit_gets_a_draft(make_window, two_audits, tmp_path, qtbot):
+    """Beside Preview, before anything is built: the report of an audit that did not complete is a draft
+    (reports.commands marks every page "DRAFT: not a final report; the audit is …")."""
+    import subprocess
+
+    db, (cancelled, failed) = _db_with(two_audits, tmp_path, "cancelled", "failed")
+    window = make_window(db)
+    window.state.open_audit(cancelled)
+    window.show_page("export")
+    page = window.export
+    assert page.draft_note.isVisible() and page.draft_note.text() == (
+        "This audit was cancelled: its report is a draft. Every page is marked “DRAFT: not a final report”, "
+        "and it never verifies as a final report.")
+    assert page.draft_note.accessibleName() == page.draft_note.text()
+    # the note sits in the row of Preview, to its right
+    assert page.draft_note.parentWidget() is page.preview_button.parentWidget()
+    assert page.draft_note.geometry().left() > page.save_button.geometry().right()
+    window.set_language("ja")
+    assert page.draft_note.text().startswith("この監査は中止されました。報告書は下書きとして作成され")
+    window.state.open_audit(failed)
+    window.show_page("export")
+    assert page.draft_note.text().startswith("この監査は失敗しました。")
+    window.state.open_audit(two_audits["ids"][0])
+    window.show_page("export")
+    assert not page.draft_note.isVisible()
+    # what the note says is what the report does
+    window.set_language("en")
+    window.state.open_audit(cancelled)
+    window.show_page("export")
+    page.build_preview()
+    qtbot.waitUntil(lambda: page.preview_path is not None, timeout=60000)
+    text = subprocess.run(["pdftotext", str(page.preview_path), "-"], capture_output=True, text=True).stdout
+    assert "DRAFT: not a final report; the audit is cancelled" in text

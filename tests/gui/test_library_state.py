@@ -13,7 +13,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from auditor import api
-from gui.pages.library import EVIDENCE, MODEL, SIGNOFF
+from gui.pages.library import EVIDENCE, MODEL, SIGNOFF, STARTED, STATUS
 
 LONG_NAME = ("Acme-Corporate-Retrieval-Encoder-multilingual-base-finetuned-on-customer-support-tickets-"
              "2025-Q3-release-candidate-with-extended-context-")[:150].ljust(150, "x")
@@ -196,3 +196,68 @@ def test_an_empty_database_says_so_instead_of_showing_an_empty_table(make_window
     assert lib.body.currentWidget() is lib.empty_panel and "No audit matches" in lib.empty.text()
     lib.search.clear()
     assert lib.body.currentWidget() is lib.table and lib.table.rowCount() == 2
+
+
+def _arrow_rows(table, section: int) -> list[int]:
+    """How wide the drawn sort arrow is on each of its pixel rows, top to bottom: the pixels of the section
+    that change when the indicator is hidden (its label blanked meanwhile, so a centred label cannot shift;
+    compared at the section's own left edge in each image, as hiding the arrow resizes other columns)."""
+    header, item = table.horizontalHeader(), table.horizontalHeaderItem(section)
+    label = item.text()
+    item.setText("")
+    images = []
+    for shown in (True, False):
+        header.setSortIndicatorShown(shown)
+        images.append((header.grab().toImage(), header.sectionViewportPosition(section)))
+    header.setSortIndicatorShown(True)
+    item.setText(label)
+    (on, left_on), (off, left_off) = images
+    width = min(header.sectionSize(section), on.width() - left_on, off.width() - left_off)
+    widths = [sum(on.pixel(left_on + x, y) != off.pixel(left_off + x, y) for x in range(width))
+              for y in range(on.height())]
+    return [w for w in widths if w]
+
+
+def test_rows_run_newest_first_and_the_sort_arrow_points_down(library_on, two_audits):
+    """The list is sorted by Started, newest first, and the header says so: the arrow points down (it used to
+    sit on Audit ID pointing up, which reads as ascending, above rows that ran newest first)."""
+    window, lib, _db = library_on()
+    header = lib.table.horizontalHeader()
+    assert header.sortIndicatorSection() == STARTED and header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+    started = [lib.table.item(r, STARTED).text() for r in range(lib.table.rowCount())]
+    assert started == sorted(started, reverse=True) and lib.table.item(0, 0).text() == two_audits["ids"][1]
+    rows = _arrow_rows(lib.table, STARTED)
+    assert len(rows) >= 3 and rows[0] > rows[-1], rows            # wide at the top: ▼
+    lib.table.sortByColumn(STARTED, Qt.SortOrder.AscendingOrder)  # and ▲ when the user sorts oldest first
+    rows = _arrow_rows(lib.table, STARTED)
+    assert rows[0] < rows[-1], rows
+    assert lib.table.item(0, 0).text() == two_audits["ids"][0]
+
+
+def test_failed_has_its_own_colour_and_cancelled_is_neutral_grey(library_on, two_audits):
+    """A failed run in the error purple, a cancelled one in grey: no longer the same amber, each readable."""
+    from PySide6.QtGui import QColor
+
+    from auditor.store import open_db, records
+    from gui.theme import COLOURS
+    from gui.widgets.library_model import contrast, run_colour
+    from tests.fixtures.stored import make_audit
+
+    ids = {}
+
+    def add_runs(db: str) -> None:
+        for status in ("cancelled", "failed"):
+            ids[status] = make_audit(db, complete=False)
+            handle = open_db(db)
+            records.fail_audit(handle, ids[status], "stopped", status=status)
+            handle.conn.close()
+
+    window, lib, _db = library_on(add_runs)
+    colours = {status: lib.table.item(_row_of(lib, audit_id), STATUS).foreground().color().name()
+               for status, audit_id in ids.items()}
+    assert colours == {"failed": COLOURS["error"], "cancelled": COLOURS["not_assessed"]}
+    assert run_colour("interrupted").name() == COLOURS["not_assessed"] and run_colour("completed") is None
+    for status in ("failed", "cancelled", "interrupted", "running"):
+        assert contrast(run_colour(status), QColor("#ffffff")) >= 4.5, status
+    completed = lib.table.item(_row_of(lib, two_audits["ids"][0]), STATUS)
+    assert completed.text() == "completed" and completed.foreground().style() == Qt.BrushStyle.NoBrush

@@ -81,9 +81,15 @@ def _preview(qtbot, page, path):
     return page.model_info
 
 
-def test_the_default_template_is_standard_and_quick_says_not_for_approval(make_window):
+def _templates(qtbot, page):
+    """Waits for the template list (read on a pool thread since the page must not stall the window)."""
+    qtbot.waitUntil(lambda: page.template.count() > 0, timeout=20000)
+
+
+def test_the_default_template_is_standard_and_quick_says_not_for_approval(make_window, qtbot):
     window = make_window()
     page = window.new_audit
+    _templates(qtbot, page)
     assert page.template.currentData() == "standard"
     assert not page.run_form.isRowVisible(page.not_approval)
     page.template.setCurrentIndex(page.template.findData("quick"))
@@ -241,3 +247,89 @@ def test_refused_input_is_said_in_japanese_first_with_the_engine_line_as_detail(
     assert dialogs[-1][2] == ("入力が受け付けられませんでした。このパスにはファイルもフォルダもありません。"
                               "\n\n詳細: /models/x: no such file or folder")
     assert failure_sentence(error, "en") == "The auditor refused the input. There is no file or folder at this path."
+
+
+def test_the_template_list_is_read_off_the_ui_thread_and_run_reads_it_if_needed(make_window, qtbot, monkeypatch):
+    """Building the page no longer reads and checks every template on the UI thread (about 200 ms, a stall
+    while the window builds its pages); until the list arrives the template box says it is reading them."""
+    import threading
+
+    from auditor import api
+    from gui.pages import new_audit
+
+    threads: list[bool] = []
+    real = api.list_templates
+
+    def spy():
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real()
+
+    monkeypatch.setattr(api, "list_templates", spy)
+    monkeypatch.setattr(new_audit, "_read", None)      # as at the window's first start
+    window = make_window()
+    page = window.new_audit
+    assert page.template.count() == 0 and page.template_text.text() == "Reading the templates…"
+    assert page.template.placeholderText() == "Reading the templates…"
+    _templates(qtbot, page)
+    assert threads == [False] and page.template.currentData() == "standard"
+    assert "(10 checks)" in page.template_text.text()
+    window.set_language("ja")
+    assert page.template.placeholderText() == "テンプレートを読み込んでいます…"
+    # a second window has the list at once (read once per process)
+    assert make_window().new_audit.template.currentData() == "standard" and threads == [False]
+    # Run before the list arrived: it is read on the spot, so the run has its template
+    monkeypatch.setattr(new_audit, "_read", None)
+    fresh = make_window().new_audit
+    assert fresh.template.count() == 0
+    fresh.ensure_templates()
+    assert fresh.template.currentData() == "standard" and fresh.chosen_template().name == "standard"
+    qtbot.wait(300)                  # the pool thread's late answer changes nothing
+    assert fresh.template.count() == len(fresh._templates) == page.template.count()
+
+
+def test_the_problem_row_shows_only_with_a_problem(make_window, qtbot, tiny_bert, tmp_path):
+    """No "Problem" label with nothing beside it: the row shows with a problem and only then."""
+    window = make_window()
+    window.show_page("new")
+    box = window.new_audit.model_box
+    problem = box.info["problem"]
+    assert not box.form.isRowVisible(problem) and not box.form.isRowVisible(box.info["format"])
+    _preview(qtbot, window.new_audit, tiny_bert)
+    assert box.form.isRowVisible(box.info["sha"]) and box.info["sha"].text()
+    assert not box.form.isRowVisible(problem) and problem.text() == ""
+    fake = tmp_path / "model.onnx"
+    fake.write_text("this is not a model\n")
+    _preview(qtbot, window.new_audit, fake)
+    assert box.form.isRowVisible(problem) and "could not be parsed" in problem.text()
+    window.new_audit.model_path.setText(str(tmp_path / "elsewhere"))     # edited away: nothing stale, no label
+    assert not box.form.isRowVisible(problem)
+
+
+def test_a_background_answer_after_its_receiver_was_deleted_is_dropped_quietly(qtbot, capfd):
+    """A pool-thread job (an evidence check, a report) that ends after its window was closed: its signals'
+    object is gone, and emitting used to print 'RuntimeError: Signal source has been deleted'."""
+    import time
+
+    from PySide6.QtCore import QThreadPool
+    from PySide6.QtWidgets import QWidget
+    from shiboken6 import delete
+
+    from gui import worker
+
+    calls: list[object] = []
+    signals = worker.in_background(lambda: time.sleep(0.3) or 1, calls.append, calls.append)
+    delete(signals)                                   # what closing the window does to it
+    assert QThreadPool.globalInstance().waitForDone(10000)
+    qtbot.wait(50)
+    assert calls == [] and signals not in worker._keep
+    assert "Signal source has been deleted" not in capfd.readouterr().err
+    # a callback of a deleted widget (`owner`) is not called either; a live one is
+    owner = QWidget()
+    worker.in_background(lambda: 2, lambda v: calls.append(owner.objectName()), owner=owner)
+    delete(owner)
+    alive = QWidget()
+    qtbot.addWidget(alive)
+    worker.in_background(lambda: 3, calls.append, owner=alive)
+    qtbot.waitUntil(lambda: calls == [3], timeout=5000)
+    qtbot.wait(50)
+    assert calls == [3]
