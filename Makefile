@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml setup.py Makefile
 	  echo "setup: no NVIDIA GPU, installing the CPU build torch==2.13.0"; \
 	  $(PY) -m pip install --quiet "torch==2.13.0"; \
 	fi
-	@$(PY) -m pip install --quiet -e '.[dev,bench]'
+	@$(PY) -m pip install --quiet -e '.[dev,bench,cluster]'
 	@touch $(STAMP)
 
 demo: setup

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     from auditor import cli_service
 
     cli_service.add_parsers(sub)
+    from auditor import batch
+
+    batch.add_parser(sub)
 
     demo = sub.add_parser("demo", help="audit the bundled pretrained MiniLM on builtin:text")
     demo.add_argument("--out", metavar="DIR", help="keep the demo database and JSON in DIR")
@@ -111,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        from auditor.batch import COMMANDS as BATCH_COMMANDS
         from auditor.cli_governance import COMMANDS
         from auditor.cli_identity import COMMANDS as IDENTITY_COMMANDS
         from auditor.cli_service import COMMANDS as SERVICE_COMMANDS
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             return client.run(args)
         return {"audit": cmd_audit, "show": cmd_show, "list": cmd_list, "templates": cmd_templates,
                 "demo": cmd_demo, **COMMANDS, **IDENTITY_COMMANDS,
-                **VERIFY_COMMANDS, **SERVICE_COMMANDS}[args.command](args)
+                **VERIFY_COMMANDS, **SERVICE_COMMANDS, **BATCH_COMMANDS}[args.command](args)
     except AuditorError as exc:
         sys.stderr.write(f"auditor: {_one_line(str(exc))}\n")
         return exc.exit_code
