@@ -177,3 +177,38 @@ def test_local_ray_uses_loopback_only_and_sends_no_usage_stats(tmp_path: Path) -
     assert len(found["sockets"]) >= 3          # the GCS, the raylet and the workers did open sockets
     loopback = {"127.0.0.1", "::ffff:127.0.0.1", "::1", None}
     assert {ip for pair in found["sockets"] for ip in pair} <= loopback, found["sockets"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_batch_on_a_service_runs_there_and_reports_each_model(models: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.integration.test_service_http import Server
+
+    monkeypatch.setenv("AUDITOR_IDENTITY_DIR", str(tmp_path / "ids"))
+    for name in ("AUDITOR_DB", "AUDITOR_SERVER", "AUDITOR_TOKEN", "AUDITOR_PASSPHRASE"):
+        monkeypatch.delenv(name, raising=False)
+    from auditor import api
+    from auditor.identity import create_identity
+    from auditor.service.tokens import create_token
+
+    create_identity("P. Preparer", "preparer", passphrase="correct horse battery")
+    db = tmp_path / "server.db"
+    api.create_database(str(db))
+    token = create_token(str(db), "P. Preparer")[1]
+    inventory = _inventory(models, "server.yaml", f"  - {{path: {models / 'bert'}, name: bert-srv, seed: 5}}\n"
+                                                  f"  - {{path: {tmp_path / 'gone'}, name: gone}}\n")
+    srv = Server(db, tmp_path, "--workers", "1")
+    try:
+        srv.wait_ready()
+        done = _cli("batch", str(inventory), "--server", srv.url, "--token", token, "--json", cwd=models, timeout=300)
+    finally:
+        srv.stop()
+    assert done.returncode == 3, done.stderr[-2000:]
+    audits = json.loads(done.stdout)["audits"]
+    assert [(a["name"], a["status"]) for a in audits] == [("bert-srv", "completed"), ("gone", "failed")]
+    assert audits[0]["job_id"].startswith("J-") and audits[0]["verdict"] and audits[0]["fingerprint"]
+    assert "no such file or folder" in audits[1]["error"]
+    assert "batch [1/2] bert-srv: queued (job J-" in done.stderr and "batch [2/2] gone: failed: " in done.stderr
+    listed = json.loads(_cli("list", "--db", str(db), "--json", cwd=models, timeout=60).stdout)["audits"]
+    assert [(r["audit_id"], r["status"]) for r in listed] == [(audits[0]["audit_id"], "completed")]
