@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ _CACHE_MAX = 4096
 
 _verified: dict[str, bytes] = {}      # "<db>|<token id>" -> SHA-256 of a token this process verified with scrypt
 _last_written: dict[str, float] = {}  # "<db>|<token id>" -> monotonic time of its last last_used_at write
+# certificate path -> (its file's and folder's stat, facts, parsed certificate): parsing and verifying the
+# certificate on every request cost ~1 ms of CPU; a changed, moved or re-moded file is read again
+_certs: dict[str, tuple[tuple[Any, ...], dict[str, Any], Any]] = {}
 _lock = threading.Lock()
 
 
@@ -74,6 +78,31 @@ def _identity_facts(name: str) -> dict[str, Any]:
 
     cert_pem = identity_cert(name)
     return {**certificate_facts(cert_pem), "valid_now": valid_now(load_certificate(cert_pem))}
+
+
+def _identity_facts_cached(name: str) -> dict[str, Any]:
+    """`_identity_facts(name)`, the certificate parsed again only when its file or folder changed (validity is
+    checked against the clock on every call)."""
+    from auditor.identity import certificate_facts, identity_cert
+    from auditor.identity.certs import load_certificate, valid_now
+    from auditor.identity.keystore import paths
+
+    cert_path = paths(name)[1]
+    try:
+        info, base = cert_path.stat(), cert_path.parent.stat()
+    except OSError:
+        return _identity_facts(name)        # gone: its refusal
+    stamp = (info.st_ino, info.st_mtime_ns, info.st_size, info.st_mode, base.st_mode, base.st_mtime_ns)
+    with _lock:
+        known = _certs.get(str(cert_path))
+    if known is None or known[0] != stamp:
+        cert_pem = identity_cert(name)      # its checks (folder and file modes) and its refusals
+        known = (stamp, certificate_facts(cert_pem), load_certificate(cert_pem))
+        with _lock:
+            if len(_certs) >= _CACHE_MAX:
+                _certs.clear()
+            _certs[str(cert_path)] = known
+    return {**known[1], "valid_now": valid_now(known[2])}
 
 
 def create_token(db_path: str | None, identity: str, *, actor: str | None = None) -> tuple[str, str]:
@@ -176,24 +205,44 @@ def authenticate(db_path: str | None, token: str) -> Caller | None:
     if match is None:
         return None
     token_id, secret = match.groups()
+    row, revoked = _token_row(db_path, token_id)
+    if row is None or row[3] is not None:
+        return None
+    if not _secret_matches(_key(db_path, token_id), token, secret, row[1], row[2]):
+        return None
+    try:
+        facts = _identity_facts_cached(row[0])
+    except BadInput:          # the identity's certificate is gone from this machine
+        return None
+    if not facts["valid_now"] or facts["fingerprint"] in revoked:
+        return None
+    _touch(db_path, token_id)
+    return Caller(name=facts["name"] or row[0], role=facts["role"] or "", token_id=token_id)
+
+
+def _token_row(db_path: str | None, token_id: str) -> tuple[Any, dict[str, int]]:
+    """(identity, salt, hash, revoked_at) of the token's row or None, and the revoked certificates, read on a
+    plain read-only connection: open_db's checks and upkeep (schema version, the interrupted sweep on a
+    read-write connection while audits run) cost several ms per request, and the server brought the schema
+    up to date when it started. Where that connection cannot read, open_db's answer (and its refusals)."""
+    path = api.db_path(db_path)
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+        try:
+            row = conn.execute("SELECT identity, salt, hash, revoked_at FROM api_tokens WHERE id = ?",
+                               [token_id]).fetchone()
+            return row, (chain.revocations(conn) if row is not None and row[3] is None else {})
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass
     handle = open_db(db_path, read_only=True)
     try:
         row = handle.execute("SELECT identity, salt, hash, revoked_at FROM api_tokens WHERE id = ?",
                              [token_id]).fetchone()
-        if row is None or row[3] is not None:
-            return None
-        if not _secret_matches(_key(db_path, token_id), token, secret, row[1], row[2]):
-            return None
-        try:
-            facts = _identity_facts(row[0])
-        except BadInput:          # the identity's certificate is gone from this machine
-            return None
-        if not facts["valid_now"] or facts["fingerprint"] in chain.revocations(handle):
-            return None
+        return row, (chain.revocations(handle) if row is not None and row[3] is None else {})
     finally:
         handle.conn.close()
-    _touch(db_path, token_id)
-    return Caller(name=facts["name"] or row[0], role=facts["role"] or "", token_id=token_id)
 
 
 def _secret_matches(key: str, token: str, secret: str, salt: bytes, stored: bytes) -> bool:
