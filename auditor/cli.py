@@ -163,7 +163,21 @@ def _one_line(text: str) -> str:
 
 
 def _request(args: argparse.Namespace) -> Any:
-    from auditor.api import AuditRequest, load_meta
+    from auditor.api import AuditRequest
+
+    meta = meta_from_args(args)
+    layer_outputs = [n.strip() for n in args.layer_outputs.split(",") if n.strip()] if args.layer_outputs else None
+    return AuditRequest(model=args.model, probes=args.probes, template=args.template, db=args.db,
+                        device=args.device, tokenizer=args.tokenizer, reference=args.reference,
+                        layer_outputs=layer_outputs, limit=args.limit, seed=args.seed, meta=meta, name=args.name,
+                        model_version=args.model_version, batch_size=args.batch_size,
+                        skip_bad_probes=args.skip_bad_probes, signer=signer_of(args))
+
+
+def meta_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The audit's metadata from --meta and the single-field flags (which win), after the flags' own checks;
+    the local audit and `auditor --server ... audit` read them the same way."""
+    from auditor.api import load_meta
 
     meta = load_meta(args.meta)
     if args.purpose:
@@ -173,12 +187,7 @@ def _request(args: argparse.Namespace) -> Any:
             meta[key] = getattr(args, key)
     if args.batch_size <= 0:
         raise BadInput("--batch-size must be a positive number")
-    layer_outputs = [n.strip() for n in args.layer_outputs.split(",") if n.strip()] if args.layer_outputs else None
-    return AuditRequest(model=args.model, probes=args.probes, template=args.template, db=args.db,
-                        device=args.device, tokenizer=args.tokenizer, reference=args.reference,
-                        layer_outputs=layer_outputs, limit=args.limit, seed=args.seed, meta=meta, name=args.name,
-                        model_version=args.model_version, batch_size=args.batch_size,
-                        skip_bad_probes=args.skip_bad_probes, signer=signer_of(args))
+    return meta
 
 
 def signer_of(args: argparse.Namespace) -> Any:
@@ -237,8 +246,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from auditor.api import list_audits
 
-    rows = list_audits(args.db)
-    if args.json:
+    return print_audit_list(list_audits(args.db), args.json)
+
+
+def print_audit_list(rows: list[dict[str, Any]], as_json: bool) -> int:
+    """`auditor list`'s output, local or from a service (auditor.client_commands)."""
+    if as_json:
         print(json.dumps({"audits": rows}, ensure_ascii=False))
         return 0
     if not rows:

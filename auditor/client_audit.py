@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from auditor.client_http import Service, ServiceError, StreamLost
-from auditor.errors import AuditorError, BadInput, Cancelled
+from auditor.errors import AuditorError, Cancelled
 
 FINAL = ("completed", "failed", "cancelled", "interrupted")
 RECONNECTS = 3            # a lost progress stream is resumed this often before the client gives up
@@ -27,16 +27,9 @@ CANCEL_WAIT_S = 60.0      # after Ctrl-C: how long to wait for the service to sa
 def request_body(args: argparse.Namespace) -> dict[str, Any]:
     """The POST /v1/audits body from the audit command's flags; --meta is read here (the service is given
     its content, not a path on this computer)."""
-    from auditor.api import load_meta
+    from auditor.cli import meta_from_args
 
-    meta = load_meta(args.meta)
-    if args.purpose:
-        meta["purpose"] = args.purpose
-    for key in ("preparer", "users", "out_of_scope", "decision_requested"):
-        if getattr(args, key, None):
-            meta[key] = getattr(args, key)
-    if args.batch_size <= 0:
-        raise BadInput("--batch-size must be a positive number")
+    meta = meta_from_args(args)
     body = {"model": args.model, "probes": args.probes, "template": args.template, "limit": args.limit,
             "seed": args.seed, "device": args.device, "name": args.name, "model_version": args.model_version,
             "meta": meta, "batch_size": args.batch_size}

@@ -40,20 +40,9 @@ def format_remote(data: dict[str, Any], service: Service) -> str:
 def cmd_list(service: Service, args: argparse.Namespace) -> int:
     answer = service.get("/v1/audits")
     rows = answer["audits"] if isinstance(answer, dict) else answer
-    if args.json:
-        print(json.dumps({"audits": rows}, ensure_ascii=False))
-        return 0
-    if not rows:
-        print("no audits stored yet; run `auditor audit MODEL` or `auditor demo`")
-        return 0
-    from auditor.cli import SYMBOL
+    from auditor.cli import print_audit_list
 
-    print(f"{'AUDIT ID':<24} {'STATUS':<11} {'VERDICT':<14} {'MODEL':<28} {'VERSION':<10} {'STARTED (UTC)'}")
-    for r in rows:
-        verdict = f"{SYMBOL.get(r['verdict'] or '', ' ')} {r['verdict'] or '-'}"
-        print(f"{r['audit_id']:<24} {r['status']:<11} {verdict:<14} {(r['name'] or '')[:28]:<28} "
-              f"{(r['version'] or '')[:10]:<10} {r['started_at']}")
-    return 0
+    return print_audit_list(rows, args.json)
 
 
 def cmd_show(service: Service, args: argparse.Namespace) -> int:
