@@ -85,17 +85,10 @@ def cmd_report(service: Service, args: argparse.Namespace) -> int:
 
 
 def _prepare_out(out: Path) -> None:
-    """The local report command's checks of --out (reports.commands), before anything is asked of the server."""
-    if out.suffix.lower() != ".pdf":
-        raise BadInput(f"--out {out}: the file name must end in .pdf")
-    if out.is_dir():
-        raise BadInput(f"--out {out} is a folder; give a file name ending in .pdf")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInput(f"--out {out}: cannot create the folder {out.parent}: {exc.strerror or exc}") from None
-    if not os.access(out.parent, os.W_OK):
-        raise BadInput(f"--out {out}: the folder {out.parent} is not writable; choose another folder")
+    """The local report command's own checks of --out, before anything is asked of the server."""
+    from reports.commands import _prepare_out as check_out  # one rule for local and remote reports
+
+    check_out(out)
 
 
 def _print_report(out: Path, draft: bool) -> None:
