@@ -264,6 +264,13 @@ def audit_of_process(db_path: str | Path, child: dict[str, Any]) -> str | None:
     return row[0] if row else None
 
 
+def audit_status(db_path: str | Path, audit_id: str) -> str | None:
+    """The audit's recorded status (running, completed, cancelled, ...), or None if it has no row."""
+    with _handle(db_path) as db:
+        row = db.execute("SELECT status FROM audits WHERE id = ?", [audit_id]).fetchone()
+    return row[0] if row else None
+
+
 def finish(db_path: str | Path, job_id: str, pid: int, status: str, *, exit_code: int | None = None,
            error: str | None = None, audit_id: str | None = None) -> bool:
     """The job's final state, if it is still this worker's; False when it was recovered meanwhile."""

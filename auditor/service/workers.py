@@ -174,6 +174,7 @@ class JobRun:
         self.stopped = False     # the worker is stopping: the audit is interrupted
         self.lost = False        # the job was recovered as interrupted meanwhile: not ours any more
         self.child_lease: dict[str, Any] = {}
+        self.finished = False    # the CLI printed its `finished` event: the audit is recorded, too late to cancel
 
     def run(self) -> None:
         with tempfile.TemporaryDirectory(prefix="auditor-job-") as tmp:
@@ -233,6 +234,7 @@ class JobRun:
                 if isinstance(event, dict) and "event" in event:
                     found.append(event)
                     if event.get("event") == "finished" and event.get("audit_id"):
+                        self.finished = True
                         self._audit(str(event["audit_id"]))
             elif text.startswith("auditor:"):
                 self.error_line = text.removeprefix("auditor:").strip()
@@ -258,7 +260,7 @@ class JobRun:
         if cancel is None and not self.lost:
             self.lost = True
             child.kill()
-        elif cancel and self.cancel_sent is None:
+        elif cancel and self.cancel_sent is None and not self.finished:
             self.cancel_sent = time.monotonic()
             child.terminate()      # the CLI turns SIGTERM into a recorded cancel
         elif self.cancel_sent is not None and time.monotonic() - self.cancel_sent > TERM_GRACE_S:
@@ -271,9 +273,14 @@ class JobRun:
                 self._audit(found)
         if self.lost:
             return
+        recorded = queue.audit_status(self.db_path, self.audit_id) if self.audit_id else None
         if self.stopped:
             status, error = "interrupted", STOPPED
-        elif code == 0:
+        elif code == 0 or (recorded == "completed" and self.cancel_sent is not None):
+            # a cancel that reached the CLI after it had recorded the audit complete (while the process
+            # was ending) changes nothing: the job is what the audit's record says (exit_code stays the real one)
+            if code != 0:
+                log.info("job %s: the cancel came after the audit was recorded complete", self.job["id"])
             status, error = "completed", None
             try:
                 self._audit(str(json.loads(stdout)["audit_id"]))

@@ -36,6 +36,7 @@ from gui.state import AppState
 from gui.theme import badge_style
 from gui.widgets.model_box import ModelBox
 from gui.widgets.progress_panel import ProgressPanel
+from gui.widgets.wrapping_label import WrappingLabel
 from gui.worker import AuditJob, AuditWorker, WorkerError, in_background
 
 META = ("name", "version", "purpose", "users", "out_of_scope", "preparer", "decision_requested")
@@ -81,10 +82,9 @@ class NewAuditPage(QWidget):
         self.probes.currentIndexChanged.connect(lambda _i: self.refresh_estimate())
         self.probe_path = ""
         self.template = QComboBox(currentIndexChanged=self._describe_template)
-        self.template_text = QLabel(wordWrap=True)
-        self.not_approval = QLabel(wordWrap=True, visible=False)
+        self.template_text, self.not_approval = WrappingLabel(), WrappingLabel(visible=False)
         self.not_approval.setStyleSheet(badge_style("warn"))
-        self.estimate_label = QLabel(wordWrap=True)
+        self.estimate_label = WrappingLabel()
         self.meta = {k: QLineEdit() for k in META}
         self.limit = QSpinBox(minimum=0, maximum=1_000_000)
         self.device = QComboBox()

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
 
 from auditor.messages import Message, has, render
 from auditor.presentation import DECISIONS, audit_status_label
 from auditor.views import AuditView, SignoffView
 from gui.theme import BACKGROUNDS, COLOURS
 from gui.widgets.history import decision_message, role_message, when
+from gui.widgets.wrapping_label import WrappingLabel
 
 ROLES = ("preparer", "reviewer", "approver")
 # the panel's colour for each state: approved, approved with conditions, rejected, still to sign
@@ -77,21 +78,14 @@ def role_lines(view: AuditView) -> list[Message]:
     return lines
 
 
-class SignoffStateLabel(QLabel):
-    """The framed panel: the heading, the overall state in its colour, then a line per role."""
+class SignoffStateLabel(WrappingLabel):
+    """The framed panel: the heading, the overall state in its colour, then a line per role (its minimum
+    height follows its width, so at 200% scaling it never squeezes the form below it)."""
 
     def __init__(self) -> None:
-        super().__init__(wordWrap=True)
+        super().__init__()
         self.setObjectName("signoffState")
         self.state = "awaiting"
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        """Box layouts do not pass a wrapped label's height-for-width up, so at a narrow width (200%
-        scaling) the panel would squeeze the form below it; its minimum height follows its width."""
-        super().resizeEvent(event)
-        needed = self.heightForWidth(self.width())
-        if needed > 0 and needed != self.minimumHeight():
-            self.setMinimumHeight(needed)
 
     def set_view(self, view: AuditView | None, lang: str) -> None:
         if view is None:

@@ -18,18 +18,28 @@ import pytest
 
 from auditor import api
 from auditor.service import queue
-from auditor.service.workers import WorkerPool
+from auditor.service.workers import JobRun, WorkerPool
 from auditor.store import lease
 from tests.conftest import AUDITOR, ROOT
 from tests.fixtures.templates import no_minimum
 
 pytestmark = [pytest.mark.timeout(600),
               pytest.mark.skipif(lease.boot_id() is None, reason="workers are judged from Linux's /proc")]
-LONG = 160      # probes for a job that must still be running when it is cancelled or killed (~20 s of capture)
+LONG = 4000     # probes for a job that must still be running when it is cancelled or killed (minutes of capture)
 
 
 def request(model: Path, **extra) -> dict:
     return {"model": str(model), "template": no_minimum("quick"), "limit": 12, **extra}
+
+
+def long_request(model: Path, folder: Path) -> dict:
+    """A job that is still capturing long after its first progress event: LONG distinct probes (the
+    built-in set is too small; a quick audit of all of it can finish within one worker tick)."""
+    path = folder / "long-probes.csv"
+    lines = [f"Customer {i} asks whether the loan for account {i * 7919 % 100003} can be repaid early."
+             for i in range(LONG)]
+    path.write_text("text\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return request(model, probes=str(path), limit=None)
 
 
 def wait_for(what: Callable[[], object], timeout: float, why: str) -> object:
@@ -118,7 +128,7 @@ def test_two_jobs_complete_with_the_figures_of_a_cli_audit(tmp_path, tiny_bert):
 
 def test_cancel_a_queued_job_at_once_and_a_running_one_through_the_cli(tmp_path, tiny_bert):
     db = str(tmp_path / "service.db")
-    running = queue.submit(db, request(tiny_bert, limit=LONG), "alice")
+    running = queue.submit(db, long_request(tiny_bert, tmp_path), "alice")
     waiting = queue.submit(db, request(tiny_bert), "alice")
     assert queue.cancel(db, waiting["id"], by="bob")["status"] == "cancelled"
     pool = WorkerPool(db, 1)
@@ -145,7 +155,7 @@ SERVER = "import sys\nfrom auditor.service.workers import WorkerPool\npool = Wor
 
 def test_a_worker_killed_mid_audit_leaves_its_job_interrupted_and_a_new_pool_runs_the_queue(tmp_path, tiny_bert):
     db = str(tmp_path / "service.db")
-    lost = queue.submit(db, request(tiny_bert, limit=LONG), "alice")
+    lost = queue.submit(db, long_request(tiny_bert, tmp_path), "alice")
     queued = queue.submit(db, request(tiny_bert), "alice")
     server = subprocess.Popen([sys.executable, "-c", SERVER, db], cwd=ROOT, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
@@ -190,3 +200,29 @@ def lease_of(db: str, audit_id: str) -> dict:
         pid, boot, started, ns = conn.execute("SELECT pid, boot_id, start_time, pid_ns FROM leases WHERE audit_id = ?",
                                               [audit_id]).fetchone()
     return {"pid": pid, "boot_id": boot, "start_time": started, "pid_ns": ns}
+
+
+def test_a_cancel_that_lands_after_the_audit_is_recorded_complete_leaves_the_job_completed(tmp_path, tiny_bert):
+    """The CLI records the audit and prints `finished`, then the cancel's SIGTERM kills it while Python shuts
+    down (exit -15): the job says what the record says, completed, not cancelled."""
+    db = str(tmp_path / "service.db")
+    done = subprocess.run([AUDITOR, "audit", str(tiny_bert), "--template", no_minimum("quick"), "--limit", "12",
+                           "--db", db, "--json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    audit_id = json.loads(done.stdout)["audit_id"]
+    job = queue.submit(db, request(tiny_bert), "alice")
+    claimed = queue.claim(db, "worker-test", os.getpid())
+    assert claimed["id"] == job["id"]
+    queue.cancel(db, job["id"], by="carol")
+    run = JobRun(db, claimed, "cpu", lambda: False)
+    run.audit_id, run.cancel_sent = audit_id, time.monotonic()
+    run._finish(-signal.SIGTERM, "")
+    finished = queue.get(db, job["id"])
+    assert (finished["status"], finished["exit_code"], finished["error"]) == ("completed", -signal.SIGTERM, None)
+    # and one whose audit the CLI recorded as cancelled is cancelled
+    second = queue.submit(db, request(tiny_bert), "alice")
+    claimed = queue.claim(db, "worker-test", os.getpid())
+    run = JobRun(db, claimed, "cpu", lambda: False)
+    run.cancel_sent, run.child_lease = time.monotonic(), {"pid": 0}     # a PID no audit's lease names
+    run._finish(3, "")
+    assert queue.get(db, second["id"])["status"] == "cancelled"
