@@ -81,7 +81,7 @@ def refuse(status: int, code: str, key: str, **params: Any) -> ApiError:
 def create_app(db_path: str | Path, pool: Any = None) -> FastAPI:
     """The /v1 application over the database at `db_path`; `pool` (a WorkerPool or None) runs the jobs."""
     from auditor.environment import auditor_version
-    from auditor.service import routes_audits, routes_compare, routes_records
+    from auditor.service import routes_audits, routes_catalogue, routes_compare, routes_records
 
     app = FastAPI(title="Transformer auditor service", version=auditor_version(),
                   description="Queue, follow, review and sign model audits (issue 18). Errors are "
@@ -101,6 +101,7 @@ def create_app(db_path: str | Path, pool: Any = None) -> FastAPI:
     app.include_router(routes_audits.router, prefix=API_PREFIX)
     app.include_router(routes_records.router, prefix=API_PREFIX)
     app.include_router(routes_compare.router, prefix=API_PREFIX)
+    app.include_router(routes_catalogue.router, prefix=API_PREFIX)
     return app
 
 
