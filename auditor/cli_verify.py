@@ -42,6 +42,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                   render(Message("verify.checked.fingerprints", {"audits": checked["audits"],
                                                                  "scope": checked["audits_in_scope"],
                                                                  "evaluations": checked["evaluations"]}), "en")]
+        if checked.get("statements"):
+            lines.append(render(Message("verify.checked.statements", {"count": checked["statements"]}), "en"))
     if checked.get("signers"):
         lines.append(render(Message("verify.checked.signers"), "en"))
         lines += [render(Message("verify.checked.signer", {

@@ -31,6 +31,7 @@ import sqlite_utils
 from auditor.messages import Message
 from auditor.store import chain, queries
 from auditor.store.fingerprint import fingerprint_of, part_digests
+from auditor.verify_statements import check_statements
 
 
 @dataclass
@@ -55,6 +56,7 @@ class _Walk:
     uses: dict[str, int] = field(default_factory=dict)
     trusted: list[str] = field(default_factory=list)    # certificates added with `auditor trust add`
     by_audit: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    revoked: dict[str, int] = field(default_factory=dict)  # certificate fingerprint -> the revoking event
 
 
 def verify(db: sqlite_utils.Database, audit_id: str | None = None, *, allow_unsigned: bool = False,
@@ -70,6 +72,8 @@ def verify(db: sqlite_utils.Database, audit_id: str | None = None, *, allow_unsi
     certificates = _certificates(db)
     walk = _walk_chain(db, certificates)
     problems = [m for fp, c in certificates.items() if (m := c.get("problem"))] + walk.problems
+    statement_problems, statements = check_statements(walk.by_audit, certificates, walk.revoked, walk.bad_ids)
+    problems += statement_problems
     notes: list[Message] = []
     audits = evaluations = 0
     for aid in audit_ids:
@@ -86,7 +90,8 @@ def verify(db: sqlite_utils.Database, audit_id: str | None = None, *, allow_unsi
             message = Message("verify.problem.untrusted", {"name": s["name"], "role": s["role"],
                                                            "fingerprint": s["fingerprint"][:16]})
             (problems if require_trust else notes).append(message)
-    checked = {"events": walk.events, "signed": walk.signed, "unsigned_before_signing": walk.legacy,
+    checked = {"events": walk.events, "signed": walk.signed, "statements": statements,
+               "unsigned_before_signing": walk.legacy,
                "audits": audits, "evaluations": evaluations, "audits_in_scope": len(audit_ids),
                "signers": signers, "head": chain.head(db)}
     return VerifyResult(ok=not problems, problems=problems, checked=checked, notes=notes)
@@ -116,7 +121,7 @@ def _walk_chain(db: sqlite_utils.Database, certificates: dict[str, dict[str, Any
 
     walk = _Walk()
     prev = chain.GENESIS
-    revoked: dict[str, int] = {}
+    revoked = walk.revoked
     rows = db.execute("SELECT id, audit_id, kind, detail_json, actor, at, prev_hash, hash, signature, signer "
                       "FROM events ORDER BY id").fetchall()
     for event_id, audit_id, kind, detail_json, actor, at, prev_hash, digest, signature, signer in rows:

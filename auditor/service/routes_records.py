@@ -82,7 +82,7 @@ def signoff(audit_id: str, body: SignoffBody, db: Db,
     except StatementRefused as exc:
         raise ApiError(exc.status, "forbidden" if exc.status == 403 else "bad_input", str(exc),
                        sentence=exc.message) from None
-    return _record_signoff(db, target, statement, facts, signature, who)
+    return _record_signoff(db, target, statement, {**facts, "cert_pem": body.certificate}, signature, who)
 
 
 def _record_signoff(db: str, audit_id: str, statement: dict[str, Any], facts: dict[str, Any], signature: str,
@@ -118,6 +118,8 @@ def _record_signoff(db: str, audit_id: str, statement: dict[str, Any], facts: di
                   "evaluation_id": view.evaluation_id, "fingerprint": view.fingerprint,
                   "statement": statement, "statement_signature": signature,
                   "statement_certificate": facts["fingerprint"], "via": "service", "token_id": who.token_id}
+        # the person's certificate stays with the chain, so `auditor verify` checks their own signature offline
+        chain.remember_certificate(handle, facts["fingerprint"], facts["cert_pem"], facts["name"], facts["role"])
         api.add_event(handle, audit_id, "signed", detail, actor=facts["name"])
     return {"audit_id": audit_id, **{k: detail[k] for k in ("role", "name", "decision", "comment",
                                                               "evaluation_id", "fingerprint")},

@@ -105,8 +105,15 @@ def append(db: sqlite_utils.Database, audit_id: str | None, kind: str, detail: M
 
 
 def _remember_certificate(db: sqlite_utils.Database, signer: Any) -> None:
+    remember_certificate(db, signer.fingerprint, signer.cert_pem, signer.name, signer.role)
+
+
+def remember_certificate(db: sqlite_utils.Database, fingerprint: str, cert_pem: str, name: str | None,
+                         role: str | None) -> None:
+    """Keeps a certificate the chain refers to (an event's signer, or the person whose own signature a
+    service sign-off carries), so `auditor verify` can check signatures offline."""
     db.execute("INSERT OR IGNORE INTO certificates (fingerprint, cert_pem, name, role, first_seen) "
-               "VALUES (?, ?, ?, ?, ?)", [signer.fingerprint, signer.cert_pem, signer.name, signer.role,
+               "VALUES (?, ?, ?, ?, ?)", [fingerprint, cert_pem, name or "", role or "",
                                           datetime.now(timezone.utc).isoformat(timespec="seconds")])
 
 

@@ -284,7 +284,39 @@ def test_signoffs_follow_the_policy_and_the_duties_rules(server, setup):
     # the statement kept in the chain still verifies with the person's certificate
     assert verify_signature(identity_cert("P. Preparer"), statement_bytes(detail["statement"]),
                             base64.b64decode(detail["statement_signature"]))
-    assert api.verify_audit(setup["audit_id"], str(setup["db"])).ok
+    verified = api.verify_audit(setup["audit_id"], str(setup["db"]))
+    assert verified.ok and verified.checked["statements"] == 1, verified.problems
+    _forged_signoffs_fail_verify(setup["db"], setup["audit_id"], detail, setup["root"])
+
+
+def _forged_signoffs_fail_verify(db: Path, audit_id: str, detail: dict, folder: Path) -> None:
+    """A service whose machine key is misused records sign-offs its signature vouches for, but the people's
+    own signatures inside do not: `auditor verify` finds each (on a copy: other tests share the database)."""
+    import sqlite3
+
+    from auditor import api
+    from auditor.store import open_db
+
+    cases = {   # what the forged event claims -> the problem verify must name
+        "decision": ({**detail, "decision": "approve", "role": "preparer"}, "verify.statement.mismatch"),
+        "signature": ({**detail, "statement": {**detail["statement"], "decision": "approve"},
+                       "decision": "approve"}, "verify.statement.signature"),
+        "role": ({**detail, "role": "approver"}, "verify.statement.mismatch"),
+        "certificate": ({**detail, "statement_certificate": "0" * 64}, "verify.statement.no_certificate"),
+    }
+    for case, (forged, key) in cases.items():
+        copy = folder / f"forged-{case}.db"
+        with sqlite3.connect(db) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+        handle = open_db(str(copy))
+        try:
+            api.add_event(handle, audit_id, "signed", forged, actor=forged["name"])
+        finally:
+            handle.conn.close()
+        result = api.verify_audit(audit_id, str(copy))
+        assert not result.ok and [p.key for p in result.problems] == [key], (case, result.problems)
+        if key == "verify.statement.mismatch":
+            assert result.problems[0].params["field"] == case
 
 
 def test_a_statement_is_refused_when_stale_malformed_or_under_another_certificate(setup):
