@@ -128,7 +128,8 @@ def create_token(db_path: str | None, identity: str, *, actor: str | None = None
                 raise TokenError("service.token.identity_revoked", name=name, event=revoked)
             token_id = _new_id(handle)
             handle["api_tokens"].insert({"id": token_id, "identity": name, "salt": salt, "hash": digest,
-                                         "created_at": _now(), "revoked_at": None, "last_used_at": None})
+                                         "created_at": _now(), "revoked_at": None, "last_used_at": None,
+                                         "fingerprint": facts["fingerprint"]})
             records.add_event(handle, None, "token.created",
                               {"token_id": token_id, "identity": name, "fingerprint": facts["fingerprint"]},
                               actor=actor or name)
@@ -170,29 +171,32 @@ def _key(db_path: str | None, token_id: str) -> str:
 
 def list_tokens(db_path: str | None) -> list[dict[str, Any]]:
     """Every token, oldest first: id, identity, role, created_at, last_used_at, revoked_at and state
-    (active | revoked | identity revoked | identity expired | identity missing). Never a secret or hash."""
+    (active | revoked | identity revoked | identity expired | identity missing | identity replaced: the name
+    now has another certificate, so the token no longer works). Never a secret or hash."""
     if db_path is None and not api.db_path(None).exists():
         return []
     handle = open_db(db_path, read_only=True)
     try:
-        rows = handle.execute("SELECT id, identity, created_at, last_used_at, revoked_at FROM api_tokens "
-                              "ORDER BY rowid").fetchall()      # creation order
+        rows = handle.execute("SELECT id, identity, created_at, last_used_at, revoked_at, fingerprint "
+                              "FROM api_tokens ORDER BY rowid").fetchall()      # creation order
         revoked = chain.revocations(handle)
     finally:
         handle.conn.close()
     out = []
-    for token_id, identity, created, used, revoked_at in rows:
-        role, state = _identity_state(identity, revoked)
+    for token_id, identity, created, used, revoked_at, bound in rows:
+        role, state = _identity_state(identity, revoked, bound)
         out.append({"id": token_id, "identity": identity, "role": role, "created_at": created,
                     "last_used_at": used, "revoked_at": revoked_at, "state": "revoked" if revoked_at else state})
     return out
 
 
-def _identity_state(name: str, revoked: dict[str, int]) -> tuple[str | None, str]:
+def _identity_state(name: str, revoked: dict[str, int], bound: str | None) -> tuple[str | None, str]:
     try:
         facts = _identity_facts(name)
     except BadInput:
         return None, "identity missing"
+    if facts["fingerprint"] != bound:
+        return facts["role"], "identity replaced"
     if facts["fingerprint"] in revoked:
         return facts["role"], "identity revoked"
     return facts["role"], "active" if facts["valid_now"] else "identity expired"
@@ -216,6 +220,8 @@ def authenticate(db_path: str | None, token: str) -> Caller | None:
         return None
     if not facts["valid_now"] or facts["fingerprint"] in revoked:
         return None
+    if row[4] != facts["fingerprint"]:      # the name now belongs to another certificate (a re-created identity)
+        return None
     _touch(db_path, token_id)
     return Caller(name=facts["name"] or row[0], role=facts["role"] or "", token_id=token_id)
 
@@ -229,7 +235,7 @@ def _token_row(db_path: str | None, token_id: str) -> tuple[Any, dict[str, int]]
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
         try:
-            row = conn.execute("SELECT identity, salt, hash, revoked_at FROM api_tokens WHERE id = ?",
+            row = conn.execute("SELECT identity, salt, hash, revoked_at, fingerprint FROM api_tokens WHERE id = ?",
                                [token_id]).fetchone()
             return row, (chain.revocations(conn) if row is not None and row[3] is None else {})
         finally:
@@ -238,7 +244,7 @@ def _token_row(db_path: str | None, token_id: str) -> tuple[Any, dict[str, int]]
         pass
     handle = open_db(db_path, read_only=True)
     try:
-        row = handle.execute("SELECT identity, salt, hash, revoked_at FROM api_tokens WHERE id = ?",
+        row = handle.execute("SELECT identity, salt, hash, revoked_at, fingerprint FROM api_tokens WHERE id = ?",
                              [token_id]).fetchone()
         return row, (chain.revocations(handle) if row is not None and row[3] is None else {})
     finally:

@@ -142,12 +142,27 @@ def _m005_service(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX api_tokens_identity ON api_tokens(identity)")
 
 
+def _m006_token_certificates(db: sqlite_utils.Database) -> None:
+    """A token is bound to the identity's certificate, not only its name: an identity re-created under the
+    same name (a new key) does not inherit the old one's tokens. Existing tokens get the fingerprint their
+    `token.created` event recorded (written in the same transaction as the token, so every token has one)."""
+    import json
+
+    db.execute("ALTER TABLE api_tokens ADD COLUMN fingerprint TEXT")
+    for detail_json, in db.execute("SELECT detail_json FROM events WHERE kind = 'token.created'").fetchall():
+        detail = json.loads(detail_json or "{}")
+        if detail.get("token_id") and detail.get("fingerprint"):
+            db.execute("UPDATE api_tokens SET fingerprint = ? WHERE id = ? AND fingerprint IS NULL",
+                       [detail["fingerprint"], detail["token_id"]])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial", _m001_initial),
     (2, "leases", _m002_leases),
     (3, "read model", _m003_read_model),
     (4, "signed events", _m004_signed_events),
     (5, "service", _m005_service),
+    (6, "token certificates", _m006_token_certificates),
 ]
 
 READ_MODEL = 3   # the first version that stores statuses, ratings and sentences

@@ -226,7 +226,7 @@ def test_migrations_run_only_when_needed(tmp_path):
     rows = api.list_audits(str(media / "audits.db"))   # writable: migrated, and the lease-less audit marked
     assert [(r["audit_id"], r["status"]) for r in rows] == [(old, "interrupted")]
     with contextlib.closing(sqlite3.connect(media / "audits.db")) as conn:
-        assert [r[0] for r in conn.execute("SELECT id FROM _migrations ORDER BY id")] == [1, 2, 3, 4, 5]
+        assert [r[0] for r in conn.execute("SELECT id FROM _migrations ORDER BY id")] == [1, 2, 3, 4, 5, 6]
         size = conn.execute("SELECT count(*) FROM events").fetchone()[0]
     stamp = (media / "audits.db").stat().st_mtime_ns
     open_db(media / "audits.db", read_only=True).conn.close()   # up to date, nothing to mark: nothing written

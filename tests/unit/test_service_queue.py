@@ -60,7 +60,7 @@ def dead_pid() -> int:
     return child.pid
 
 
-def test_migration_5_creates_the_service_tables_as_designed():
+def test_migrations_5_and_6_create_the_service_tables_as_designed():
     handle = open_db(memory=True)
     columns = {t: [(c.name, c.type, c.notnull, c.is_pk) for c in handle[t].columns]
                for t in ("jobs", "job_events", "api_tokens")}
@@ -71,7 +71,7 @@ def test_migration_5_creates_the_service_tables_as_designed():
     assert [c[0] for c in columns["job_events"] if c[3]] == ["job_id", "seq"]
     assert [(c[0], c[1]) for c in columns["api_tokens"]] == [
         ("id", "TEXT"), ("identity", "TEXT"), ("salt", "BLOB"), ("hash", "BLOB"), ("created_at", "TEXT"),
-        ("revoked_at", "TEXT"), ("last_used_at", "TEXT")]
+        ("revoked_at", "TEXT"), ("last_used_at", "TEXT"), ("fingerprint", "TEXT")]     # 6: bound to a certificate
     with pytest.raises(sqlite3.IntegrityError):      # only the six statuses
         handle.execute("INSERT INTO jobs (id, status, request_json, submitted_by, submitted_at) "
                        "VALUES ('J-1', 'done', '{}', 'a', 'now')")

@@ -176,3 +176,40 @@ def test_limiter_bounds_memory():
     assert limiter.allow("a") and not limiter.allow("b") and not limiter.allow("c")
     with pytest.raises(ValueError):
         FailedAuthLimiter(max_failures=0)
+
+
+def test_a_token_is_bound_to_the_certificate_not_only_the_name(db, folder, tmp_path, monkeypatch):
+    """An identity re-created under the same name (a new key and certificate) does not inherit the tokens
+    of the one it replaced: they stop working and the list says why."""
+    import shutil
+
+    from auditor.identity import create_identity
+
+    token_id, token = create_token(db, "S. Spare")
+    assert authenticate(db, token) is not None
+    other = tmp_path / "other-ids"
+    monkeypatch.setenv("AUDITOR_IDENTITY_DIR", str(other))
+    create_identity("S. Spare", "preparer", passphrase=PASS)
+    replaced = tmp_path / "replaced-ids"
+    shutil.copytree(folder, replaced)
+    for path in other.iterdir():                  # the new S. Spare's key and certificate over the old ones
+        shutil.copy2(path, replaced / path.name)
+    monkeypatch.setenv("AUDITOR_IDENTITY_DIR", str(replaced))
+    assert authenticate(db, token) is None
+    assert {r["id"]: r["state"] for r in list_tokens(db)}[token_id] == "identity replaced"
+    fresh_id, fresh = create_token(db, "S. Spare")          # a token made for the new certificate works
+    assert authenticate(db, fresh) == Caller(name="S. Spare", role="preparer", token_id=fresh_id)
+
+
+def test_migration_6_binds_existing_tokens_to_the_certificate_their_event_recorded(db):
+    from auditor.store import open_db
+
+    token_id, token = create_token(db, "A. Tanaka")
+    with sqlite3.connect(db) as conn:                   # the database as migration 5 left it
+        conn.execute("ALTER TABLE api_tokens DROP COLUMN fingerprint")
+        conn.execute("DELETE FROM _migrations WHERE id = 6")
+    open_db(db).conn.close()
+    with sqlite3.connect(db) as conn:
+        bound = conn.execute("SELECT fingerprint FROM api_tokens WHERE id = ?", [token_id]).fetchone()[0]
+    assert bound == json.loads(_events(db, "token.created")[0][1])["fingerprint"] and len(bound) == 64
+    assert authenticate(db, token) is not None

@@ -37,7 +37,7 @@ def test_long_form_rows_have_the_contract_columns():
 
 
 def test_migrations_are_recorded_and_idempotent(fresh_db):
-    assert [r["id"] for r in fresh_db["_migrations"].rows] == [1, 2, 3, 4, 5]
+    assert [r["id"] for r in fresh_db["_migrations"].rows] == [1, 2, 3, 4, 5, 6]
     assert migrate(fresh_db) == []
     assert {"models", "probe_sets", "audits", "check_results", "metrics", "evaluations", "findings",
             "events", "leases", "check_statuses"} <= set(fresh_db.table_names())
@@ -190,7 +190,7 @@ def test_open_db_runs_migrations_once_per_file(tmp_path, monkeypatch):
     # a file replaced at the same path is a new file: it is migrated again
     path.unlink()
     open_db(path).conn.close()
-    assert calls["migrate"] == 3 and [r["id"] for r in open_db(path)["_migrations"].rows] == [1, 2, 3, 4, 5]
+    assert calls["migrate"] == 3 and [r["id"] for r in open_db(path)["_migrations"].rows] == [1, 2, 3, 4, 5, 6]
 
 
 def test_intervals_are_variants_of_their_metric_and_read_back_apart():
