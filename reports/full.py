@@ -15,7 +15,7 @@ from auditor.condition_text import measured_name, thresholds
 from auditor.messages import Message, render
 from auditor.presentation import decision_label, dimension_label, metric_label, scope_label, variant_label
 from auditor.status import Status
-from reports import fonts, signature_block
+from reports import clauses, fonts, signature_block
 from reports.board import missing_block
 from reports.data import AUDIT_SCOPE, ReportData, top_risks
 from reports.figures import river
@@ -269,11 +269,12 @@ def _detail(detail: Any) -> str:
     return "; ".join(parts)
 
 
-def _frameworks(t: dict[str, Any], st: dict) -> list:
+def _frameworks(data: ReportData, t: dict[str, Any], st: dict) -> list:
     f = t["fw"]
     rows = [[f["framework"], f["requirement"], f["where"]]] + [[esc(a), esc(b), esc(c)] for a, b, c in t["frameworks"]]
     return [_h(t, 12, st), Paragraph(esc(t["frameworks_intro"]), st["body"]),
-            table(rows, [140, CONTENT_W - 250, 110], st)]
+            table(rows, [140, CONTENT_W - 250, 110], st),
+            *clauses.flowables(data, t, st)]     # the audit template's own clauses, coverage not compliance
 
 
 def _signoff(data: ReportData, t: dict[str, Any], st: dict) -> list:
@@ -298,7 +299,7 @@ def story(data: ReportData, t: dict[str, Any]) -> list:
     parts += _identity(data, t, st) + _purpose(data, t, st) + _scope(data, t, st) + _thresholds(data, t, st)
     parts += [PageBreak(), _h(t, 6, st)] + results_story(data, t, st)
     parts += [PageBreak()] + _register(data, t, st) + _limitations(data, t, st) + _security(data, t, st)
-    parts += _change(data, t, st) + _repro(data, t, st) + _frameworks(t, st) + _signoff(data, t, st)
+    parts += _change(data, t, st) + _repro(data, t, st) + _frameworks(data, t, st) + _signoff(data, t, st)
     return parts
 
 
