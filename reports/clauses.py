@@ -57,8 +57,9 @@ def rows_by_clause(data: ReportData) -> dict[str, list[tuple[str | None, str]]]:
 
 def flowables(data: ReportData, t: dict[str, Any], st: dict) -> list:
     lang = data.lang
-    # the heading and intro stay with the table's first rows
-    out: list = [CondPageBreak(160), Paragraph(esc(say("report_clauses.title", lang)), st["h2"]),
+    # the heading and intro stay with the table's first row, which does not split (a document's clause with a
+    # dozen findings is about 200 pt tall)
+    out: list = [CondPageBreak(300), Paragraph(esc(say("report_clauses.title", lang)), st["h2"]),
                  Paragraph(esc(say("report_clauses.intro", lang)), st["body"])]
     by_clause = rows_by_clause(data)
     if not by_clause:
