@@ -20,17 +20,24 @@ def signed_statement(service: Service, args: argparse.Namespace) -> dict[str, An
     """The POST /v1/audits/{id}/signoffs body; the identity is unlocked (its passphrase asked) first, as a
     local `auditor sign --identity` does, and checked against --name and --role before anything is sent."""
     from auditor.identity import load_identity
-    from auditor.service.statements import make_statement, signed_request
 
     signer = load_identity(args.identity)
     if signer.machine:
         raise BadInput("the machine key signs nobody's sign-off; name a person's identity with --identity")
     if " ".join(str(args.name).split()) != signer.name:
         raise BadInput(f"--name {args.name!r} is not the name of identity {signer.name!r}; sign under your own name")
-    if signer.role != args.role:
-        raise BadInput(f"identity {signer.name} is a {signer.role}; it cannot sign as {args.role}")
-    audit = service.get("/v1/audits/" + quote(args.audit_id, safe=""))
+    return signed_for(service, signer, args.audit_id, args.role, args.decision)
+
+
+def signed_for(service: Service, signer: Any, audit_id: str, role: str, decision: str | None) -> dict[str, Any]:
+    """The signed body for an unlocked identity (`signer`): the desktop client's service mode calls this
+    after its own passphrase dialog; the fingerprint is the audit's as the service shows it now."""
+    from auditor.service.statements import make_statement, signed_request
+
+    if signer.role != role:
+        raise BadInput(f"identity {signer.name} is a {signer.role}; it cannot sign as {role}")
+    audit = service.get("/v1/audits/" + quote(audit_id, safe=""))
     if audit.get("status") != "completed":
         raise BadInput(f"audit {audit['audit_id']} is {audit.get('status')}; only a completed audit can be signed")
-    statement = make_statement(audit["audit_id"], audit["fingerprint"], args.role, args.decision)
+    statement = make_statement(audit["audit_id"], audit["fingerprint"], role, decision)
     return signed_request(signer, statement)

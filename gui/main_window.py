@@ -1,7 +1,8 @@
 """The main window: a page list on the left, the pages in a stack, language and database in the toolbar.
 
-Keyboard: menus File (Alt+F) and Go (Alt+G), language Alt+U; Ctrl+N new audit, Ctrl+O open database, Ctrl+M compare,
-Ctrl+E export, Ctrl+Q quit, Ctrl+1..6 the pages; Return on the page list moves into the page.
+Keyboard: menus File (Alt+F) and Go (Alt+G), language Alt+U; Ctrl+N new audit, Ctrl+O open database, Ctrl+Shift+O
+connect to an audit service, Ctrl+M compare, Ctrl+E export, Ctrl+Q quit, Ctrl+1..7 the pages; Return on the page list
+moves into the page. The queue page is listed only while connected to a service (gui/source.py).
 Start-up: only the library is built before the window shows; the other pages are built when first shown,
 when an audit is opened, or one per idle turn of the event loop after the window appears (their imports and
 the template list cost about half of the start, issue 17 item 10).
@@ -35,14 +36,16 @@ from gui.state import AppState
 from gui.theme import apply_language_font
 
 NAV_WIDTH, NAV_NARROW = 170, 140     # the page list's width; narrower below 1200 px (200 % scaling)
-PAGES = ("library", "new", "findings", "compare", "signoff", "export")
+PAGES = ("library", "new", "findings", "compare", "signoff", "export", "queue")
 _CLASSES = {"library": ("gui.pages.library", "LibraryPage"), "new": ("gui.pages.new_audit", "NewAuditPage"),
             "findings": ("gui.pages.findings", "FindingsPage"), "compare": ("gui.pages.compare", "ComparePage"),
-            "signoff": ("gui.pages.signoff", "SignOffPage"), "export": ("gui.pages.export", "ExportPage")}
+            "signoff": ("gui.pages.signoff", "SignOffPage"), "export": ("gui.pages.export", "ExportPage"),
+            "queue": ("gui.pages.queue", "QueuePage")}
 # the pages that show the open audit: built before audit_opened is emitted, so each of them hears it
 _AUDIT_PAGES = ("findings", "compare", "signoff", "export")
 # (action, catalogue key, shortcut): the File menu
 _FILE = (("new_audit", "gui.window.action.new_audit", "Ctrl+N"), ("open_db", "gui.window.action.open_db", "Ctrl+O"),
+         ("connect", "gui_service.menu.connect", "Ctrl+Shift+O"),
          ("compare", "gui.window.action.compare", "Ctrl+M"), ("export", "gui.window.action.export", "Ctrl+E"),
          ("quit", "gui.window.action.quit", "Ctrl+Q"))
 
@@ -95,6 +98,7 @@ class MainWindow(QMainWindow):
     compare = _page("compare")
     signoff = _page("signoff")
     export = _page("export")
+    queue = _page("queue")
 
     def __init__(self, db: str | None = None, settings: Settings | None = None) -> None:
         super().__init__()
@@ -169,6 +173,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         self.file_menu = self.menuBar().addMenu("")
         slots = {"new_audit": lambda: self.show_page("new", focus=True), "open_db": self.choose_db,
+                 "connect": self.connect_service,
                  "compare": lambda: self.show_page("compare", focus=True),
                  "export": lambda: self.show_page("export", focus=True), "quit": self.close}
         self.actions_by_name: dict[str, QAction] = {}
@@ -188,17 +193,22 @@ class MainWindow(QMainWindow):
 
     def retranslate(self) -> None:
         t = self.state.tr
-        self.setWindowTitle(t("app.title"))
+        source = self.state.source
+        where = t("gui_service.where.local", path=source.where()) if source.local else t(
+            "gui_service.where.service", url=source.url, name=source.name or "?", role=t(f"s.role.{source.role}"))
+        self.setWindowTitle(f"{t('app.title')} — {where}")
         for row, key in enumerate(PAGES):
-            self.nav.item(row).setText(t(f"nav.{key}"))
-            self.page_actions[row].setText(t(f"gui.window.go.{key}"))
+            prefix = "gui_service." if key == "queue" else ""
+            self.nav.item(row).setText(t(f"{prefix}nav.{key}"))
+            self.page_actions[row].setText(t(f"{prefix}go.{key}" if prefix else f"gui.window.go.{key}"))
+        self.nav.item(PAGES.index("queue")).setHidden(source.local)     # the queue is a service's
         self.nav.setAccessibleName(t("gui.window.nav.name"))
         self.nav.setAccessibleDescription(t("gui.window.nav.description"))
         self.language_label.setText(t("gui.window.language.label") + " ")
         self.language.setAccessibleName(t("gui.window.language.name"))
         self.language.setAccessibleDescription(t("gui.window.language.description"))
-        self.db_label.setText(t("db.label", path=str(api.db_path(self.state.db))))
-        self.db_label.setAccessibleName(t("gui.window.database.name"))
+        self.db_label.setText(t("db.label", path=str(api.db_path(self.state.db))) if source.local else where)
+        self.db_label.setAccessibleName(t("gui.window.database.name") if source.local else t("gui_service.where.name"))
         self.file_menu.setTitle(t("gui.window.menu.file"))
         self.go_menu.setTitle(t("gui.window.menu.go"))
         for name, key, _shortcut in _FILE:
@@ -267,10 +277,20 @@ class MainWindow(QMainWindow):
         if path:
             self.state.set_db(path)
 
+    def connect_service(self) -> None:
+        """File → Connect to audit service…: the dialog checks the address and token, then the window reads
+        from the service (a refused attempt changes nothing)."""
+        from gui.connect_dialog import ConnectDialog
+
+        dialog = ConnectDialog(self.state, self)
+        if dialog.exec() and dialog.source is not None:
+            self.state.set_source(dialog.source)
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         new_audit = self._pages.get("new")       # never built: no audit can be running
-        if new_audit is not None and new_audit.worker.running():
-            new_audit.worker.cancel()
+        # a local run dies with the window; a job on the service runs on (the queue shows it next time)
+        if new_audit is not None and new_audit.worker.local.running():
+            new_audit.worker.local.cancel()
             if new_audit.worker.process is not None:
                 new_audit.worker.process.waitForFinished(5000)
         super().closeEvent(event)

@@ -35,6 +35,10 @@ class Settings:
     def db(self, value: str) -> None:
         self.set("database", value)
 
+    def file(self) -> str:
+        """The settings file's path (the remembered service token is kept beside it, gui/connect_dialog.py)."""
+        return self._q.fileName()
+
     def folder(self, kind: str) -> str:
         return self.get(f"folders/{kind}", "")
 

@@ -1,4 +1,5 @@
-"""Shared state of the window: database, language, the open audit; pages listen to its signals."""
+"""Shared state of the window: the data source (a local database or an audit service, gui/source.py),
+language, the open audit; pages listen to its signals and read through `state.source`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,7 @@ from PySide6.QtCore import QObject, Signal
 
 from auditor import api
 from gui.settings import Settings
+from gui.source import LocalSource, ServiceSource
 from gui.strings import tr
 
 
@@ -24,6 +26,7 @@ class AppState(QObject):
         self.settings = settings
         self.db: str | None = db or settings.db or None
         _ensure(self.db)
+        self.source: LocalSource | ServiceSource = LocalSource(self.db)
         self.lang = settings.language
         self.audit_id = ""
 
@@ -40,8 +43,18 @@ class AppState(QObject):
         _ensure(db)
         self.db = db or None
         self.settings.db = db
+        self.source = LocalSource(self.db)
         self.audit_id = ""
         self.db_changed.emit(db)
+
+    def set_source(self, source: LocalSource | ServiceSource) -> None:
+        """Reads from `source` from now on (db_changed tells every page to re-read; its argument is the
+        source's place: a database path or a service URL)."""
+        self.source = source
+        if isinstance(source, LocalSource):
+            self.db = source.db
+        self.audit_id = ""
+        self.db_changed.emit(source.where())
 
     def changed(self, audit_id: str = "") -> None:
         """Call after any action that writes to the database: pages showing `audit_id` (and the audit

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from auditor import api
 from auditor.messages import Message, render
 from gui.state import AppState
 from gui.strings import verdict_word
@@ -158,7 +157,7 @@ class ComparePage(QWidget):
 
     def _reload_lists(self) -> list[dict[str, Any]]:
         """Both lists rebuilt from the database (newest first), keeping what was chosen."""
-        audits = [a for a in api.list_audits(self.state.db) if a.get("status") == "completed"]
+        audits = [a for a in self.state.source.list_audits() if a.get("status") == "completed"]
         for combo in (self.a, self.b):
             combo.blockSignals(True)    # one comparison after both lists are rebuilt, not one per item
             current = combo.currentData()
@@ -228,8 +227,8 @@ class ComparePage(QWidget):
             self._pending = True    # no comparison at window start or behind another page
             return
         self._pending = False
-        self.result = api.compare_audits(a, b, db=self.state.db)
-        self.titles = rows_of.titles_of([api.audit_view(audit_id, self.state.db) for audit_id in (a, b)])
+        self.result = self.state.source.compare_audits(a, b)
+        self.titles = rows_of.titles_of([self.state.source.audit_view(audit_id) for audit_id in (a, b)])
         self._show(self.result)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from auditor import api
 from auditor.messages import Message, has
 from gui.state import AppState
 from gui.theme import badge_style
@@ -133,7 +132,7 @@ class ExportPage(QWidget):
     def _read_status(self) -> None:
         """How the open audit's run ended (one query for the list; the list is what the library reads too)."""
         audit_id = self.state.audit_id
-        listed = next((a for a in api.list_audits(self.state.db) if a["audit_id"] == audit_id), None) \
+        listed = next((a for a in self.state.source.list_audits() if a["audit_id"] == audit_id), None) \
             if audit_id else None
         self.audit_status = str(listed.get("status") or "") if listed else None
         self._say_draft()
@@ -189,14 +188,15 @@ class ExportPage(QWidget):
             return
         if self.building:
             return
-        audit_id, kind, lang, db = self.state.audit_id, self.kind.currentData(), self.lang.currentData(), self.state.db
+        audit_id, kind, lang = self.state.audit_id, self.kind.currentData(), self.lang.currentData()
         out = Path(self._tmp.name) / f"{audit_id}-{kind}-{lang}.pdf"
         self.building = True
         self._building_for = (audit_id, str(kind), str(lang))
         self.preview_button.setEnabled(False)
         self.save_button.setEnabled(False)
         self._say("x.building")
-        in_background(lambda: build_pdf(audit_id, out, kind, lang, db), self._built, self._build_failed)
+        source = self.state.source
+        in_background(lambda: source.build_pdf(audit_id, out, kind, lang), self._built, self._build_failed)
 
     def _built(self, path: Path) -> None:
         self.building = False

@@ -26,12 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from auditor import api, messages
+from auditor import messages
 from auditor.coverage import CHECKS_BY_DIMENSION, coverage_message, statuses_of
 from auditor.presentation import missing_evidence, presentation, scope_label, status_label
 from auditor.views import DIMENSIONS, AuditView
 from gui.pages.findings_detail import CheckDetail
 from gui.pages.findings_states import banner_lines, empty_lines, heading_html, signoff_lines, stopped_lines
+from gui.source import unverified
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import BACKGROUNDS, COLOURS, colour
@@ -145,7 +146,7 @@ class FindingsPage(QWidget):
 
     def load(self, audit_id: str) -> None:
         """Opens `audit_id` ('' for none) on its most severe check."""
-        self.view = api.audit_view(audit_id, self.state.db) if audit_id else None
+        self.view = self.state.source.audit_view(audit_id) if audit_id else None
         self._check_evidence()
         self.render(open_on=most_severe_row(self.view) if self.view else -1)
 
@@ -156,13 +157,13 @@ class FindingsPage(QWidget):
             self.render()
             return
         if audit_id in ("", self.view.audit_id):
-            self.view = api.audit_view(self.view.audit_id, self.state.db)
+            self.view = self.state.source.audit_view(self.view.audit_id)
             self._check_evidence()
             self.render()
 
     def _check_evidence(self) -> None:
         """The open audit's signed-record state, checked on a pool thread unless cached for the file as it is."""
-        if self.view is None or cached(self.state.db, self.view.audit_id) is not None:
+        if self.view is None or not self.state.source.local or cached(self.state.db, self.view.audit_id) is not None:
             return
         audit_id, db = self.view.audit_id, self.state.db
 
@@ -173,6 +174,9 @@ class FindingsPage(QWidget):
 
     def _show_evidence(self) -> None:
         view = self.view
+        if view is not None and not self.state.source.local:
+            self.evidence.set_evidence(unverified(self.state.lang), self.state.lang)
+            return
         self.evidence.set_evidence(None if view is None else cached(self.state.db, view.audit_id) or PENDING,
                                    self.state.lang)
 
@@ -235,7 +239,7 @@ class FindingsPage(QWidget):
             widget.hide()
         self.filler.show()
         self.banner.clear_banner()
-        self.state_panel.say(empty_lines(self.state.db, t), "info", t("gui.findings.state.name"), size_pt=13)
+        self.state_panel.say(empty_lines(self.state.source, t), "info", t("gui.findings.state.name"), size_pt=13)
         self.checks.blockSignals(True)
         self.checks.clear()
         self.checks.blockSignals(False)

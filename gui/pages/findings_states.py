@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from typing import Any
 
-from auditor import api
 from auditor.messages import render
 from auditor.presentation import audit_status_label, presentation
 from auditor.views import AuditView
@@ -26,10 +26,10 @@ def when(at: str | None) -> str:
     return (at or "")[:16].replace("T", " ")
 
 
-def empty_lines(db: str | None, tr: Tr) -> list[str]:
+def empty_lines(source: Any, tr: Tr) -> list[str]:
     """What to do when no audit is open: start one (the database has none) or open one from the library."""
     try:
-        has_audits = bool(api.list_audits(db))
+        has_audits = bool(source.list_audits())
     except Exception:   # an unreadable file is the library's to report; here it simply has nothing to open
         has_audits = False
     return [tr("gui.findings.empty.none_open" if has_audits else "gui.findings.empty.no_audits")]

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from auditor import api
 from auditor.presentation import audit_status_label
 from auditor.status import VERDICTS
+from gui.source import unverified
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import colour
@@ -156,13 +156,15 @@ class LibraryPage(QWidget):
 
     def refresh(self) -> None:
         self._refresh_due = False
-        self.audits = api.list_audits(self.state.db)
+        self.audits = self.state.source.list_audits()
         self.check_evidence()
         self.apply_filter()
 
     def check_evidence(self) -> None:
         """Each audit's signed-record state (api.verify_audit), checked on a pool thread where not cached."""
         db = self.state.db
+        if not self.state.source.local:      # the service's record is verified on the server
+            return
         todo = [a["audit_id"] for a in self.audits if verification.cached(db, a["audit_id"]) is None]
         if not todo:
             return
@@ -175,6 +177,8 @@ class LibraryPage(QWidget):
         verification.check_later(db, todo, done, self)
 
     def evidence_of(self, audit_id: str) -> verification.Evidence:
+        if not self.state.source.local:
+            return unverified(self.state.lang)
         return verification.cached(self.state.db, audit_id) or verification.PENDING
 
     def signoff_of(self, audit: dict[str, Any]) -> cells.SignoffState:
@@ -221,7 +225,7 @@ class LibraryPage(QWidget):
     def _show_state(self, shown: int) -> None:
         """The table, or a sentence in its place: an empty list never looks like a result."""
         t = self.state.tr
-        path = str(api.db_path(self.state.db))
+        path = self.state.source.where()
         self.open_button.setEnabled(shown > 0)
         if not self.audits:
             self._say_empty(t("gui.library.empty_title"), t("gui.library.empty_body", path=path))

@@ -32,12 +32,13 @@ from PySide6.QtWidgets import (
 from auditor import api
 from gui.dialogs import failure_sentence, worker_error
 from gui.estimate import default_estimate, estimate_text, plan_estimate
+from gui.service_run import RunWorker, server_note
 from gui.state import AppState
 from gui.theme import badge_style
 from gui.widgets.model_box import ModelBox
 from gui.widgets.progress_panel import ProgressPanel
 from gui.widgets.wrapping_label import WrappingLabel
-from gui.worker import AuditJob, AuditWorker, WorkerError, in_background
+from gui.worker import AuditJob, WorkerError, in_background
 
 META = ("name", "version", "purpose", "users", "out_of_scope", "preparer", "decision_requested")
 
@@ -46,7 +47,7 @@ class NewAuditPage(QWidget):
     def __init__(self, state: AppState) -> None:
         super().__init__()
         self.state = state
-        self.worker = AuditWorker(self, lang=lambda: state.lang)
+        self.worker = RunWorker(self, state)      # the local worker process, or the service's queue when connected
         self.worker.event.connect(lambda event: self.panel.advance(event))
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
@@ -98,6 +99,7 @@ class NewAuditPage(QWidget):
         self.open_button = QPushButton(clicked=lambda: self.state.open_audit(self.last_audit_id), visible=False)
         self.panel = ProgressPanel(self.state)
         self.bar, self.step = self.panel.bar, self.panel.phase     # the names scripts and tests use
+        self.server_note = server_note(self)       # in service mode: the model path is on the server
 
     def _lay_out(self) -> None:
         """Model and run settings on the left, audit details on the right, run controls below."""
@@ -168,11 +170,8 @@ class NewAuditPage(QWidget):
         self.run_button.setAccessibleName(t("new.run"))
 
     def _idle_text(self) -> str:
-        if not self.model_box.chosen():
-            return self.state.tr("new.idle")
-        if self.model_box.previewing():
-            return self.state.tr("new.preview_wait")
-        return "" if self._run_block() else self.state.tr("gui.new.ready")
+        key = "new.idle" if not self.model_box.chosen() else "new.preview_wait" if self.model_box.previewing() else ""
+        return self.state.tr(key) if key else "" if self._run_block() else self.state.tr("gui.new.ready")
 
     def _fill_probes(self) -> None:
         t = self.state.tr

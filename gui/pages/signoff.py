@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from auditor import api, duties
+from auditor import duties
 from auditor.messages import Message, has, render
 from auditor.views import AuditView
 from gui import dialogs
@@ -185,8 +185,8 @@ class SignOffPage(QWidget):
     def reload(self) -> None:
         self._stale = False
         audit_id = self.state.audit_id
-        self.view = api.audit_view(audit_id, self.state.db) if audit_id else None
-        self._has_audits = self.view is not None or _has_audits(self.state.db)
+        self.view = self.state.source.audit_view(audit_id) if audit_id else None
+        self._has_audits = self.view is not None or _has_audits(self.state.source)
         self._can_choose = self._anyone_may_sign()
         self._render()
         self._update_permission()
@@ -232,7 +232,7 @@ class SignOffPage(QWidget):
         role, decision = self.role.currentData(), self.decision.currentData()
         refused = None
         if self.view is not None and role:
-            refused = api.signoff_refusal(self.view.audit_id, role, decision, identity, self.state.db)
+            refused = self.state.source.signoff_refusal(self.view.audit_id, role, decision, identity)
         text = "" if refused is None else render(_worded(refused), self.state.lang)
         for chooser in (self.role, self.identity, self.name, self.decision):
             chooser.setEnabled(self._can_choose)       # the reason beside the button stays visible either way
@@ -277,7 +277,7 @@ class SignOffPage(QWidget):
             if identity and signer is None:
                 self.message.setText(self._say("duties.gui.not_signed"))
                 return
-            api.sign_audit(audit_id, role, name, decision=decision, db=self.state.db, signer=signer)
+            self.state.source.sign_audit(audit_id, role, name, decision, signer)
         except Exception as exc:  # a refused sign-off (a wrong passphrase, a rule) is a dialog, in the user's language
             message = getattr(exc, "message", None)
             QMessageBox.warning(self, self.state.tr("err.action"),
@@ -299,9 +299,9 @@ class SignOffPage(QWidget):
             self.sign_box.setMinimumHeight(least)
 
 
-def _has_audits(db: str | None) -> bool:
+def _has_audits(source: Any) -> bool:
     try:
-        return bool(api.list_audits(db))
+        return bool(source.list_audits())
     except Exception:  # an unreadable file is the library's to report; here there is simply nothing to sign
         return False
 

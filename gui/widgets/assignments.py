@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from auditor import api
 from auditor.duties import NEEDS_OWNER
 from auditor.messages import Message, render
 from auditor.presentation import scope_label
@@ -277,8 +276,7 @@ class AssignmentBox(QGroupBox):
             if self.identity.currentData() and signer is None:
                 self.status.setText(self._say("gui.signoff.assign.not_saved"))
                 return
-            api.assign_finding(audit_id, f.id, owner=changes.get("owner"), due=changes.get("due"), actor=by,
-                               db=self.state.db, signer=signer)
+            self.state.source.assign_finding(audit_id, f.id, changes.get("owner"), changes.get("due"), by, signer)
         except Exception as exc:  # a wrong passphrase or a refused value: one sentence in the user's language
             message = getattr(exc, "message", None)
             QMessageBox.warning(self, self.state.tr("err.action"),

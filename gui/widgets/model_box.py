@@ -103,6 +103,10 @@ class ModelBox(QGroupBox):
     def set_model(self, path: str) -> None:
         """Shows the model's format, size and hash, computed in a child process (hashing can take seconds)."""
         path = path.strip()
+        if path and not self.state.source.local:   # a path on the service's disk: the service checks it
+            self.path.setText(path)
+            self.named.emit(api.default_model_name(Path(path)))
+            return
         if not path or path == self.preview_for:
             return
         self.preview_for = path

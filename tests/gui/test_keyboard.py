@@ -39,15 +39,15 @@ def test_every_menu_item_has_a_mnemonic_and_the_named_shortcuts(make_window, lan
     window = make_window()
     window.set_language(lang)
     items = [a for menu in (window.file_menu, window.go_menu) for a in menu.actions() if not a.isSeparator()]
-    assert len(items) == 5 + len(PAGES)
+    assert len(items) == 6 + len(PAGES)
     for action in items:
         assert "&" in action.text() and action.text().replace("&", "").strip(), action.text()
         if lang == "ja":      # Japanese items carry the letter in brackets after the words: 終了(&Q)
             assert "(&" in action.text(), action.text()
     shortcuts = {name: a.shortcut().toString() for name, a in window.actions_by_name.items()}
-    assert shortcuts == {"new_audit": "Ctrl+N", "open_db": "Ctrl+O", "compare": "Ctrl+M", "export": "Ctrl+E",
-                         "quit": "Ctrl+Q"}
-    assert [a.shortcut().toString() for a in window.page_actions] == [f"Ctrl+{n}" for n in range(1, 7)]
+    assert shortcuts == {"new_audit": "Ctrl+N", "open_db": "Ctrl+O", "connect": "Ctrl+Shift+O", "compare": "Ctrl+M",
+                         "export": "Ctrl+E", "quit": "Ctrl+Q"}
+    assert [a.shortcut().toString() for a in window.page_actions] == [f"Ctrl+{n}" for n in range(1, 8)]
 
 
 def test_shortcuts_show_their_pages_and_put_the_focus_there(make_window, qtbot):
