@@ -3,6 +3,8 @@ returns the same exit code, from the service's answers (auditor.client.Service).
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import hashlib
 import json
 import os
@@ -64,8 +66,7 @@ def cmd_compare(service: Service, args: argparse.Namespace) -> int:
 
 def cmd_report(service: Service, args: argparse.Namespace) -> int:
     if getattr(args, "sign", None):
-        raise BadInput("--sign with --server: a signed report is signed on the computer that holds the identity's "
-                       "key; write it with a local `auditor report --sign` on a copy of the database")
+        return _signed_report(service, args)
     out = Path(args.out)
     _prepare_out(out)
     query = {"kind": args.kind, "lang": args.lang, **({"draft": "true"} if args.draft else {})}
@@ -82,6 +83,68 @@ def cmd_report(service: Service, args: argparse.Namespace) -> int:
         tmp.unlink(missing_ok=True)
     _print_report(out, bool(args.draft))
     return 0
+
+
+def _signed_report(service: Service, args: argparse.Namespace) -> int:
+    """`report --sign IDENTITY` through the service, the key staying here: the server renders the report with
+    this signer's block (auditor.service.routes_reports), this computer signs it with PAdES as a local
+    `auditor report --sign` does (reports.commands.sign_rendered), the server checks and records it, and only
+    then is --out written. Prints the local command's lines."""
+    from auditor.identity import load_identity
+    from auditor.messages import Message, render
+    from reports import signing
+    from reports.commands import sign_rendered
+
+    if args.draft:
+        raise BadInput(render(Message("signing.refused.draft"), "en"))
+    out = Path(args.out)
+    _prepare_out(out)                      # a bad --out is refused before the passphrase is asked
+    signer = load_identity(args.sign)
+    if signer.machine:
+        raise BadInput(render(Message("signing.refused.machine"), "en"))
+    answer = service.post(_path("audits", args.audit_id, "report", "to-sign"),
+                          {"kind": args.kind or "full", "lang": args.lang or "en", "certificate": signer.cert_pem})
+    pdf, block = _to_sign(answer, service)
+    if block.fingerprint != signer.fingerprint:
+        raise ServiceError(render(Message("service.report.other_signer", {"named": block.name, "name": signer.name}),
+                                  "en"))
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        tmp.write_bytes(pdf)
+        sign_rendered(tmp, signer, block)
+        service.post(_path("audits", args.audit_id, "reports"),
+                     {"pdf": base64.b64encode(tmp.read_bytes()).decode("ascii"), "file": out.name})
+        os.replace(tmp, out)               # only a report the server recorded is left: it verifies
+    except OSError as exc:
+        raise BadInput(f"--out {out}: cannot write the report: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    _print_report(out, False)
+    sig = signing.read_signatures(out.read_bytes())[-1]
+    at = sig.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC") if sig.signed_at else "?"
+    print(render(Message("signing.printed", {"name": signer.name, "role": signer.role, "at": at,
+                                             "fingerprint": signer.fingerprint}), "en"))
+    return 0
+
+
+def _to_sign(answer: Any, service: Service) -> tuple[bytes, Any]:
+    """The unsigned PDF and its SignatureBlock (where the signature goes) from the service's answer."""
+    from datetime import datetime
+
+    from reports.signature_block import SignatureBlock
+
+    try:
+        raw = base64.b64decode(answer["pdf"], validate=True)
+        b = answer["signature_block"]
+        block = SignatureBlock(name=str(b["name"]), role=str(b["role"]), org=b.get("org"),
+                               fingerprint=str(b["fingerprint"]),
+                               at=datetime.fromisoformat(str(b["at"]).replace("Z", "+00:00")),
+                               page=int(b["page"]), box=tuple(float(v) for v in b["box"]))
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise ServiceError(f"the audit server at {service.url} sent a report to sign that cannot be read") from None
+    if not raw.startswith(b"%PDF-") or len(block.box or ()) != 4:
+        raise ServiceError(f"the audit server at {service.url} sent a report to sign that cannot be read")
+    return raw, block
 
 
 def _prepare_out(out: Path) -> None:

@@ -13,6 +13,7 @@ from reports import signing
 
 if TYPE_CHECKING:
     from reports.data import ReportData
+    from reports.signature_block import SignatureBlock
 
 KINDS = ("board", "full")
 
@@ -126,11 +127,8 @@ def _write(data: ReportData, t: dict[str, Any], kind: str, out: Path, signer: An
         (board if kind == "board" else full).build(data, t, tmp, meta)
         evidence.embed(tmp, data.evidence_json, info, meta)
         if signer is not None:   # last: the signature covers the pages, the evidence and the metadata
-            from auditor.messages import Message, render
-
-            reason = render(Message("signing.reason", {"report_id": data.report_id, "audit_id": data.view.audit_id,
-                                                       "fingerprint": data.fingerprint[:16]}), data.lang)
-            signing.sign_pdf(tmp, signer, data.signature, reason)
+            signing.sign_pdf(tmp, signer, data.signature, _reason(data.report_id, data.view.audit_id,
+                                                                  data.fingerprint, data.lang))
         os.replace(tmp, out)
     except OSError as exc:
         if exc.errno not in _PLACE_ERRORS:
@@ -138,6 +136,54 @@ def _write(data: ReportData, t: dict[str, Any], kind: str, out: Path, signer: An
         raise BadInput(f"--out {out}: cannot write the report: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _reason(report_id: str, audit_id: str, fingerprint: str, lang: str) -> str:
+    """The PDF signature's /Reason: which report of which audit, with the evidence's short fingerprint."""
+    from auditor.messages import Message, render
+
+    return render(Message("signing.reason", {"report_id": report_id, "audit_id": audit_id,
+                                             "fingerprint": fingerprint[:16]}), lang)
+
+
+def render_to_sign(audit_id: str, out: Path, block: SignatureBlock, kind: str = "full", lang: str = "en",
+                   db: str | None = None) -> dict[str, str]:
+    """The report of a completed audit with `block` drawn on its decision page, NOT signed and not recorded:
+    the audit service renders it for a signer whose key stays on their own computer (`sign_rendered` there,
+    then the service records it). Fills in the block's page and box; returns the PDF's evidence info."""
+    from auditor import api
+    from reports import data as data_mod
+    from reports.strings import text
+
+    if kind not in KINDS:
+        raise BadInput(f"--kind {kind}: choose board or full")
+    out = Path(out)
+    _prepare_out(out)
+    with api.session(db) as handle:
+        data = data_mod.read(handle, audit_id, lang)
+        if data.view.status != "completed":
+            raise BadInput(_en("service.report.not_completed", audit_id=data.view.audit_id, status=data.view.status))
+        data.draft = False
+        data.signature = block     # drawn by reports.signature_block, which records its page and box
+        _write(data, text(lang), kind, out)
+    return {"fingerprint": data.fingerprint, "audit_id": data.view.audit_id, "report_id": data.report_id,
+            "kind": kind, "lang": lang}
+
+
+def sign_rendered(pdf: Path, signer: Any, block: SignatureBlock) -> None:
+    """Sign, in place, a report rendered by `render_to_sign` (on another machine): the same PAdES signature
+    and /Reason a local `auditor report --sign` makes, the key never leaving `signer`."""
+    from reports.evidence import read
+
+    info = read(Path(pdf)).info
+    signing.sign_pdf(Path(pdf), signer, block, _reason(str(info.get("report_id")), str(info.get("audit_id")),
+                                                       str(info.get("fingerprint")), str(info.get("lang"))))
+
+
+def _en(key: str, **params: Any) -> str:
+    from auditor.messages import Message, render
+
+    return render(Message(key, params), "en")
 
 
 def page_count(pdf: Path) -> int:

@@ -171,3 +171,10 @@ def models(db: Db, _who: Who) -> dict[str, Any]:
         if entry["latest_completed_audit_id"] is None and row["status"] == "completed":
             entry["latest_completed_audit_id"] = row["audit_id"]
     return {"models": sorted(inventory.values(), key=lambda m: (str(m["name"]).casefold(), str(m["version"])))}
+
+
+# signed reports (the signer's key stays on their computer) are auditor.service.routes_reports'; served
+# with these routes, so create_app needs no line of its own for them
+from auditor.service import routes_reports  # noqa: E402  (after `router`: it imports this module's neighbours)
+
+router.include_router(routes_reports.router)
