@@ -1,6 +1,7 @@
 """Load and faults on the audit service (issue 18), measured on a real `auditor serve` on 127.0.0.1.
 
     .venv/bin/python -m bench.service_load [--clients 20] [--audits 4] [--seconds 60] [--workers 2]
+        [--think 0] [--audit-nice N]
 
 In a scratch folder: an identity (its own AUDITOR_IDENTITY_DIR), a database, a token from `auditor token create`,
 a tiny BERT (tests/fixtures/torch_models) and the quick template without its probe minimum. It starts `auditor
@@ -188,8 +189,10 @@ class Shared:
         self.audits: list[str] = []
 
 
-def client(index: int, port: int, token: str, shared: Shared, stats: Stats, until: float, max_requests: int) -> None:
-    """One user: show, show, list, show, show, progress stream, over and over, on one keep-alive connection."""
+def client(index: int, port: int, token: str, shared: Shared, stats: Stats, until: float, max_requests: int,
+           think_s: float = 0.0) -> None:
+    """One user: show, show, list, show, show, progress stream, over and over, on one keep-alive connection,
+    with `think_s` between one answer and the next request (0: unpaced, each client as fast as answered)."""
     ops = ("show", "show", "list", "show", "show", "progress")
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     step = index
@@ -217,6 +220,8 @@ def client(index: int, port: int, token: str, shared: Shared, stats: Stats, unti
                 conn.close()      # http.client opens a new connection at the next request
                 continue
             stats.add(op, status, (time.perf_counter() - began) * 1000)
+            if think_s:
+                time.sleep(think_s)
     finally:
         conn.close()
 
@@ -242,6 +247,16 @@ class Watcher(threading.Thread):
                 _, self.last = read_stream(*self.args_, deadline - time.monotonic(), self._seen)
             except (OSError, http.client.HTTPException):
                 time.sleep(0.5)
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """User + system CPU seconds of a process (with its waited-for children's when `children`), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    ticks = sum(int(f) for f in fields[11:15 if children else 13])     # utime stime [cutime cstime]
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -294,10 +309,10 @@ def load_run(srv: Server, token: str, model: str, args: argparse.Namespace) -> l
         watchers[-1].start()
     first = wait_job(srv.port, token, shared.jobs[0], START_S, lambda j: bool(j.get("audit_id")))
     shared.audits.append(first.get("audit_id") or shared.jobs[0])   # something to show from the first request
-    began = time.monotonic()
+    began, server_cpu = time.monotonic(), cpu_seconds(srv.proc.pid)
     until = began + args.seconds
     threads = [threading.Thread(target=client, daemon=True,
-                                args=(i, srv.port, token, shared, stats, until, args.requests))
+                                args=(i, srv.port, token, shared, stats, until, args.requests, args.think))
                for i in range(args.clients)]
     for t in threads:
         t.start()
@@ -305,12 +320,17 @@ def load_run(srv: Server, token: str, model: str, args: argparse.Namespace) -> l
         shared.audits[:] = [a for a in (request(srv.port, "GET", f"/v1/jobs/{j}", token)[1].get("audit_id")
                                         for j in shared.jobs) if a]
         time.sleep(0.5)
-    elapsed = time.monotonic() - began
+    elapsed, server_cpu = time.monotonic() - began, cpu_seconds(srv.proc.pid) - server_cpu
     jobs = [wait_job(srv.port, token, j, AUDITS_S, lambda job: job.get("status") in
                      ("completed", "failed", "cancelled", "interrupted")) for j in shared.jobs]
     audits = [request(srv.port, "GET", f"/v1/audits/{j['audit_id']}", token)[1] if j.get("audit_id") else {}
               for j in jobs]
+    workers = [p for p in srv.processes() if p != srv.proc.pid]
+    audit_cpu = sum(cpu_seconds(p, children=True) for p in workers)
     report_load(args, stats, elapsed, jobs, audits, watchers)
+    total = sum(stats.count.values())
+    print(f"CPU: the server {server_cpu:.1f} s during the load ({server_cpu / max(total, 1) * 1000:.1f} ms a "
+          f"request, progress streams included); the workers and their audits {audit_cpu:.1f} s")
     return shared.jobs
 
 
@@ -320,9 +340,10 @@ def report_load(args: argparse.Namespace, stats: Stats, elapsed: float, jobs: li
     server_errors = sum(n for status, n in stats.statuses.items() if status >= 500)
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(stats.count.items()))
     codes = ", ".join(f"{s}: {n}" for s, n in sorted(stats.statuses.items()))
+    nice = args.audit_nice if args.audit_nice is not None else "server default"
     print(f"load: {args.clients} clients for {elapsed:.1f} s while {args.audits} audits ran "
-          f"({args.workers} worker(s), tiny BERT, quick template, limit 12; {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f})")
+          f"({args.workers} worker(s), tiny BERT, quick template, limit 12, audit nice {nice}, think "
+          f"{args.think:g} s; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
     print(f"requests: {total} ({kinds}; {total / elapsed:.0f}/s); statuses {codes}; 5xx: {server_errors}; "
           f"connection errors: {len(stats.errors)}")
     for line in stats.errors[:3]:
@@ -336,9 +357,20 @@ def report_load(args: argparse.Namespace, stats: Stats, elapsed: float, jobs: li
             if j.get("status") != "completed" or a.get("status") != "completed"]
     print(f"audits lost: {len(lost)} of {len(jobs)} (jobs {[j.get('status') for j in jobs]}, audits "
           f"{[a.get('status') for a in audits]})")
+    print(f"audit run time (job started -> finished, 1 s resolution): {', '.join(_run_time(j) for j in jobs)}")
     firsts = [f"{w.first:.1f} s" if w.first is not None else "none" for w in watchers]
     print(f"submit -> first progress event, in submission order: {', '.join(firsts)} (the first "
           f"{min(args.workers, len(watchers))} had a free worker; any others waited in the queue)")
+
+
+def _run_time(job: dict[str, Any]) -> str:
+    from datetime import datetime
+
+    try:
+        took = datetime.fromisoformat(job["finished_at"]) - datetime.fromisoformat(job["started_at"])
+    except (KeyError, TypeError, ValueError):
+        return "n/a"
+    return f"{took.total_seconds():.0f} s"
 
 
 def fault_run(srv: Server, folder: Path, env: dict[str, str], token: str, model: str,
@@ -389,6 +421,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--requests", type=int, default=5000, help="at most this many requests per client")
     parser.add_argument("--workers", type=int, default=2, help="the server's worker processes")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds a client waits between an answer and its next request (default 0: unpaced)")
+    parser.add_argument("--audit-nice", type=int, default=None,
+                        help="the audits' nice value (the server's AUDITOR_AUDIT_NICE; default: the server's, 10)")
     args = parser.parse_args(argv)
     # SIGTERM (a test's timeout) ends the run through `finally`, which kills the servers it started
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -396,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     servers: list[Server] = []
     try:
         env, db, token, model = prepare(folder)
+        if args.audit_nice is not None:
+            env["AUDITOR_AUDIT_NICE"] = str(args.audit_nice)
         servers.append(Server(db, folder, env, args.workers))
         print(f"server ready in {servers[0].wait_ready():.1f} s on 127.0.0.1:{servers[0].port}")
         jobs = load_run(servers[0], token, model, args)

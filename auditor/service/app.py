@@ -26,6 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from auditor.errors import BadInput
 from auditor.messages import Message, render
+from auditor.service.cache import ShowCache
 from auditor.service.errors import ApiError, CliJSON, install
 from auditor.service.ratelimit import FailedAuthLimiter
 from auditor.service.tokens import Caller
@@ -91,6 +92,7 @@ def create_app(db_path: str | Path, pool: Any = None) -> FastAPI:
     app.state.db_path = str(db_path)
     app.state.pool = pool
     app.state.limiter = FailedAuthLimiter()
+    app.state.show_cache = ShowCache()
     install(app)
 
     @app.get(f"{API_PREFIX}/health", tags=["service"])
@@ -141,7 +143,9 @@ def _check_host(host: str, tls: bool, insecure: bool) -> None:
 def _listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so that a busy port is one line, not a server log."""
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP; without it
+    # every response written in two parts (headers, then body) waited ~40 ms for the client's delayed ACK
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))

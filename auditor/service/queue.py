@@ -11,11 +11,13 @@ is signed as `auditor`. The events name the job's audit once it has one, else th
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -185,6 +187,37 @@ def events(db_path: str | Path, job_id: str, after_seq: int = 0) -> list[tuple[i
         rows = db.execute("SELECT seq, event_json FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq",
                           [job_id, after_seq]).fetchall()
     return [(int(seq), json.loads(text)) for seq, text in rows]
+
+
+@functools.lru_cache(maxsize=16)
+def read_only_uri(db_path: str) -> str:
+    """The `mode=ro` URI of the database, resolved once per process: Path.resolve walks every folder of the
+    path (an lstat each), and the read paths of every request and progress tick open a connection."""
+    return f"{Path(db_path).resolve().as_uri()}?mode=ro"
+
+
+def peek(db_path: str | Path, job_id: str, after_seq: int = 0) -> tuple[str | None, list[tuple[int, dict[str, Any]]]]:
+    """(the job's status or None when there is no such job, its events after `after_seq`) in one snapshot, on
+    a plain read-only connection: a progress stream asks this every 0.2 s, and `events` and `get` each open
+    the database read-write with open_db's checks and the interrupted sweep (ms of CPU per stream and tick).
+    The server migrated the database when it started; where this connection cannot read, those are used."""
+    try:
+        conn = sqlite3.connect(read_only_uri(str(db_path)), uri=True, timeout=5.0)
+    except sqlite3.Error:
+        conn = None
+    if conn is not None:
+        try:
+            conn.execute("BEGIN")
+            row = conn.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
+            rows = conn.execute("SELECT seq, event_json FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq",
+                                [job_id, after_seq]).fetchall() if row is not None else []
+            return (row[0] if row else None), [(int(seq), json.loads(text)) for seq, text in rows]
+        except sqlite3.Error:
+            pass
+        finally:
+            conn.close()
+    job = get(db_path, job_id)
+    return (job["status"] if job else None), (events(db_path, job_id, after_seq) if job else [])
 
 
 # --- cancelling -------------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ Each stored event is sent as `id: <seq>`, `event: <its "event" field>` (progress
 When the job reaches a final state the stream sends `event: end` whose data is the job (status,
 audit_id, error, exit_code) and closes. A reconnecting client sends Last-Event-ID (or ?after=N) and
 gets only what followed. A comment line every KEEPALIVE_S keeps proxies from closing a quiet stream
-while one check runs for minutes. The database is polled (every POLL_S) in a worker thread, so the
-event loop never waits on SQLite.
+while one check runs for minutes. The database is polled (every POLL_S, queue.peek: one read-only snapshot
+of the job's status and new events) in a worker thread, so the event loop never waits on SQLite.
 """
 from __future__ import annotations
 
@@ -38,15 +38,13 @@ async def stream(db_path: str, job_id: str, after: int, disconnected: Callable[[
     quiet_since = time.monotonic()
     yield b": stream of " + job_id.encode() + b"\n\n"      # headers and a first byte at once
     while True:
-        events = await run_in_threadpool(queue.events, db_path, job_id, after)
+        # the status and the events in one snapshot: a final status comes after every event of the job
+        status, events = await run_in_threadpool(queue.peek, db_path, job_id, after)
         for seq, event in events:
             yield frame(str(event.get("event") or "progress"), event, seq)
             after = seq
-        job = await run_in_threadpool(queue.get, db_path, job_id)
-        if job is None or job["status"] in FINAL:
-            # what the worker wrote between the two reads comes before the end
-            for seq, event in await run_in_threadpool(queue.events, db_path, job_id, after):
-                yield frame(str(event.get("event") or "progress"), event, seq)
+        if status is None or status in FINAL:
+            job = await run_in_threadpool(queue.get, db_path, job_id) if status is not None else None
             yield frame("end", job_state(job or {"id": job_id, "status": "unknown"}))
             return
         now = time.monotonic()

@@ -37,6 +37,7 @@ POLL_S = 0.5          # how often an idle worker looks for a queued job
 TICK_S = 1.0          # how often a busy worker checks for a cancel (and renews its lease every RENEW_S)
 RENEW_S = 5.0
 TERM_GRACE_S = 15.0   # after SIGTERM, how long a cancelled audit has to record itself before SIGKILL
+AUDIT_NICE = 10       # the audits' CPU priority below the server's (audit_nice)
 STOPPED = "the service stopped while the audit ran; submit it again"
 
 
@@ -143,6 +144,33 @@ def cli_arguments(request: dict[str, Any], db_path: str, device: str, folder: Pa
     return argv
 
 
+def audit_nice() -> int:
+    """How much lower the audits' CPU priority is than the server's: AUDITOR_AUDIT_NICE (0-19), default
+    AUDIT_NICE. The API must answer while audits use every core; on a GPU machine the audits wait on the
+    GPU anyway, and on an idle CPU a niced audit runs as fast as before (nice only orders who runs first)."""
+    raw = os.environ.get("AUDITOR_AUDIT_NICE", "").strip()
+    try:
+        return min(max(int(raw), 0), 19) if raw else AUDIT_NICE
+    except ValueError:
+        log.warning("AUDITOR_AUDIT_NICE=%r is not a whole number; using %d", raw, AUDIT_NICE)
+        return AUDIT_NICE
+
+
+def _child_setup() -> Callable[[], None]:
+    """The audit child's preexec: it dies with this worker, and runs at a lower CPU priority (audit_nice)."""
+    die, nice = _die_with_parent(), audit_nice()
+
+    def set_it() -> None:
+        if die is not None:
+            die()
+        if nice:
+            try:
+                os.nice(nice)
+            except OSError:       # not allowed here: the audit runs at the worker's priority
+                pass
+    return set_it
+
+
 def _die_with_parent() -> Callable[[], None] | None:
     """A preexec function that makes the child die (SIGKILL) when this worker dies (Linux prctl)."""
     import ctypes
@@ -182,7 +210,7 @@ class JobRun:
             argv = cli_arguments(self.job["request"], self.db_path, self.device, folder)
             with open(folder / "stdout.json", "wb") as out:
                 child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE,
-                                         preexec_fn=_die_with_parent(),
+                                         preexec_fn=_child_setup(),
                                          env=dict(os.environ, PYTHONUNBUFFERED="1"))
                 self.child_lease = {"pid": child.pid, "start_time": lease.start_time(child.pid),
                                     "boot_id": lease.boot_id()}
