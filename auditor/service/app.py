@@ -158,12 +158,11 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def default_workers() -> int:
-    """One worker per GPU the driver shows (CUDA_VISIBLE_DEVICES narrows it), else one."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return max(1, len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"]))
-    gpus = Path("/proc/driver/nvidia/gpus")
-    return max(1, len(list(gpus.iterdir()))) if gpus.is_dir() else 1
+    """One worker per GPU the driver shows (CUDA_VISIBLE_DEVICES narrows it), each pinned to its GPU
+    (auditor.service.workers.worker_env), else one."""
+    from auditor.service.workers import visible_gpus
+
+    return max(1, len(visible_gpus()))
 
 
 def serve(args: argparse.Namespace) -> int:

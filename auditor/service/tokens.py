@@ -231,9 +231,10 @@ def _token_row(db_path: str | None, token_id: str) -> tuple[Any, dict[str, int]]
     plain read-only connection: open_db's checks and upkeep (schema version, the interrupted sweep on a
     read-write connection while audits run) cost several ms per request, and the server brought the schema
     up to date when it started. Where that connection cannot read, open_db's answer (and its refusals)."""
-    path = api.db_path(db_path)
+    from auditor.service.queue import read_only_uri
+
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+        conn = sqlite3.connect(read_only_uri(str(api.db_path(db_path))), uri=True, timeout=5.0)
         try:
             row = conn.execute("SELECT identity, salt, hash, revoked_at, fingerprint FROM api_tokens WHERE id = ?",
                                [token_id]).fetchone()

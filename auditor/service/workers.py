@@ -54,6 +54,7 @@ class WorkerPool:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._gpus = visible_gpus()
 
     @property
     def pids(self) -> list[int]:
@@ -96,7 +97,7 @@ class WorkerPool:
         self._started[slot] = time.monotonic()
         return subprocess.Popen([sys.executable, "-m", "auditor.service.workers", self.db_path, name, self.device,
                                  str(os.getpid())], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, env=worker_env(slot, self._gpus))
 
     def _supervise(self) -> None:
         """Restart a worker that died (after recovering its job); recover expired leases now and then."""
@@ -125,6 +126,27 @@ class WorkerPool:
                     self._procs[slot] = None
                     died.append(slot)
         return died
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use: CUDA_VISIBLE_DEVICES when set (its entries, "-1" meaning none), else
+    one index per GPU the NVIDIA driver lists; [] on a machine without one."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        entries = [d.strip() for d in visible.split(",") if d.strip()]
+        return [] if not entries or entries[0] == "-1" else entries
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return [str(i) for i in range(len(list(gpus.iterdir())))] if gpus.is_dir() else []
+
+
+def worker_env(slot: int, gpus: list[str]) -> dict[str, str]:
+    """A worker's environment: with GPUs, it sees one of them (slot i gets GPU i, round robin when there are
+    more workers than GPUs), so one audit per GPU runs and two workers never load models onto the same
+    device by default; without GPUs, the server's environment unchanged."""
+    env = dict(os.environ)
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+    return env
 
 
 def cli_arguments(request: dict[str, Any], db_path: str, device: str, folder: Path) -> list[str]:

@@ -226,3 +226,34 @@ def test_a_cancel_that_lands_after_the_audit_is_recorded_complete_leaves_the_job
     run.cancel_sent, run.child_lease = time.monotonic(), {"pid": 0}     # a PID no audit's lease names
     run._finish(3, "")
     assert queue.get(db, second["id"])["status"] == "cancelled"
+
+
+def test_each_worker_sees_one_gpu_of_those_visible(tmp_path, monkeypatch):
+    """One worker per GPU, each pinned to its own (round robin when there are more workers than GPUs); on a
+    machine without a GPU (or CUDA_VISIBLE_DEVICES=-1) the workers' environment is the server's."""
+    from auditor.service.workers import visible_gpus
+
+    def pinned(pool: WorkerPool) -> list[str | None]:
+        seen = []
+        for pid in pool.pids:
+            environ = dict(item.split("=", 1) for item in
+                           Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in item)
+            seen.append(environ.get("CUDA_VISIBLE_DEVICES"))
+        return seen
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7, 9")
+    assert visible_gpus() == ["7", "9"]
+    pool = WorkerPool(str(tmp_path / "service.db"), 3)
+    pool.start()
+    try:
+        assert pinned(pool) == ["7", "9", "7"]
+    finally:
+        pool.stop()
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert visible_gpus() == []
+    pool = WorkerPool(str(tmp_path / "service.db"), 1)
+    pool.start()
+    try:
+        assert pinned(pool) == ["-1"]
+    finally:
+        pool.stop()
