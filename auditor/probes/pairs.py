@@ -21,10 +21,10 @@ from pathlib import Path
 
 from auditor.errors import BadInput
 from auditor.probes.common import settle_bad_entries, skipped_note
-from auditor.probes.encoding import UNDECODABLE, decode, split_lines
+from auditor.probes.encoding import UNDECODABLE, decode
 
 # the probe-file reader's wording for the same structural faults: one voice for both file kinds
-from auditor.probes.text_files import _array_hint, _csv_error, _text_problem
+from auditor.probes.text_files import _csv_error, _text_problem, jsonl_objects
 
 BUILTIN_SPEC = "builtin:pairs"
 ATTRIBUTES = ("gender", "age", "nationality_or_ethnicity", "disability", "religion", "marital_status")
@@ -147,18 +147,10 @@ def _entry(line: int, fields: dict[str, object]) -> _Row | _Bad:
 def _parse_jsonl(text: str, name: str) -> tuple[list[_Row], list[_Bad]]:
     rows: list[_Row] = []
     bad: list[_Bad] = []
-    for number, line in enumerate(split_lines(text), start=1):
-        if not line.strip():
+    for number, obj, unreadable in jsonl_objects(text, name, _JSONL_FIX):
+        if unreadable is not None:
+            bad.append((number, unreadable))
             continue
-        if "\x00" in line:
-            bad.append((number, "contains NUL bytes"))
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadInput(f"{name} line {number}: not valid JSON ({exc.msg}, column {exc.colno}){_array_hint(line)}; {_JSONL_FIX}.") from None
-        except (ValueError, RecursionError):
-            raise BadInput(f"{name} line {number}: not valid JSON (nested too deeply); {_JSONL_FIX}.") from None
         result = _entry(number, obj) if isinstance(obj, dict) else (number, "not a JSON object")
         (rows if len(result) == 6 else bad).append(result)  # type: ignore[arg-type]
     return rows, bad

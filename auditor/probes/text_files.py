@@ -13,7 +13,9 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from auditor.errors import BadInput
 from auditor.probes.common import index_labels, one_label_note, settle_bad_entries, skipped_note
@@ -72,21 +74,32 @@ def _text_problem(text: object) -> str | None:
 
 # --- JSONL -------------------------------------------------------------------------------------
 
-def _parse_jsonl(text: str, name: str) -> tuple[list[Candidate], list[Bad]]:
-    candidates: list[Candidate] = []
-    bad: list[Bad] = []
+def jsonl_objects(text: str, name: str, fix: str) -> Iterator[tuple[int, Any, str | None]]:
+    """(line number, parsed object, None) per non-blank line, or (line number, None, problem) for a line that
+    cannot be an entry (NUL bytes); a line that is not JSON breaks the file's structure: BadInput naming the
+    file and line, ending with `fix` (how a line should look)."""
     for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
         if "\x00" in line:
-            bad.append((number, "contains NUL bytes"))
+            yield number, None, "contains NUL bytes"
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise BadInput(f"{name} line {number}: not valid JSON ({exc.msg}, column {exc.colno}){_array_hint(line)}; {_JSONL_FIX}.") from None
+            raise BadInput(f"{name} line {number}: not valid JSON ({exc.msg}, column {exc.colno}){_array_hint(line)}; {fix}.") from None
         except (ValueError, RecursionError):
-            raise BadInput(f"{name} line {number}: not valid JSON (nested too deeply); {_JSONL_FIX}.") from None
+            raise BadInput(f"{name} line {number}: not valid JSON (nested too deeply); {fix}.") from None
+        yield number, obj, None
+
+
+def _parse_jsonl(text: str, name: str) -> tuple[list[Candidate], list[Bad]]:
+    candidates: list[Candidate] = []
+    bad: list[Bad] = []
+    for number, obj, unreadable in jsonl_objects(text, name, _JSONL_FIX):
+        if unreadable is not None:
+            bad.append((number, unreadable))
+            continue
         problem, label = _jsonl_fields(obj)
         if problem is None:
             candidates.append((number, obj["text"], label))
