@@ -36,6 +36,8 @@ class AuditRequest:
     skip_bad_probes: bool = False
     # who signs the audit's events (an auditor.identity Signer); None: this installation's machine key
     signer: Any = None
+    # counterfactual pairs file for perturbation.counterfactual (--pairs); None: the built-in pairs
+    pairs: str | None = None
 
 
 def load_meta(path: str | None) -> dict[str, Any]:
@@ -73,6 +75,7 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
     bar = Progress(progress)
     began = time.perf_counter()
     template, probes = _checked_inputs(request)
+    pairs = _checked_pairs(request)
     signer = signer_for_run(request)
     db = open_db(request.db)
     bar(0.01, Message("progress.audit.loading"))
@@ -85,7 +88,7 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         adapter.close()
         raise
     run = _Run(request=request, template=template, probes=probes, adapter=adapter, reference=reference,
-               model_path=model_path, load_s=time.perf_counter() - began, signer=signer)
+               model_path=model_path, load_s=time.perf_counter() - began, signer=signer, pairs=pairs)
     _seed_everything(request.seed)
     audit_id = _create_audit_row(db, run)
     try:
@@ -122,6 +125,7 @@ class _Run:
     load_s: float
     signer: Any = None
     environment: dict[str, Any] = field(default_factory=dict)
+    pairs: Any = None      # the user's PairSet (--pairs), or None for the built-in pairs
 
 
 def signer_for_run(request: AuditRequest) -> Any:
@@ -151,6 +155,23 @@ def _checked_inputs(request: AuditRequest) -> tuple[Any, Any]:
         raise BadInput(f"{probes.count} probes; template {template.name} needs at least {template.min_probes} "
                        f"(give more probes or a larger --limit{hint})")
     return template, probes
+
+
+def _checked_pairs(request: AuditRequest) -> Any:
+    """The user's counterfactual pairs (--pairs), read under the probe files' strict rules; None without."""
+    if not request.pairs:
+        return None
+    from auditor.probes.pairs import load_pairs
+
+    path = Path(request.pairs).expanduser()
+    if not path.is_file():
+        raise BadInput(f"--pairs {request.pairs}: no such file")
+    if path.suffix.lower() not in (".csv", ".jsonl"):
+        raise BadInput(f"--pairs {request.pairs}: a pairs file is .csv or .jsonl (text_a, text_b, attribute)")
+    pairs = load_pairs(path, skip_bad=request.skip_bad_probes, name=str(request.pairs))
+    if not pairs.count:
+        raise BadInput(f"--pairs {request.pairs}: no pairs in the file")
+    return pairs
 
 
 def _create_audit_row(db: Any, run: _Run) -> str:
@@ -186,7 +207,8 @@ def _run_and_store(db: Any, audit_id: str, run: _Run, bar: Progress, should_stop
     checks = build_checks(template)
     ctx = AuditContext(identity=adapter.identity, capabilities=adapter.capabilities, trace=Trace(),
                        probes=probes, model_path=run.model_path, seed=run.request.seed, device=adapter.device,
-                       adapter=adapter, should_stop=should_stop, reference=run.reference)
+                       adapter=adapter, should_stop=should_stop, reference=run.reference,
+                       shared={} if run.pairs is None else {"counterfactual_pairs": run.pairs})
     run_began = time.perf_counter()
     results = run_checks(checks, ctx, batch_size=run.request.batch_size, progress=bar.slice(0.02, 0.95),
                          should_stop=should_stop)

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     _audit_options(audit)
     audit.add_argument("--probes", default="builtin:text", metavar="SPEC",
                        help="builtin:text, builtin:images, a .csv/.jsonl file, an image folder or a .npz file")
+    audit.add_argument("--pairs", metavar="FILE",
+                       help="counterfactual pairs (.csv/.jsonl: text_a, text_b, attribute) for "
+                            "perturbation.counterfactual instead of the built-in pairs")
 
     show = sub.add_parser("show", help="show a stored audit")
     show.add_argument("audit_id", metavar="AUDIT_ID")
@@ -124,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         from auditor import client
 
         if client.wanted(args):     # --server / $AUDITOR_SERVER: the same commands, run by a service
+            if getattr(args, "pairs", None):   # the service runs with its own files: refused, not dropped
+                raise BadInput("--pairs is not available with --server: the service runs the audit with its own files")
             return client.run(args)
         return {"audit": cmd_audit, "show": cmd_show, "list": cmd_list, "templates": cmd_templates,
                 "demo": cmd_demo, **COMMANDS, **IDENTITY_COMMANDS,
@@ -171,7 +176,8 @@ def _request(args: argparse.Namespace) -> Any:
                         device=args.device, tokenizer=args.tokenizer, reference=args.reference,
                         layer_outputs=layer_outputs, limit=args.limit, seed=args.seed, meta=meta, name=args.name,
                         model_version=args.model_version, batch_size=args.batch_size,
-                        skip_bad_probes=args.skip_bad_probes, signer=signer_of(args))
+                        skip_bad_probes=args.skip_bad_probes, signer=signer_of(args),
+                        pairs=getattr(args, "pairs", None))
 
 
 def meta_from_args(args: argparse.Namespace) -> dict[str, Any]:

@@ -44,6 +44,8 @@ DEFAULTS: dict[str, float] = {
     "artifact.integrity": 0.12, "flow.representation": 0.32, "flow.smoothing": 0.06, "flow.pde": 1.5,
     "bottleneck.information_plane": 0.99, "perturbation.sensitivity": 14.3, "gradients.flow": 0.01,
     "attention.structure": 0.36, "sanity.randomization": 2.3,
+    # the standard template's 100 counterfactual pairs beside the probes: about 0.7 F (bench/counterfactual_cost.py)
+    "perturbation.counterfactual": 2.2,
     # parity runs only with --reference, which the desktop client never passes (a run with one is in history)
     "artifact.parity": 0.0,
 }
@@ -53,6 +55,8 @@ SCALING: dict[str, tuple[float, float]] = {
     "start": (0.0, 0.0), "store": (0.0, 0.0), "load": (0.0, 0.3), "capture": (1.0, 1.0), "artifact.integrity": (0.0, 1.0),
     "perturbation.sensitivity": (1.0, 1.0), "sanity.randomization": (1.0, 1.0), "gradients.flow": (1.0, 1.0),
     "artifact.parity": (1.0, 1.0),
+    # a fixed number of pairs (the template's max_pairs), whatever the probe count
+    "perturbation.counterfactual": (0.0, 1.0),
 }
 STATISTICS = (1.0, 0.5)      # every other check: statistics on captured states
 MATCHES = 5                  # most recent samples a phase's median is taken over

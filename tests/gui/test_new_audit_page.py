@@ -272,7 +272,7 @@ def test_the_template_list_is_read_off_the_ui_thread_and_run_reads_it_if_needed(
     assert page.template.placeholderText() == "Reading the templates…"
     _templates(qtbot, page)
     assert threads == [False] and page.template.currentData() == "standard"
-    assert "(10 checks)" in page.template_text.text()
+    assert "(11 checks)" in page.template_text.text()
     window.set_language("ja")
     assert page.template.placeholderText() == "テンプレートを読み込んでいます…"
     # a second window has the list at once (read once per process)

@@ -18,8 +18,8 @@ from auditor.estimate import (
 )
 
 STANDARD = ("artifact.integrity", "flow.representation", "flow.smoothing", "flow.pde", "bottleneck.information_plane",
-            "perturbation.sensitivity", "gradients.flow", "attention.structure", "sanity.randomization",
-            "artifact.parity")
+            "perturbation.sensitivity", "perturbation.counterfactual", "gradients.flow", "attention.structure",
+            "sanity.randomization", "artifact.parity")
 
 
 def _sample(probes=100, parameters=1_000_000, sha="a" * 64, template="standard", skipped=(), **phases):
