@@ -15,7 +15,7 @@ from auditor.messages import Message
 CHECKS_BY_DIMENSION: dict[str, tuple[str, ...]] = {
     "flow": ("flow.representation", "flow.smoothing", "flow.pde"),
     "retention": ("bottleneck.information_plane",),
-    "robustness": ("perturbation.sensitivity",),
+    "robustness": ("perturbation.sensitivity", "perturbation.counterfactual"),
     "trainability": ("gradients.flow",),
     "transparency": ("attention.structure", "sanity.randomization"),
     "integrity": ("artifact.integrity", "artifact.parity"),
