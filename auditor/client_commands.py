@@ -93,17 +93,33 @@ def _signed_report(service: Service, args: argparse.Namespace) -> int:
     from auditor.identity import load_identity
     from auditor.messages import Message, render
     from reports import signing
-    from reports.commands import sign_rendered
 
     if args.draft:
         raise BadInput(render(Message("signing.refused.draft"), "en"))
     out = Path(args.out)
     _prepare_out(out)                      # a bad --out is refused before the passphrase is asked
     signer = load_identity(args.sign)
+    signed_report(service, args.audit_id, out, signer, args.kind or "full", args.lang or "en")
+    _print_report(out, False)
+    sig = signing.read_signatures(out.read_bytes())[-1]
+    at = sig.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC") if sig.signed_at else "?"
+    print(render(Message("signing.printed", {"name": signer.name, "role": signer.role, "at": at,
+                                             "fingerprint": signer.fingerprint}), "en"))
+    return 0
+
+
+def signed_report(service: Service, audit_id: str, out: Path, signer: Any, kind: str, lang: str) -> Path:
+    """The report of `audit_id` prepared by the service for `signer` (an unlocked identity), signed here with
+    PAdES and recorded by the service; `out` is written only after the service recorded it. The CLI's
+    `report --sign` and the desktop client's Export page (service mode) both call this."""
+    from auditor.messages import Message, render
+    from reports.commands import sign_rendered
+
     if signer.machine:
         raise BadInput(render(Message("signing.refused.machine"), "en"))
-    answer = service.post(_path("audits", args.audit_id, "report", "to-sign"),
-                          {"kind": args.kind or "full", "lang": args.lang or "en", "certificate": signer.cert_pem})
+    _prepare_out(out)                      # the CLI checked it before the passphrase; checked again for others
+    answer = service.post(_path("audits", audit_id, "report", "to-sign"),
+                          {"kind": kind, "lang": lang, "certificate": signer.cert_pem})
     pdf, block = _to_sign(answer, service)
     if block.fingerprint != signer.fingerprint:
         raise ServiceError(render(Message("service.report.other_signer", {"named": block.name, "name": signer.name}),
@@ -112,19 +128,14 @@ def _signed_report(service: Service, args: argparse.Namespace) -> int:
     try:
         tmp.write_bytes(pdf)
         sign_rendered(tmp, signer, block)
-        service.post(_path("audits", args.audit_id, "reports"),
+        service.post(_path("audits", audit_id, "reports"),
                      {"pdf": base64.b64encode(tmp.read_bytes()).decode("ascii"), "file": out.name})
         os.replace(tmp, out)               # only a report the server recorded is left: it verifies
     except OSError as exc:
         raise BadInput(f"--out {out}: cannot write the report: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
-    _print_report(out, False)
-    sig = signing.read_signatures(out.read_bytes())[-1]
-    at = sig.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC") if sig.signed_at else "?"
-    print(render(Message("signing.printed", {"name": signer.name, "role": signer.role, "at": at,
-                                             "fingerprint": signer.fingerprint}), "en"))
-    return 0
+    return out
 
 
 def _to_sign(answer: Any, service: Service) -> tuple[bytes, Any]:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QStackedWidget,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(0)
         self.resize(1280, 760)
         self.retranslate()
+        self.service_line.reconnect_on_start()      # the service it was last on, off the UI thread
 
     def _single_shot(self, slot: Callable[[], object], ms: int = 0) -> QTimer:
         timer = QTimer(self)                          # owned by the window: never fires after it is gone
@@ -149,7 +151,13 @@ class MainWindow(QMainWindow):
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        row.addWidget(self.scroll, 1)
+        from gui.service_status import ServiceLine
+
+        self.service_line = ServiceLine(self.state, self.choose_db)   # the service unreachable, reconnecting
+        column = QVBoxLayout()
+        column.addWidget(self.service_line)
+        column.addWidget(self.scroll, 1)
+        row.addLayout(column, 1)
         self.setCentralWidget(body)
         self.language = QComboBox()
         self.language.addItem("English", "en")

@@ -168,6 +168,48 @@ def server_note(page: Any) -> WrappingLabel:
     return note
 
 
+def default_template(source: Any) -> str:
+    """The template chosen first: the server's default in service mode, else the CLI's (`standard`)."""
+    from auditor import api
+
+    return getattr(source, "default_template", "") or api.default_template()
+
+
+def reread_templates(page: Any, read_local: Callable[[], list[Any]], cached: list[Any] | None) -> None:
+    """New audit's template list for the window's source: a service's own, as it describes them (GET
+    /v1/templates), or the built-in ones (`cached` when read before); on a pool thread, then estimated again."""
+    from gui.worker import in_background
+
+    source = page.state.source
+    page._templates_read, page._templates, page.estimate = False, [], None
+    page.template.blockSignals(True)
+    page.template.clear()
+    page.template.blockSignals(False)
+    if source.local and cached is not None:     # read before (another window): no pool thread needed
+        page._templates_arrived(cached)
+        return
+    page._describe_template()
+    read = read_local if source.local else source.list_templates
+
+    def arrived(templates: list[Any]) -> None:
+        if source is page.state.source:     # a newer switch reads its own
+            page._templates_arrived(templates)
+    in_background(read, arrived, lambda _m: arrived([]), owner=page)
+
+
+def service_estimate(page: Any) -> bool:
+    """In service mode, the estimate's one plain sentence (the server's machine and queue are not known here:
+    no estimate is offered until the audit starts); False on a local database."""
+    source = page.state.source
+    if source.local:
+        return False
+    page.estimate, page._estimate_error = None, ""
+    page.estimate_label.setText(page.state.tr("gui_service.new.no_estimate"))
+    page.estimate_label.setToolTip("")
+    page.estimate_label.setAccessibleDescription(page.estimate_label.text())
+    return True
+
+
 def _quietly(call: Callable[[], Any]) -> None:
     """A cancel request whose answer nobody waits for (the stream's `end` says how the job ended)."""
     try:

@@ -11,6 +11,8 @@ from gui.settings import Settings
 from gui.source import LocalSource, ServiceSource
 from gui.strings import tr
 
+LAST_KEY = "service/last"      # "service": the window was last on the service at service/url
+
 
 class AppState(QObject):
     language_changed = Signal(str)
@@ -20,6 +22,8 @@ class AppState(QObject):
     # one signal from the data layer: an audit's stored record changed (sign-off, assignment, re-evaluation,
     # a finished or cancelled run); every page that shows that audit re-reads it. "" means "some audit".
     audit_changed = Signal(str)
+    # the audit service stopped (False) or started again (True) answering; emitted from any thread (queued)
+    service_reached = Signal(bool)
 
     def __init__(self, settings: Settings, db: str | None = None) -> None:
         super().__init__()
@@ -45,6 +49,7 @@ class AppState(QObject):
         self.settings.db = db
         self.source = LocalSource(self.db)
         self.audit_id = ""
+        self.settings.set(LAST_KEY, "local")      # the next start opens this database, not a service
         self.db_changed.emit(db)
 
     def set_source(self, source: LocalSource | ServiceSource) -> None:
@@ -53,6 +58,9 @@ class AppState(QObject):
         self.source = source
         if isinstance(source, LocalSource):
             self.db = source.db
+        else:
+            source.reached = lambda up, s=source: self.service_reached.emit(up) if s is self.source else None
+        self.settings.set(LAST_KEY, "local" if source.local else "service")   # what the next start reconnects to
         self.audit_id = ""
         self.db_changed.emit(source.where())
 

@@ -16,12 +16,15 @@ router = APIRouter(tags=["catalogue"])
 
 @router.get("/templates", summary="The built-in templates")
 def templates(_who: Who) -> dict[str, Any]:
-    """Each built-in template's name, version, checks and minimum probe count, and the default one."""
+    """Each built-in template's name, version, checks, minimum probe count, whether it is approval-grade and
+    its description (en, ja: the client shows the server's words, not its own copy's), and the default one."""
     from auditor.templates import DEFAULT_TEMPLATE, list_templates
 
     return {"default": DEFAULT_TEMPLATE,
             "templates": [{"name": t.name, "version": t.version, "checks": [c.id for c in t.checks],
-                           "min_probes": t.min_probes} for t in list_templates()]}
+                           "min_probes": t.min_probes, "approval_grade": t.approval_grade,
+                           "description": {"en": t.describe("en"), "ja": t.describe("ja")}}
+                          for t in list_templates()]}
 
 
 @router.get("/whoami", summary="The identity of the token")

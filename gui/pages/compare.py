@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from auditor.messages import Message, render
+from gui.source import Unreachable
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import badge_style, colour
@@ -157,7 +158,11 @@ class ComparePage(QWidget):
 
     def _reload_lists(self) -> list[dict[str, Any]]:
         """Both lists rebuilt from the database (newest first), keeping what was chosen."""
-        audits = [a for a in self.state.source.list_audits() if a.get("status") == "completed"]
+        try:
+            audits = [a for a in self.state.source.list_audits() if a.get("status") == "completed"]
+            self._down: Message | None = None
+        except Unreachable as down:      # the service did not answer: nothing to choose, and the page says why
+            audits, self._down = [], down.sentence
         for combo in (self.a, self.b):
             combo.blockSignals(True)    # one comparison after both lists are rebuilt, not one per item
             current = combo.currentData()
@@ -227,8 +232,13 @@ class ComparePage(QWidget):
             self._pending = True    # no comparison at window start or behind another page
             return
         self._pending = False
-        self.result = self.state.source.compare_audits(a, b)
-        self.titles = rows_of.titles_of([self.state.source.audit_view(audit_id) for audit_id in (a, b)])
+        try:
+            self.result = self.state.source.compare_audits(a, b)
+            self.titles = rows_of.titles_of([self.state.source.audit_view(audit_id) for audit_id in (a, b)])
+        except Unreachable as down:
+            self.result, self._down = None, down.sentence
+            self._clear()
+            return
         self._show(self.result)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
@@ -238,7 +248,9 @@ class ComparePage(QWidget):
 
     def _clear(self) -> None:
         count, t = self.a.count(), self.state.tr
-        if count == 0:
+        if getattr(self, "_down", None) is not None:
+            said = render(self._down, self.state.lang)
+        elif count == 0:
             said = t("gui.compare.empty")
         elif count < 2:
             said = t("gui.compare.need_more", n=count)

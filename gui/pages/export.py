@@ -73,14 +73,20 @@ class ExportPage(QWidget):
         self._building_for: tuple[str, str, str] | None = None
         self.kind.currentIndexChanged.connect(lambda _i: self._check_preview())
         self.lang.currentIndexChanged.connect(lambda _i: self._check_preview())
+        from gui.widgets.signed_export import SignedExport
+
+        self.signed = SignedExport(self, state, self._wanted)     # service mode: a signed report through it
+        self.sign_button = self.signed.button
         top = QHBoxLayout()
-        for w in (self.kind_label, self.kind, self.lang_label, self.lang, self.preview_button, self.save_button):
+        for w in (self.kind_label, self.kind, self.lang_label, self.lang, self.preview_button, self.save_button,
+                  self.sign_button):
             top.addWidget(w)
         top.addWidget(self.draft_note, 10)    # nearly all the room beside Preview when shown
         top.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.status)
+        layout.addWidget(self.signed.result)
         layout.addWidget(self.view, 1)
         state.language_changed.connect(self._language_changed)
         state.audit_opened.connect(lambda _a: self._reset())
@@ -118,6 +124,7 @@ class ExportPage(QWidget):
             widget.setAccessibleName(_plain(label.text()))
             widget.setAccessibleDescription(t(f"gui.export.{key}_desc"))
         self.view.setAccessibleName(t("gui.export.view_name"))
+        self.signed.retranslate()
         self._say_draft()
         if not self._status[0]:
             self._status = ("gui.export.hint" if self.state.audit_id else "x.need_audit", {})
@@ -131,9 +138,15 @@ class ExportPage(QWidget):
 
     def _read_status(self) -> None:
         """How the open audit's run ended (one query for the list; the list is what the library reads too)."""
+        from gui.source import Unreachable
+
         audit_id = self.state.audit_id
-        listed = next((a for a in self.state.source.list_audits() if a["audit_id"] == audit_id), None) \
-            if audit_id else None
+        try:
+            listed = next((a for a in self.state.source.list_audits() if a["audit_id"] == audit_id), None) \
+                if audit_id else None
+        except Unreachable as down:      # the service did not answer: said in the status line
+            self._say(down.sentence.key, down.sentence.params)
+            listed = None
         self.audit_status = str(listed.get("status") or "") if listed else None
         self._say_draft()
 

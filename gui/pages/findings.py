@@ -32,7 +32,7 @@ from auditor.presentation import missing_evidence, presentation, scope_label, st
 from auditor.views import DIMENSIONS, AuditView
 from gui.pages.findings_detail import CheckDetail
 from gui.pages.findings_states import banner_lines, empty_lines, heading_html, signoff_lines, stopped_lines
-from gui.source import unverified
+from gui.source import Unreachable, unverified
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import BACKGROUNDS, COLOURS, colour
@@ -146,7 +146,10 @@ class FindingsPage(QWidget):
 
     def load(self, audit_id: str) -> None:
         """Opens `audit_id` ('' for none) on its most severe check."""
-        self.view = self.state.source.audit_view(audit_id) if audit_id else None
+        try:
+            self.view = self.state.source.audit_view(audit_id) if audit_id else None
+        except Unreachable:       # the service did not answer: the empty state says so (findings_states)
+            self.view = None
         self._check_evidence()
         self.render(open_on=most_severe_row(self.view) if self.view else -1)
 
@@ -157,7 +160,10 @@ class FindingsPage(QWidget):
             self.render()
             return
         if audit_id in ("", self.view.audit_id):
-            self.view = self.state.source.audit_view(self.view.audit_id)
+            try:
+                self.view = self.state.source.audit_view(self.view.audit_id)
+            except Unreachable:   # the window's line says the service is not answering; what was read stays
+                return
             self._check_evidence()
             self.render()
 

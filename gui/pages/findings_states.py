@@ -28,8 +28,12 @@ def when(at: str | None) -> str:
 
 def empty_lines(source: Any, tr: Tr) -> list[str]:
     """What to do when no audit is open: start one (the database has none) or open one from the library."""
+    from gui.source import Unreachable
+
     try:
         has_audits = bool(source.list_audits())
+    except Unreachable as down:      # not "no audits": the service did not answer
+        return [tr(down.sentence.key, **down.sentence.params)]
     except Exception:   # an unreadable file is the library's to report; here it simply has nothing to open
         has_audits = False
     return [tr("gui.findings.empty.none_open" if has_audits else "gui.findings.empty.no_audits")]

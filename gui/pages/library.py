@@ -22,14 +22,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from auditor.messages import Message, render
 from auditor.presentation import audit_status_label
 from auditor.status import VERDICTS
-from gui.source import unverified
+from gui.source import Unreachable, unverified
 from gui.state import AppState
 from gui.strings import verdict_word
 from gui.theme import colour
 from gui.widgets import library_model as cells
 from gui.widgets import verification
+from gui.worker import in_background
 
 COLUMNS = ("col.id", "col.model", "col.version", "col.date", "col.template", "col.status", "col.verdict",
            "gui.library.col.signoff", "col.evidence")
@@ -44,6 +46,8 @@ class LibraryPage(QWidget):
         super().__init__()
         self.state = state
         self.audits: list[dict[str, Any]] = []
+        self.down: Message | None = None     # the service did not answer the last read (service mode)
+        self.reading = False                 # a read of the service's list is out
         self._asked = 0     # the latest evidence check asked for; an older one's answer only fills the cache
         self._refresh_due = False
         self.search = QLineEdit(clearButtonEnabled=True)
@@ -82,7 +86,7 @@ class LibraryPage(QWidget):
         self._shortcut(QKeySequence.StandardKey.Refresh, self.refresh)
         self._shortcut(QKeySequence.StandardKey.Find, self.search.setFocus)
         state.language_changed.connect(self.retranslate)
-        state.db_changed.connect(lambda _db: self.refresh())
+        state.db_changed.connect(lambda _db: self._switched())
         # one re-read per turn of the event loop, however many signals state.changed() sends
         state.audits_changed.connect(self.refresh_soon)
         state.audit_changed.connect(lambda _audit_id: self.refresh_soon())
@@ -154,11 +158,34 @@ class LibraryPage(QWidget):
             self._refresh_due = True
             QTimer.singleShot(0, self, self.refresh)
 
+    def _switched(self) -> None:
+        """Another database or service: the previous one's rows never stand under the new one's name."""
+        self.audits, self.down = [], None
+        self.refresh()
+
     def refresh(self) -> None:
+        """Re-reads the list: a local database here (fast), a service on a pool thread (the window never
+        waits on the network); a service that does not answer leaves the list as it was, with the sentence."""
         self._refresh_due = False
-        self.audits = self.state.source.list_audits()
-        self.check_evidence()
-        self.apply_filter()
+        source = self.state.source
+        if source.local:
+            self.audits, self.down, self.reading = source.list_audits(), None, False
+            self.check_evidence()
+            self.apply_filter()
+            return
+
+        self.reading = True
+
+        def done(audits: list[dict[str, Any]] | Any) -> None:
+            if source is not self.state.source:
+                return                  # another source was chosen meanwhile: its own read fills the list
+            self.reading = False
+            if isinstance(audits, Unreachable):
+                self.down = audits.sentence
+            else:
+                self.audits, self.down = audits, None
+            self.apply_filter()
+        in_background(lambda: _read_list(source), done, lambda _m: done(Unreachable(source.url)), owner=self)
 
     def check_evidence(self) -> None:
         """Each audit's signed-record state (api.verify_audit), checked on a pool thread where not cached."""
@@ -227,7 +254,16 @@ class LibraryPage(QWidget):
         t = self.state.tr
         path = self.state.source.where()
         self.open_button.setEnabled(shown > 0)
-        if not self.audits:
+        if self.down is not None and not self.audits:
+            self._say_empty(t("gui_service.down.title"), render(self.down, self.state.lang))
+            self.status.setText(render(self.down, self.state.lang))
+        elif not self.audits and self.reading:        # never "no audits" before the service has answered
+            self._say_empty(t("gui_service.library.reading_title"), t("gui_service.library.reading", url=path))
+            self.status.setText(t("gui_service.library.reading", url=path))
+        elif not self.audits and not self.state.source.local:
+            self._say_empty(t("gui.library.empty_title"), t("gui_service.library.empty", url=path))
+            self.status.setText(t("lib.empty"))
+        elif not self.audits:
             self._say_empty(t("gui.library.empty_title"), t("gui.library.empty_body", path=path))
             self.status.setText(t("lib.empty"))
         elif not shown:
@@ -236,6 +272,8 @@ class LibraryPage(QWidget):
         else:
             self.body.setCurrentWidget(self.table)
             self.status.setText(t("lib.count", shown=shown, total=len(self.audits)) + "   ·   " + path)
+        if self.down is not None:        # rows read before the service stopped answering: said under them
+            self.status.setText(render(self.down, self.state.lang))
         self.status.setAccessibleName(self.status.text())
 
     def _say_empty(self, title: str, body: str) -> None:
@@ -274,6 +312,14 @@ class LibraryPage(QWidget):
                                          if self.table.rowCount() else "")
         if audit_id:
             self.state.open_audit(audit_id)
+
+
+def _read_list(source: Any) -> Any:
+    """The service's audit list, or the Unreachable it raised (a value: the UI thread decides what to say)."""
+    try:
+        return source.list_audits()
+    except Unreachable as down:
+        return down
 
 
 def _plain(label: str) -> str:

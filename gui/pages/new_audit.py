@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from auditor import api
 from gui.dialogs import failure_sentence, worker_error
 from gui.estimate import default_estimate, estimate_text, plan_estimate
-from gui.service_run import RunWorker, server_note
+from gui.service_run import RunWorker, default_template, reread_templates, server_note, service_estimate
 from gui.state import AppState
 from gui.theme import badge_style
 from gui.widgets.model_box import ModelBox
@@ -61,12 +61,10 @@ class NewAuditPage(QWidget):
         self._make_widgets()
         self._lay_out()
         state.language_changed.connect(lambda _l: self.retranslate())
-        state.db_changed.connect(lambda _d: self.refresh_estimate())
+        state.db_changed.connect(lambda _d: reread_templates(self, _read_templates, _read))
         state.audits_changed.connect(self.refresh_estimate)      # a finished audit is a new measurement
-        if _read is None:
-            in_background(_read_templates, self._templates_arrived, lambda _m: self._templates_arrived([]), owner=self)
-        else:                      # read before (another window): no pool thread needed
-            self._templates_arrived(_read)
+        # on a pool thread, unless read before (another window); in service mode the server's own list
+        reread_templates(self, _read_templates, _read)
         self.panel.show_idle(self._idle_text)
         self.retranslate()
 
@@ -193,7 +191,7 @@ class NewAuditPage(QWidget):
         for tpl in self._templates:
             self.template.addItem(f"{tpl.name} (v{tpl.version})", tpl.name)
         # the CLI's default: a full, approval-grade audit unless the officer chooses otherwise
-        self.template.setCurrentIndex(max(0, self.template.findData(api.default_template())))
+        self.template.setCurrentIndex(max(0, self.template.findData(default_template(self.state.source))))
         self.template.blockSignals(False)
         self._describe_template()
 
@@ -232,7 +230,7 @@ class NewAuditPage(QWidget):
     def refresh_estimate(self) -> None:
         """A new estimate off the UI thread (it reads the probe set and the database's earlier audits)."""
         tpl = self.chosen_template()
-        if tpl is None or not self.isVisible() or self.worker.running():
+        if tpl is None or not self.isVisible() or self.worker.running() or service_estimate(self):
             return
         self._estimate_for += 1
         generation = self._estimate_for

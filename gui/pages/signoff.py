@@ -185,7 +185,12 @@ class SignOffPage(QWidget):
     def reload(self) -> None:
         self._stale = False
         audit_id = self.state.audit_id
-        self.view = self.state.source.audit_view(audit_id) if audit_id else None
+        from gui.source import Unreachable
+
+        try:
+            self.view, self._down = (self.state.source.audit_view(audit_id) if audit_id else None), None
+        except Unreachable as down:      # the service did not answer: nothing to sign, and the page says why
+            self.view, self._down = None, down.sentence
         self._has_audits = self.view is not None or _has_audits(self.state.source)
         self._can_choose = self._anyone_may_sign()
         self._render()
@@ -252,6 +257,9 @@ class SignOffPage(QWidget):
         fill_signoffs(self.signoffs, view, lang)
         fill_history(self.history, view, lang)
         self.assign_box.set_view(view)
+        if view is None and getattr(self, "_down", None) is not None:
+            self.audit.setText(render(self._down, lang))
+            return
         if view is None:
             self.audit.setText(self._say("gui.signoff.none_open" if self._has_audits else "gui.signoff.no_audits"))
             return

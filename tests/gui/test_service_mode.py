@@ -228,3 +228,165 @@ def test_the_token_is_remembered_only_when_ticked_and_only_for_the_user(qtbot, s
     assert again.token.text() == ""
     connect(remember=False)                                  # unticked: forgotten
     assert not kept.exists()
+
+
+# ---- server templates, reconnect on start, a service that stops answering, signed reports (issue 18) ------------
+
+def _own_server(root, token_for: str = "P. Preparer"):
+    """A second served database (empty) that a test may stop; the caller stops it in `finally`."""
+    from auditor import api
+    from auditor.service.tokens import create_token
+
+    root.mkdir(parents=True, exist_ok=True)
+    db = root / "own.db"
+    api.create_database(str(db))
+    token = create_token(str(db), token_for)[1]
+    server = Server(db, root, "--workers", "1")
+    return server, token
+
+
+def _remembered(settings_file, url: str, token: str) -> None:
+    """Settings as a window left them that was last on the service at `url` with its token remembered."""
+    from gui.connect_dialog import URL_KEY, remember_token
+    from gui.settings import Settings
+    from gui.state import LAST_KEY
+
+    settings = Settings(str(settings_file))
+    settings.set(URL_KEY, url)
+    settings.set(LAST_KEY, "service")
+    remember_token(settings, url, token)
+
+
+def test_new_audit_lists_the_servers_templates_and_no_estimate(make_window, qtbot, service, tmp_path, monkeypatch):
+    import gui.source
+
+    monkeypatch.setattr(gui.source.api, "list_templates", lambda: [])     # this computer's copy: not what is shown
+    served = jcall("GET", f"{service['url']}/v1/templates", service["token"])[1]
+    window = make_window(tmp_path / "local.db")
+    _connect(window, qtbot, service["url"], service["token"])
+    window.show_page("new")
+    page = window.new_audit
+    qtbot.waitUntil(lambda: page.template.count() == len(served["templates"]), timeout=20000)
+    assert [page.template.itemData(i) for i in range(page.template.count())] == \
+        [t["name"] for t in served["templates"]]
+    assert page.template.currentData() == served["default"]
+    quick = next(t for t in served["templates"] if t["name"] == "quick")
+    page.template.setCurrentIndex(page.template.findData("quick"))
+    assert page.template_text.text().startswith(quick["description"]["en"])
+    assert page.not_approval.isVisible() is (not quick["approval_grade"])
+    assert page.estimate_label.text() == ("No time estimate is available for an audit run by the service until "
+                                          "it starts; the Queue page then shows its progress.")
+    window.set_language("ja")
+    assert page.template_text.text().startswith(quick["description"]["ja"])
+    assert page.estimate_label.text().startswith("サービスで実行する監査の所要時間は、開始するまで見積もれません。")
+
+
+def test_an_empty_service_then_a_stopped_one_and_the_next_start(make_window, qtbot, service, tmp_path):
+    server, token = _own_server(tmp_path / "own")
+    url = server.url
+    try:
+        server.wait_ready()
+        window = make_window(tmp_path / "local.db")
+        _connect(window, qtbot, url, token, remember=True)
+        library = window.library
+        window.show_page("library")
+        said = f"The audit service at {url} holds no audits yet."
+        qtbot.waitUntil(lambda: said in library.empty.text(), timeout=10000)
+        assert "This database" not in library.empty.text()
+        window.set_language("ja")
+        assert f"{url} の監査サービスにはまだ監査がありません。" in library.empty.text()
+        window.set_language("en")
+        server.stop()                                           # the service goes away while the page is shown
+        library.refresh()
+        down = f"The audit service at {url} cannot be reached: what is shown may be out of date until it answers again."
+        qtbot.waitUntil(lambda: library.status.text() == down, timeout=10000)
+        assert down in library.empty.text()
+        qtbot.waitUntil(lambda: window.service_line.isVisible(), timeout=5000)
+        assert window.service_line.banner.lines == [down]
+        for name in ("findings", "compare", "signoff", "export"):       # each page read again: no traceback
+            window.show_page(name)
+        window.state.changed("")
+        qtbot.wait(200)
+        window.close()
+
+        again = make_window(tmp_path / "local2.db")            # the next start: the service is not there
+        said = (f"The audit service at {url} cannot be reached, so the window shows the local database "
+                f"{tmp_path / 'local2.db'}.")
+        qtbot.waitUntil(lambda: again.service_line.banner.lines == [said], timeout=20000)
+        assert again.state.source.local and again.stack.currentWidget() is again.library
+        assert again.service_line.retry_button.isVisible() and again.service_line.local_button.isVisible()
+        assert a11y.problems(again) == []
+        again.set_language("ja")
+        assert again.service_line.banner.lines[0].startswith(f"{url} の監査サービスに接続できないため、")
+    finally:
+        server.stop()
+
+
+def test_reconnect_on_start_and_the_longest_stall_under_a_running_audit(make_window, qtbot, service, tmp_path):
+    import time
+
+    url, token = service["url"], service["token"]
+    _remembered(tmp_path / "settings.ini", url, token)
+    window = make_window(tmp_path / "local.db")
+    qtbot.waitUntil(lambda: not window.state.source.local, timeout=20000)
+    assert window.state.source.url == url and "signed in as P. Preparer" in window.windowTitle()
+    assert not window.service_line.isVisible()
+    slow = {"model": service["model"], "template": service["standard"], "batch_size": 1, "name": "stall"}
+    job = jcall("POST", f"{url}/v1/audits", token, slow)[1]["id"]
+    try:
+        qtbot.waitUntil(lambda: jcall("GET", f"{url}/v1/jobs/{job}", token)[1]["status"] == "running", timeout=60000)
+        gaps, last = [], [time.perf_counter()]
+
+        def tick() -> None:
+            now = time.perf_counter()
+            gaps.append(now - last[0])
+            last[0] = now
+        ticker = QTimer(interval=10, timeout=tick)
+        ticker.start()
+        end = time.monotonic() + 6
+        while time.monotonic() < end:                  # the pages read from the service while the audit runs
+            for name in ("library", "queue", "library"):
+                window.show_page(name)
+                window.library.refresh()
+                qtbot.wait(150)
+        ticker.stop()
+        longest = max(gaps) * 1000
+        print(f"longest UI stall with the service under a running audit: {longest:.0f} ms over {len(gaps)} ticks")
+        assert longest < 1000, longest
+    finally:
+        jcall("POST", f"{url}/v1/audits/{job}/cancel", token)
+
+
+@pytest.mark.skipif(not __import__("shutil").which("pdfsig"), reason="poppler's pdfsig is missing")
+def test_export_signs_a_report_through_the_service(make_window, qtbot, service, tmp_path, monkeypatch):
+    import subprocess
+
+    from gui import dialogs
+    from tests.conftest import run_cli
+
+    done = run_cli("audit", service["model"], "--template", service["quick"], "--limit", "12", "--seed", "5",
+                   "--json", db=service["db"])
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    audit_id = json.loads(done.stdout)["audit_id"]
+    asked = []
+    monkeypatch.setattr(dialogs, "passphrase", lambda _p, _t, label: asked.append(label) or PASS)
+    window = make_window(tmp_path / "local.db")
+    _connect(window, qtbot, service["url"], service["token"])
+    window.state.open_audit(audit_id)
+    window.show_page("export")
+    page = window.export
+    assert page.sign_button.isVisible() and page.sign_button.isEnabled()
+    out = tmp_path / "reports" / "signed.pdf"
+    page.signed.sign_to(out)
+    qtbot.waitUntil(lambda: not page.signed.busy, timeout=120000)
+    said = page.signed.result.text()
+    assert asked and "P. Preparer" in asked[0]
+    assert said.startswith(f"Signed report saved: {out}, signed by P. Preparer (") and "PDF SHA-256 " in said, said
+    import hashlib
+
+    assert said.endswith(f"PDF SHA-256 {hashlib.sha256(out.read_bytes()).hexdigest()}.")
+    sig = subprocess.run(["pdfsig", "-nocert", str(out)], capture_output=True, text=True, timeout=60).stdout
+    assert "Signature is Valid." in sig and "CN=P. Preparer" in sig, sig
+    reported = jcall("GET", f"{service['url']}/v1/audits/{audit_id}", service["token"])[1]
+    assert any(e.get("kind") == "reported" for e in reported.get("events") or reported.get("history") or []), \
+        list(reported)
