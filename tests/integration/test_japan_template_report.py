@@ -45,7 +45,9 @@ def test_full_report_cites_both_japanese_documents_as_coverage(japan_audit, tmp_
     text = _text(pdf)
     for cited in ("AI事業者ガイドライン共通の指針2)安全性/AIGuidelinesforBusiness,CommonGuidingPrinciple:Safety",
                   "AISI「AIセーフティに関する評価観点ガイド」評価観点：ロバスト性/J-AISIGuidetoEvaluationPerspectives",
-                  "ISO/IEC42001A.6.2.4", "NISTAIRMFMEASURE2.9"):
+                  "AI事業者ガイドライン共通の指針3)公平性/AIGuidelinesforBusiness,CommonGuidingPrinciple:Fairness",
+                  "評価観点：公平性と包摂性/J-AISIGuidetoEvaluationPerspectivesonAISafety:FairnessandInclusion",
+                  "ISO/IEC42001A.6.2.4", "NISTAIRMFMEASURE2.9", "NISTAIRMFMEASURE2.11"):
         assert cited in text, cited
     if lang == "ja":
         assert "この監査のテンプレートが引用する条項" in text
