@@ -92,7 +92,7 @@ def _signed_report(service: Service, args: argparse.Namespace) -> int:
     then is --out written. Prints the local command's lines."""
     from auditor.identity import load_identity
     from auditor.messages import Message, render
-    from reports import signing
+    from reports.commands import signing
 
     if args.draft:
         raise BadInput(render(Message("signing.refused.draft"), "en"))
@@ -142,7 +142,7 @@ def _to_sign(answer: Any, service: Service) -> tuple[bytes, Any]:
     """The unsigned PDF and its SignatureBlock (where the signature goes) from the service's answer."""
     from datetime import datetime
 
-    from reports.signature_block import SignatureBlock
+    from reports.commands import SignatureBlock
 
     try:
         raw = base64.b64decode(answer["pdf"], validate=True)
@@ -168,7 +168,7 @@ def _prepare_out(out: Path) -> None:
 def _print_report(out: Path, draft: bool) -> None:
     """The lines the local `auditor report` prints, read back from the downloaded PDF."""
     from reports.commands import page_count
-    from reports.evidence import read
+    from reports.commands import read_evidence as read
 
     info = read(out).info
     print(f"Report:      {out} ({info.get('kind')}, {info.get('lang')}, {page_count(out)} page(s))")

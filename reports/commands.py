@@ -10,12 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.errors import BadInput
 from reports import signing
+from reports.signature_block import SignatureBlock
 
 if TYPE_CHECKING:
     from reports.data import ReportData
-    from reports.signature_block import SignatureBlock
 
 KINDS = ("board", "full")
+# this module is the one door from the engine's CLI and service into reports (pyproject's import contract):
+# what they need of the signing and evidence modules is named here
+__all__ = ["KINDS", "SignatureBlock", "read_evidence", "signing"]
+
+
+def read_evidence(pdf: Path) -> Any:
+    """The evidence a report embeds (reports.evidence.read): its info and canonical content."""
+    from reports.evidence import read
+
+    return read(pdf)
 
 
 def _meta(data: ReportData, t: dict[str, Any], kind: str) -> dict[str, str]:

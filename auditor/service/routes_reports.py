@@ -81,8 +81,7 @@ def to_sign(audit_id: str, body: ToSignBody, db: Db, who: Who) -> dict[str, Any]
     """The PDF (base64) with the signer's block drawn, and where the block is: the client signs it there."""
     from auditor import api
     from auditor.service.routes_records import _REPORT_LOCK
-    from reports.commands import render_to_sign
-    from reports.signature_block import SignatureBlock
+    from reports.commands import SignatureBlock, render_to_sign
 
     target = known_audit(db, audit_id)
     if not body.certificate.strip():
@@ -111,7 +110,7 @@ def to_sign(audit_id: str, body: ToSignBody, db: Db, who: Who) -> dict[str, Any]
 def signed_report(audit_id: str, body: SignedReportBody, db: Db, who: Who) -> dict[str, Any]:
     """Checks the signed PDF (one intact whole-file PAdES signature by the caller's registered certificate,
     over a PDF this server prepared for them, of the audit's current evaluation) and records `reported`."""
-    from reports import signing
+    from reports.commands import signing
 
     target = known_audit(db, audit_id)
     try:
@@ -132,7 +131,7 @@ def signed_report(audit_id: str, body: SignedReportBody, db: Db, who: Who) -> di
     with tempfile.TemporaryDirectory(prefix="auditor-signed-") as tmp:
         pdf = Path(tmp) / "signed.pdf"
         pdf.write_bytes(raw)
-        from reports.evidence import read
+        from reports.commands import read_evidence as read
 
         info = read(pdf).info
     return _record(db, target, raw, info, facts, sig, body.file, who)
