@@ -278,6 +278,15 @@ def list_templates() -> list[Any]:
     return builtin()
 
 
+def finding_title(key: str | None, lang: str) -> str | None:
+    """A finding rule's title in `lang` (English when the catalogue has no such language), or None for a
+    key the findings catalogue does not hold: how documents name a template rule by its topic."""
+    from auditor.findings import catalogue
+
+    entry = (catalogue().get(key or "") or {}).get("title") or {}
+    return entry.get(lang) or entry.get("en") or None
+
+
 def default_template() -> str:
     """The template an audit runs under when none is named (the CLI's default), for forms to preselect."""
     from auditor.templates import DEFAULT_TEMPLATE

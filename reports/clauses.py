@@ -7,12 +7,12 @@ A clause reference is coverage: the intro says it is not a statement that the mo
 """
 from __future__ import annotations
 
-import re
+from itertools import groupby
 from typing import Any
 
 from reportlab.platypus import CondPageBreak
 
-from auditor.findings import catalogue
+from auditor.api import finding_title
 from auditor.messages import Message, render
 from auditor.messages import text as say
 from reports.data import ReportData
@@ -33,7 +33,9 @@ def _order(clauses: list[str]) -> list[str]:
         groups.setdefault(clause.split(" ")[0], len(groups))
 
     def natural(clause: str) -> tuple:
-        return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", clause))
+        # runs of digits compare as numbers, the rest as text ((0, n) and (1, text) never compare across kinds)
+        return tuple((0, int("".join(run)), "") if digits else (1, 0, "".join(run))
+                     for digits, run in groupby(clause, str.isdigit))
 
     return sorted(clauses, key=lambda c: (groups[c.split(" ")[0]], natural(c)))
 
@@ -41,14 +43,12 @@ def _order(clauses: list[str]) -> list[str]:
 def rows_by_clause(data: ReportData) -> dict[str, list[tuple[str | None, str]]]:
     """Clause -> [(status of the finding or None when the rule was not evaluated, title in the report's language)]."""
     found = {_rule_key(f.check_id, f.condition): f for f in data.findings if f.condition}
-    names = catalogue()
     out: dict[str, list[tuple[str | None, str]]] = {}
     for rule in data.conditions:
         finding = found.get(_rule_key(rule.check_id, vars(rule)))
         status = str(finding.severity) if finding is not None else None
         # the rule's own title: an undecided rule's finding is titled by why it was not decided, not by its topic
-        entry = (names.get(rule.finding or "") or {}).get("title") or {}
-        title = entry.get(data.lang) or entry.get("en") or f"{rule.check_id}: {rule.metric}"
+        title = finding_title(rule.finding, data.lang) or f"{rule.check_id}: {rule.metric}"
         for clause in rule.clauses:
             if clause.strip() and (status, title) not in out.setdefault(clause, []):
                 out[clause].append((status, title))
