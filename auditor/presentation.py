@@ -115,13 +115,16 @@ def status_label(status: str | Status | None, lang: str) -> str:
 
 def variant_label(key: str, lang: str) -> str:
     """A key of a per-variant metric in words: a perturbation `kind@size` (e.g. mask@0.10) as
-    perturbation.kind.<kind> with its size, any other key as a metric name (or itself)."""
+    perturbation.kind.<kind> with its size, a protected attribute of the counterfactual pairs (or `overall`)
+    as counterfactual.attribute.<key> where no metric has that name, any other key as a metric name (or itself)."""
     kind, at, size = str(key).partition("@")
     if at and has(f"perturbation.kind.{kind}"):
         try:
             return render(Message(f"perturbation.kind.{kind}", {"size": float(size)}), lang)
         except ValueError:   # not a number after the @: show the key as stored
             return str(key)
+    if not has(f"metric.{key}") and has(f"counterfactual.attribute.{key}"):
+        return render(Message(f"counterfactual.attribute.{key}"), lang)
     return metric_label(str(key), lang)
 
 

@@ -23,7 +23,7 @@ from auditor.presentation import (
     scope_label,
 )
 from auditor.status import Status
-from reports import fonts, signature_block, textflow
+from reports import counterfactual, fonts, signature_block, textflow
 from reports.data import ReportData, dimension_of, open_actions, opportunities, top_risks
 from reports.figures import river
 from reports.layout import (
@@ -232,6 +232,7 @@ def story(data: ReportData, t: dict[str, Any]) -> list:
     parts += [Paragraph(esc(t["river_title"]), st["h2"]), river(data, t, CONTENT_W, 150),
               Paragraph(esc(t["river_note"]), st["caption"])]
     parts += _risks(data, t, st)
+    parts += counterfactual.board_line(data, st)   # protected-attribute swaps in one line, when the check ran
     eff, dec = _efficiency(data, t, st), _decision(data, t, st)
     two = Table([[eff, dec]], colWidths=[CONTENT_W / 2 - 4, CONTENT_W / 2 + 4])
     two.setStyle(TableStyle([CELL_FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOX", (1, 0), (1, 0), 0.8, colors.black),

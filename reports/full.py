@@ -15,7 +15,7 @@ from auditor.condition_text import measured_name, thresholds
 from auditor.messages import Message, render
 from auditor.presentation import decision_label, dimension_label, metric_label, scope_label, variant_label
 from auditor.status import Status
-from reports import clauses, fonts, signature_block
+from reports import clauses, counterfactual, fonts, signature_block
 from reports.board import missing_block
 from reports.data import AUDIT_SCOPE, ReportData, top_risks
 from reports.figures import river
@@ -298,6 +298,7 @@ def story(data: ReportData, t: dict[str, Any]) -> list:
     parts += _control(data, t, st) + _executive(data, t, st) + [PageBreak()]
     parts += _identity(data, t, st) + _purpose(data, t, st) + _scope(data, t, st) + _thresholds(data, t, st)
     parts += [PageBreak(), _h(t, 6, st)] + results_story(data, t, st)
+    parts += counterfactual.section(data, t, st, f"6.{len(data.checks) + 1}")   # by attribute, when it ran
     parts += [PageBreak()] + _register(data, t, st) + _limitations(data, t, st) + _security(data, t, st)
     parts += _change(data, t, st) + _repro(data, t, st) + _frameworks(data, t, st) + _signoff(data, t, st)
     return parts

@@ -19,6 +19,8 @@ JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 ENGLISH_RUN = re.compile(r"\b[a-z]{2,}(?: [a-z]{2,}){2,}\b")
 # English the engine stores as data and the catalogue does not cover yet (the adapters' pooling source)
 NOT_YET_IN_THE_CATALOGUE = {"mean over tokens"}
+# a quotation with no Japanese in it: the counterfactual section quotes the pairs as they ran, English ones too
+QUOTED_DATA = re.compile(r"「[^」\u3040-\u30ff\u4e00-\u9fff]*」")
 
 
 @pytest.fixture(scope="module")
@@ -55,5 +57,5 @@ def test_japanese_pdfs_hold_no_english_sentence(minilm_audit, tmp_path, kind):
                        db=str(db))
     text = _text(pdf)
     assert JAPANESE.search(text)
-    found = {m for m in ENGLISH_RUN.findall(text)} - NOT_YET_IN_THE_CATALOGUE
+    found = {m for m in ENGLISH_RUN.findall(QUOTED_DATA.sub("", text))} - NOT_YET_IN_THE_CATALOGUE
     assert not found, sorted(found)
