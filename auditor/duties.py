@@ -89,7 +89,10 @@ def refusal(view: AuditView, role: str, decision: str | None, signer_facts: Mapp
 def _approval_refusal(view: AuditView) -> Message | None:
     """What the audit itself lacks for an approval, whoever approves."""
     if not view.template.approval_grade:
-        return Message("duties.not_approval_grade", {"audit_id": view.audit_id, "template": view.template.name})
+        from auditor.templates import approval_grade_names
+
+        return Message("duties.not_approval_grade", {"audit_id": view.audit_id, "template": view.template.name,
+                                                     "grades": approval_grade_names()})
     if view.verdict not in DECIDED:
         word = f"status.{view.verdict}" if view.verdict is not None else "status.none"
         return Message("duties.not_decided", {"audit_id": view.audit_id, "verdict": Message(word)})

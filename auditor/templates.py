@@ -75,6 +75,11 @@ def list_templates() -> list[Template]:
     return [load_template(str(path)) for path in sorted(builtin_dir().glob("*.yaml"))]
 
 
+def approval_grade_names() -> list[str]:
+    """The built-in templates an audit can be approved under (approval_grade: true), for sentences that name them."""
+    return [t.name for t in list_templates() if t.approval_grade]
+
+
 def load_template(name_or_path: str | None) -> Template:
     """A built-in template by name, or a template file by path."""
     name_or_path = name_or_path or DEFAULT_TEMPLATE

@@ -215,7 +215,8 @@ class NewAuditPage(QWidget):
         self.template_text.setText(f"{tpl.describe(self.state.lang)}\n" + t("new.checks", n=len(tpl.checks))
                                    + (f"\n{minimum}" if minimum else ""))
         self.run_form.setRowVisible(self.not_approval, not tpl.approval_grade)   # no empty gap when hidden
-        self.not_approval.setText(t("gui.new.not_approval", template=tpl.name))
+        self.not_approval.setText(t("gui.new.not_approval", template=tpl.name,
+                                    grades=[x.name for x in self._templates if x.approval_grade]))
         self.not_approval.setAccessibleName(self.not_approval.text())
         # a sample below the template's minimum would only be refused by the worker
         if 0 < self.limit.value() < tpl.min_probes:

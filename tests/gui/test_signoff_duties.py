@@ -74,8 +74,8 @@ def test_approve_is_disabled_with_the_reason_on_a_quick_evaluation(page_on, stan
     _choose(page, "approver")
     assert page.identity.currentData() == "A. Approver" and page.name.text() == "A. Approver"
     reason = (f"audit {audit_id} was evaluated under the template quick, which is not marked approval_grade: true; "
-              "only an audit evaluated under an approval-grade template (standard, eu-ai-act-high-risk) can be "
-              "approved: run or re-evaluate it under one")
+              "only an audit evaluated under an approval-grade template (eu-ai-act-high-risk, japan-ai-guidelines, "
+              "standard) can be approved: run or re-evaluate it under one")
     assert not page.sign_button.isEnabled()
     assert page.reason.text() == reason and not page.reason.isHidden()
     # a screen reader reads the reason with the disabled button and names the label
@@ -297,7 +297,8 @@ def test_a_quick_evaluation_cannot_be_approved_even_when_everything_else_is_read
     _choose(page, "approver")
     _assert_refused(page, f"audit {audit_id} was evaluated under the template quick, which is not marked "
                           "approval_grade: true; only an audit evaluated under an approval-grade template "
-                          "(standard, eu-ai-act-high-risk) can be approved: run or re-evaluate it under one")
+                          "(eu-ai-act-high-risk, japan-ai-guidelines, standard) can be approved: run or re-evaluate it "
+                          "under one")
 
 
 def test_an_inconclusive_audit_cannot_be_approved(page_at, standard, stages):

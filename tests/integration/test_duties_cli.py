@@ -172,7 +172,8 @@ def test_a_quick_evaluation_is_not_approval_grade(audited, db):
     assert done.returncode in (0, 1), done.stderr
     _refused(_approve(db, audit_id), f"audit {audit_id} was evaluated under the template quick, which is not "
                                      "marked approval_grade: true; only an audit evaluated under an approval-grade "
-                                     "template (standard, eu-ai-act-high-risk) can be approved: run or re-evaluate "
+                                     "template (eu-ai-act-high-risk, japan-ai-guidelines, standard) can be approved: "
+                                     "run or re-evaluate "
                                      "it under one")
     # a rejection is not an approval: the approver may reject a quick audit
     assert _approve(db, audit_id, decision="reject").returncode == 0
