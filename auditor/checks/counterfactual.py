@@ -51,7 +51,10 @@ class PerturbationCounterfactual(Check):
 
     def skip_reason(self, ctx: AuditContext) -> Message | None:
         if ctx.identity.modality != "text":
-            return Message("check.perturbation.counterfactual.skip.not_text", {"modality": ctx.identity.modality})
+            kind = str(ctx.identity.modality)
+            # the kind of input in words of the report's language, or as stored when we have no words for it
+            word = Message(f"counterfactual.modality.{kind}") if has(f"counterfactual.modality.{kind}") else verbatim(kind)
+            return Message("check.perturbation.counterfactual.skip.not_text", {"modality": word})
         return None
 
     def accumulator(self, ctx: AuditContext) -> PairStats:

@@ -101,7 +101,8 @@ def test_image_models_are_skipped_with_the_reason():
                        probes=cm.probes(), model_path=Path("."), adapter=adapter)
     result = run_checks([PerturbationCounterfactual()], ctx)[0]
     assert result.outcome == "skipped" and "image pairs are out of scope" in result.summary
-    assert "画像のペアは対象外" in render(result.sentences, "ja")
+    said = render(result.sentences, "ja")
+    assert "画像のペアは対象外" in said and "入力は画像です" in said and "image" not in said   # words, not the code
     assert adapter.captured == 0
 
 
