@@ -64,8 +64,9 @@ def test_the_catalogue_renders_every_key_in_both_languages():
      "stability[mask@0.10] = 0.95; warn below 0.9, fail below 0.5 (within threshold)",
      "stability[mask@0.10] = 0.95。閾値：0.9未満で注意、0.5未満で不合格（閾値内）。"),
     (REP, Condition("above", "prunable_share", info=0.2, finding="opportunity.prunable_heads"), 0.375,
-     "prunable_share = 0.375; noted above 0.2 (efficiency opportunity)",
-     "prunable_share = 0.375。閾値：0.2超で効率化の機会として記録（効率化の機会）。"),
+     # an info rule is a note (efficiency opportunities and the counterfactual shift): its title says which
+     "prunable_share = 0.375; noted above 0.2 (noted for the reviewer)",
+     "prunable_share = 0.375。閾値：0.2超で注記として記録（審査者への注記）。"),
     (REP, Condition("above", "drop", warn=0.2, reduce="drop_from_peak"), [1.0, 2.0, 1.0],
      "drop (drop_from_peak) = 0.5; warn above 0.2 (warning threshold crossed)",
      "drop（ピークからの低下） = 0.5。閾値：0.2超で注意（注意の閾値を超えています）。"),
@@ -194,7 +195,7 @@ def test_one_wording_of_a_rule_for_tables_charts_and_places():
     assert [(level, value, render(m), render(m, "ja")) for level, value, m in lines] == [
         ("warn", 0.15, "warn below 0.15", "注意：0.15未満"), ("fail", 0.05, "fail below 0.05", "不合格：0.05未満")]
     assert render(wording.threshold_lines({"condition": "above", "info": 0.2}, ("info",))[0][2], "ja") == \
-        "効率化の機会：0.2超"
+        "注記：0.2超"
     assert render(wording.reducer("any_layer"), "ja") == "最も厳しい層"
     assert render(wording.measured_name(cond), "ja") == "pde_r2（最も厳しい層）"
     assert render(wording.place("pde_r2", 3, step_metrics(PDE))) == "block 4"
