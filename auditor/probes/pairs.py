@@ -9,9 +9,7 @@ and recorded only with `skip_bad`.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ from auditor.probes.common import settle_bad_entries, skipped_note
 from auditor.probes.encoding import UNDECODABLE, decode
 
 # the probe-file reader's wording for the same structural faults: one voice for both file kinds
-from auditor.probes.text_files import _csv_error, _text_problem, jsonl_objects
+from auditor.probes.text_files import _text_problem, csv_rows, jsonl_objects
 
 BUILTIN_SPEC = "builtin:pairs"
 ATTRIBUTES = ("gender", "age", "nationality_or_ethnicity", "disability", "religion", "marital_status")
@@ -157,21 +155,11 @@ def _parse_jsonl(text: str, name: str) -> tuple[list[_Row], list[_Bad]]:
 
 
 def _parse_csv(text: str, name: str) -> tuple[list[_Row], list[_Bad]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # strict: see text_files._parse_csv
     rows: list[_Row] = []
     bad: list[_Bad] = []
     header: list[str] | None = None
     columns: dict[str, int] = {}
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise BadInput(_csv_error(name, start, reader.line_num, str(exc))) from None
-        if not any(cell.strip() for cell in row):
-            continue
+    for start, row in csv_rows(text, name):
         if header is None:
             header, columns = row, _header(row, name, start)
             continue

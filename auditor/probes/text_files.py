@@ -137,24 +137,30 @@ def _jsonl_fields(obj: object) -> tuple[str | None, str | None]:
 
 # --- CSV ---------------------------------------------------------------------------------------
 
-def _parse_csv(text: str, name: str) -> tuple[list[Candidate], list[Bad]]:
+def csv_rows(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
+    """(the line a row starts on, its cells) for every row with a non-blank cell; a row that does not parse
+    breaks the file's structure: BadInput naming the file and line."""
     # strict: a quote that never closes, or text after a closing quote, is an error, not a
     # field that silently swallows the rest of the file
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    candidates: list[Candidate] = []
-    bad: list[Bad] = []
-    header: list[str] | None = None
-    text_col, label_col = 0, None
     while True:
         start = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as exc:
             raise BadInput(_csv_error(name, start, reader.line_num, str(exc))) from None
-        if not any(cell.strip() for cell in row):
-            continue  # blank lines and spreadsheet rows of empty cells are not entries
+        if any(cell.strip() for cell in row):     # blank lines and rows of empty cells are not entries
+            yield start, row
+
+
+def _parse_csv(text: str, name: str) -> tuple[list[Candidate], list[Bad]]:
+    candidates: list[Candidate] = []
+    bad: list[Bad] = []
+    header: list[str] | None = None
+    text_col, label_col = 0, None
+    for start, row in csv_rows(text, name):
         if header is None:
             header = row
             text_col, label_col = _header(row, name, start)
