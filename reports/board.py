@@ -19,6 +19,7 @@ from auditor.presentation import (
     dimension_hint,
     dimension_label,
     missing_evidence,
+    presentation,
     role_label,
     scope_label,
 )
@@ -214,10 +215,13 @@ def story(data: ReportData, t: dict[str, Any]) -> list:
     if data.incomplete or data.missing_checks:
         status = t["status"].get(data.view.status, data.view.status)
         detail = data.view.error or ""
+        # the checks by their titles in the report's language, not their ids
+        sep = render(Message("join.list"), data.lang)
+        missing = t["missing_checks"].format(checks=sep.join(presentation(c).title_in(data.lang)
+                                                             for c in data.missing_checks))
         if data.missing_checks:
-            detail = (detail + " " + t["missing_checks"].format(checks=", ".join(data.missing_checks))).strip()
-        text = (t["incomplete_banner"].format(status=status, detail=detail) if data.incomplete
-                else t["missing_checks"].format(checks=", ".join(data.missing_checks)))
+            detail = (detail + " " + missing).strip()
+        text = t["incomplete_banner"].format(status=status, detail=detail) if data.incomplete else missing
         banner = Table([[Paragraph(esc(text), st["body"])]], colWidths=[CONTENT_W])
         edge, fill = ((colors.Color(0.7, 0.1, 0.1), colors.Color(1, 0.93, 0.9)) if data.incomplete
                       else (colors.Color(0.55, 0.55, 0.55), colors.Color(0.95, 0.95, 0.95)))

@@ -172,6 +172,14 @@ def test_a_quick_audit_carries_the_not_for_approval_banner_and_each_partial_dime
     assert transparency in quick
 
 
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_checks_not_assessed_are_named_by_their_titles_in_the_reports_language(audits, lang):
+    text = re.sub(r"\s+", " ", _text(_pdf(audits, "standard", lang)))
+    said = ("Not assessed: Counterfactual sensitivity to protected attributes, Parity with another format."
+            if lang == "en" else "未評価：保護属性に対する反実仮想の感度、他形式との同等性。")
+    assert said in text and "artifact.parity" not in text
+
+
 def test_a_line_never_breaks_before_a_closing_mark_or_inside_a_number():
     chars = list("この監査で測定した値によると閾値は0.0103（ブロック3）」。です")
     for end in range(2, len(chars)):   # a break moves back at most half a line, so the line is long
