@@ -9,10 +9,8 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -31,6 +29,7 @@ from gui.strings import verdict_word
 from gui.theme import colour
 from gui.widgets import library_model as cells
 from gui.widgets import verification
+from gui.widgets.row_table import row_table
 from gui.worker import in_background
 
 COLUMNS = ("col.id", "col.model", "col.version", "col.date", "col.template", "col.status", "col.verdict",
@@ -94,23 +93,12 @@ class LibraryPage(QWidget):
         self.refresh()
 
     def _make_table(self) -> QTableWidget:
-        table = QTableWidget(0, len(COLUMNS))
-        table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        table.setTabKeyNavigation(False)          # Tab leaves the table; arrows move between rows
+        table = row_table(len(COLUMNS), stretch=MODEL, widest=WIDEST)
         table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        table.setWordWrap(False)
-        table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        table.verticalHeader().setVisible(False)
         table.setSortingEnabled(True)
         table.sortByColumn(STARTED, Qt.SortOrder.DescendingOrder)    # newest first, and the arrow says so
-        header = table.horizontalHeader()
         self._arrows = cells.HeaderArrows()     # kept: a widget does not own the style set on it
-        header.setStyle(self._arrows)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(MODEL, QHeaderView.ResizeMode.Stretch)
-        header.setMaximumSectionSize(WIDEST)
+        table.horizontalHeader().setStyle(self._arrows)
         table.doubleClicked.connect(lambda _i: self.open_selected())
         table.installEventFilter(self)
         return table

@@ -16,9 +16,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QStackedWidget,
@@ -31,6 +29,7 @@ from PySide6.QtWidgets import (
 from auditor.messages import Message, render, verbatim
 from gui.state import AppState
 from gui.widgets.job_progress import JobProgress
+from gui.widgets.row_table import row_table
 from gui.widgets.wrapping_label import WrappingLabel
 from gui.worker import in_background, progress_text
 
@@ -87,18 +86,7 @@ class QueuePage(QWidget):
         self._source_changed()
 
     def _make_table(self) -> QTableWidget:
-        table = QTableWidget(0, len(COLUMNS))
-        table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        table.setTabKeyNavigation(False)          # Tab leaves the table; arrows move between rows
-        table.setWordWrap(False)
-        table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        table.verticalHeader().setVisible(False)
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COLUMNS.index("phase"), QHeaderView.ResizeMode.Stretch)
-        header.setMaximumSectionSize(260)
+        table = row_table(len(COLUMNS), stretch=COLUMNS.index("phase"), widest=260)
         table.itemSelectionChanged.connect(self._update_buttons)
         table.doubleClicked.connect(lambda _i: self.open_selected())
         table.installEventFilter(self)
