@@ -224,6 +224,21 @@ def section(data: ReportData, t: dict[str, Any], st: dict, number: str) -> list:
     return out
 
 
+def _worst_flips(check: CheckView, attributes: list[str], overall: float, lang: str) -> str:
+    """The attribute whose swaps change the most predictions, when that is more than overall: the rules judge
+    all attributes together, so one attribute's share would otherwise hide inside the overall figure."""
+    rates = {a: v for a in attributes if (v := _finite(_output(check, FLIP, a)[0])) is not None}
+    if not rates:
+        return ""
+    worst = max(rates, key=lambda a: (rates[a], a))
+    if rates[worst] <= overall:
+        return ""
+    low, high = check.interval(FLIP, variant=worst) or (None, None)
+    counts = check.evidence.get("pairs_by_attribute") or {}
+    return (" " if lang != "ja" else "") + _say("board_worst", lang, attribute=verbatim(variant_label(worst, lang)),
+                                                flips=rates[worst], low=low, high=high, pairs=counts.get(worst))
+
+
 def board_line(data: ReportData, st: dict) -> list:
     """One line for the board page: the overall last-layer shift, the flip rate and the attribute that moved
     most, in plain words; nothing when the check did not produce figures."""
@@ -241,6 +256,7 @@ def board_line(data: ReportData, st: dict) -> list:
     else:
         low, high = flip_ci if flip_ci else (None, None)
         text = _say("board", lang, shift=overall, flips=flip, low=low, high=high, attribute=attribute)
+        text += _worst_flips(check, named, float(flip), lang)
     colon = "：" if lang == "ja" else ": "
     # in a table of the page's width: when the board shrinks to fit, it keeps the tables' width instead of
     # rewrapping wider than them

@@ -91,6 +91,20 @@ def test_board_has_the_line_and_stays_one_page(bert, lang):
     from pypdf import PdfReader
 
     assert len(PdfReader(str(bert["folder"] / f"board-{lang}.pdf")).pages) == 1
+    # the attribute whose swaps change the most predictions is named when it is above the overall share (the
+    # rules judge all attributes together, so the board must not let one attribute hide in the overall figure)
+    from auditor import api
+
+    check = next(c for c in api.show_audit(bert["id"], str(bert["db"]))["checks"]
+                 if c["id"] == "perturbation.counterfactual")
+    flips = check["metrics"]["counterfactual_flip_rate"]
+    worst = max((k for k in flips if k != "overall"), key=lambda k: (flips[k], k))
+    said = {"en": "change the most predictions", "ja": "予測を最も多く変える属性は"}[lang]
+    if flips[worst] > flips["overall"]:
+        word = WORDS[lang][[swap[2] for swap in SWAPS].index(worst)]
+        assert said in text and word in text.split(said, 1)[0][-60:] + text.split(said, 1)[1][:60], text
+    else:
+        assert said not in text
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
