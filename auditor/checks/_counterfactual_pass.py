@@ -17,6 +17,7 @@ import numpy as np
 from auditor.checks._tasks import StreamingProbeHead
 from auditor.checks.base import AuditContext
 from auditor.models.base import Capability
+from auditor.models.encoding import PAIRS
 from auditor.models.perturb import last_valid
 from auditor.probes.pairs import PairSet
 from auditor.probes.types import ProbeSet
@@ -95,7 +96,7 @@ class PairStats:
         if target <= self.done:
             return
         start = self.done
-        view = ProbeSet(spec="pairs", kind="text", sha256=self.pairs.sha256, texts=self.texts[start:target])
+        view = ProbeSet(spec=PAIRS, kind="text", sha256=self.pairs.sha256, texts=self.texts[start:target])
         for model_batch in self.adapter.batches(view, self.batch_size):
             traced = self.adapter.capture(model_batch, self.points)
             mask = traced.mask

@@ -22,6 +22,7 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model
                    "sentencepiece.bpe.model")
 # transformers uses 1e30 as "no limit"; real position tables are far smaller
 _NO_LIMIT = 1_000_000
+PAIRS = "pairs"     # the spec of the counterfactual pairs' texts fed in the capture pass (its own truncation note)
 
 
 def has_tokenizer(folder: Path) -> bool:
@@ -60,7 +61,15 @@ class TextEncoder:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.input_names = input_names   # ONNX graphs accept only some of the tokenizer's outputs
-        self.truncated = 0
+        # the texts longer than max_length, per kind of input ("pairs": the counterfactual pairs, which run in
+        # the same pass; else the probes): sets, because a pass feeds a set in chunks and checks feed subsets
+        # again, and each text counts once
+        self._long: dict[str, set[str]] = {}
+
+    @property
+    def truncated(self) -> int:
+        """How many distinct probe texts were truncated."""
+        return len(set().union(*(t for kind, t in self._long.items() if kind != PAIRS)))
 
     def batches(self, probes: ProbeSet, batch_size: int) -> Iterator[ModelBatch]:
         if probes.texts is None:
@@ -68,7 +77,8 @@ class TextEncoder:
                            "use builtin:text or a CSV/JSONL file")
         texts = probes.texts
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=True)["input_ids"]]
-        self.truncated = sum(n > self.max_length for n in lengths)
+        self._long.setdefault(PAIRS if probes.spec == PAIRS else "probes", set()).update(
+            t for t, n in zip(texts, lengths, strict=True) if n > self.max_length)
         for start in range(0, len(texts), batch_size):
             chunk = texts[start:start + batch_size]
             enc = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
@@ -81,9 +91,12 @@ class TextEncoder:
                              special=special & mask)
 
     def notes(self) -> list[str]:
-        if not self.truncated:
-            return []
-        return [f"{self.truncated} probe text(s) longer than {self.max_length} tokens were truncated"]
+        said = [f"{self.truncated} probe text(s) longer than {self.max_length} tokens were truncated"] \
+            if self.truncated else []
+        pairs = len(self._long.get(PAIRS, ()))
+        if pairs:
+            said.append(f"{pairs} counterfactual pair text(s) longer than {self.max_length} tokens were truncated")
+        return said
 
 
 class ImageEncoder:
