@@ -19,7 +19,6 @@ from auditor.presentation import (
     dimension_hint,
     dimension_label,
     missing_evidence,
-    presentation,
     role_label,
     scope_label,
 )
@@ -58,7 +57,7 @@ def _header(data: ReportData, t: dict[str, Any], st: dict) -> Table:
                       f"<b>{esc(t['date'])}:</b> {esc(date)}", st["body"]),
             Paragraph(f"<b>{esc(t['decision_requested'])}:</b> "
                       f"{esc(a.meta.get('decision_requested') or t['not_recorded'])}", st["body"])]
-    verdict = a.verdict if not data.incomplete else (a.verdict or "not_assessed")
+    verdict = data.shown_verdict or ("not_assessed" if data.incomplete else None)
     right = [Paragraph(esc(t["overall"]), st["cellb"]), Spacer(1, 4),
              Paragraph(mark(verdict, t["verdict"], size=16), st["title"])]
     tb = Table([[left, right]], colWidths=[CONTENT_W - 150, 150])
@@ -216,9 +215,7 @@ def story(data: ReportData, t: dict[str, Any]) -> list:
         status = t["status"].get(data.view.status, data.view.status)
         detail = data.view.error or ""
         # the checks by their titles in the report's language, not their ids
-        sep = render(Message("join.list"), data.lang)
-        missing = t["missing_checks"].format(checks=sep.join(presentation(c).title_in(data.lang)
-                                                             for c in data.missing_checks))
+        missing = t["missing_checks"].format(checks=data.missing_titles())
         if data.missing_checks:
             detail = (detail + " " + missing).strip()
         text = t["incomplete_banner"].format(status=status, detail=detail) if data.incomplete else missing

@@ -75,11 +75,24 @@ class ReportData:
         return self.view.status != "completed"
 
     @property
+    def shown_verdict(self) -> str | None:
+        """The verdict a report may show: none for an audit that did not complete, whatever its row holds (a
+        failed or edited record never reads as a pass)."""
+        return None if self.incomplete else self.view.verdict
+
+    @property
     def missing_checks(self) -> list[str]:
         """Checks that errored, were skipped, or that the template planned but never stored a result."""
         stored = {c.id for c in self.checks}
         return ([c.id for c in self.checks if c.status in (Status.ERROR, Status.SKIPPED)]
                 + [c for c in self.planned if c not in stored])
+
+    def missing_titles(self) -> str:
+        """The missing checks by their titles in the report's language, joined as the language lists things."""
+        from auditor.messages import Message, render
+
+        return render(Message("join.list"), self.lang).join(presentation(c).title_in(self.lang)
+                                                           for c in self.missing_checks)
 
 
 def read(handle: Any, audit_id: str, lang: str = "en") -> ReportData:

@@ -66,7 +66,7 @@ def _control(data: ReportData, t: dict[str, Any], st: dict) -> list:
 def _executive(data: ReportData, t: dict[str, Any], st: dict) -> list:
     checks = data.checks
     count = {s: sum(1 for ch in checks if ch.status == s) for s in ("pass", "warn", "fail", "inconclusive")}
-    verdict = mark(data.view.verdict or "none", t["verdict"])
+    verdict = mark(data.shown_verdict or "none", t["verdict"])
     intro = t["exec_intro"].format(verdict="§V§", n_checks=len(checks), n_pass=count["pass"], n_warn=count["warn"],
                                    n_fail=count["fail"], n_inconclusive=count["inconclusive"],
                                    n_other=len(checks) - sum(count.values()))
@@ -75,7 +75,7 @@ def _executive(data: ReportData, t: dict[str, Any], st: dict) -> list:
     if data.incomplete or data.missing_checks:
         status = t["status"].get(data.view.status, data.view.status)
         detail = " ".join(filter(None, [data.view.error, t["missing_checks"].format(
-            checks=", ".join(data.missing_checks)) if data.missing_checks else ""]))
+            checks=data.missing_titles()) if data.missing_checks else ""]))
         out.append(Paragraph("<b>" + esc(t["incomplete_banner"].format(status=status, detail=detail)) + "</b>"
                              if data.incomplete else esc(detail), st["body"]))
     dims = [[esc(dimension_label(r.dimension, data.lang)), mark(r.rating, t["verdict"]),
