@@ -32,7 +32,8 @@ class AuditRequest:
     meta: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
     model_version: str | None = None
-    batch_size: int = 16
+    batch_size: int | str = 16          # a positive number, or "auto" (auditor.memory_plan chooses it)
+    dtype: str = "auto"                 # the precision policy (auditor.models.precision)
     skip_bad_probes: bool = False
     # who signs the audit's events (an auditor.identity Signer); None: this installation's machine key
     signer: Any = None
@@ -80,8 +81,10 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
     db = open_db(request.db)
     bar(0.01, Message("progress.audit.loading"))
     model_path = Path(request.model).expanduser()
+    if request.batch_size == "auto":
+        raise BadInput("--batch-size auto is not available yet")
     adapter = load_model(model_path, tokenizer=request.tokenizer, layer_outputs=request.layer_outputs,
-                         device=request.device)
+                         device=request.device, dtype=request.dtype)
     try:
         reference = _load_reference(request, model_path)
     except BaseException:
@@ -188,6 +191,9 @@ def _create_audit_row(db: Any, run: _Run) -> str:
     run.environment.update({"seed": request.seed, "batch_size": request.batch_size,
                             "model_path": str(run.model_path.resolve()),
                             "compute_dtype": adapter.identity.details.get("compute_dtype"),
+                            # the precision policy: what was asked for and what the model ran in
+                            "dtype_requested": request.dtype,
+                            "dtype": getattr(adapter, "compute_dtype", None) or adapter.identity.dtype,
                             "reference": request.reference})
     return records.create_audit(
         db, identity=adapter.identity.to_dict(), probes=run.probes.describe(), template=template_row(run.template),

@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", metavar="DIR", help="keep the demo database and JSON in DIR")
     demo.add_argument("--progress", choices=("bar", "jsonl", "none"))
     demo.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    demo.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto")
     demo.add_argument("--limit", type=int, metavar="N")
     demo.add_argument("--no-reports", action="store_true", help="skip the board and full PDFs")
     return parser
@@ -92,7 +93,10 @@ def _audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layer-outputs", metavar="NAMES", help="comma-separated ONNX tensor names of layer boundaries 0..L")
     p.add_argument("--limit", type=int, metavar="N", help="a seeded, label-stratified sample of N probes")
     p.add_argument("--seed", type=int, default=0, metavar="S")
-    p.add_argument("--batch-size", type=int, default=16, metavar="B")
+    p.add_argument("--batch-size", type=batch_size_arg, default=16, metavar="B|auto",
+                   help="probes per batch, or auto: the largest batch the memory plan fits (default 16)")
+    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
+                   help="precision the model runs in (auto: the checkpoint's own on CUDA, float32 on the CPU)")
     p.add_argument("--skip-bad-probes", action="store_true", help="skip unreadable probe entries (recorded)")
     p.add_argument("--meta", metavar="FILE.yaml", help="audit metadata: purpose, users, out_of_scope, ...")
     p.add_argument("--name", metavar="N", help="model name for the record (default: the folder or file name)")
@@ -108,6 +112,16 @@ def _audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fail-on", choices=("warn", "fail"),
                    help="exit 1 when the verdict is this bad or worse: warn stops on warn, inconclusive and fail; "
                         "fail stops on inconclusive and fail (a gate never passes what was not measured)")
+
+
+def batch_size_arg(text: str) -> int | str:
+    """--batch-size: a positive whole number, or `auto` (auditor.memory_plan fits it to free memory)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or auto") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,7 +189,7 @@ def _request(args: argparse.Namespace) -> Any:
     return AuditRequest(model=args.model, probes=args.probes, template=args.template, db=args.db,
                         device=args.device, tokenizer=args.tokenizer, reference=args.reference,
                         layer_outputs=layer_outputs, limit=args.limit, seed=args.seed, meta=meta, name=args.name,
-                        model_version=args.model_version, batch_size=args.batch_size,
+                        model_version=args.model_version, batch_size=args.batch_size, dtype=args.dtype,
                         skip_bad_probes=args.skip_bad_probes, signer=signer_of(args),
                         pairs=getattr(args, "pairs", None))
 
@@ -191,8 +205,8 @@ def meta_from_args(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("preparer", "users", "out_of_scope", "decision_requested"):
         if getattr(args, key, None):
             meta[key] = getattr(args, key)
-    if args.batch_size <= 0:
-        raise BadInput("--batch-size must be a positive number")
+    if args.batch_size != "auto" and args.batch_size <= 0:
+        raise BadInput("--batch-size must be a positive number or auto")
     return meta
 
 
@@ -297,7 +311,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             raise BadInput(f"--out {out}: the folder is not writable; choose another folder")
         db = str(out / "demo.db")
     model = demo_model_path()
-    request = AuditRequest(model=str(model), probes="builtin:text", db=db, device=args.device, limit=args.limit,
+    request = AuditRequest(model=str(model), probes="builtin:text", db=db, device=args.device, dtype=args.dtype, limit=args.limit,
                            name="all-MiniLM-L6-v2", model_version="demo",
                            meta={"purpose": "Demonstration audit of a sentence-embedding model",
                                  "preparer": "auditor demo"})

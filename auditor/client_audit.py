@@ -32,7 +32,7 @@ def request_body(args: argparse.Namespace) -> dict[str, Any]:
     meta = meta_from_args(args)
     body = {"model": args.model, "probes": args.probes, "template": args.template, "limit": args.limit,
             "seed": args.seed, "device": args.device, "name": args.name, "model_version": args.model_version,
-            "meta": meta, "batch_size": args.batch_size}
+            "meta": meta, "batch_size": args.batch_size, "dtype": getattr(args, "dtype", "auto")}
     return {k: v for k, v in body.items() if v is not None}
 
 

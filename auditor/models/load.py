@@ -8,7 +8,7 @@ from auditor.models.base import ModelAdapter
 
 
 def load_model(path: str | Path, *, tokenizer: str | Path | None = None, layer_outputs: list[str] | None = None,
-               device: str = "auto") -> ModelAdapter:
+               device: str = "auto", dtype: str = "auto") -> ModelAdapter:
     """The adapter for `path` (transformers folder or ONNX file/folder); BadInput when refused."""
     from auditor.models import safety
 
@@ -25,9 +25,18 @@ def load_model(path: str | Path, *, tokenizer: str | Path | None = None, layer_o
         safety.validate_safetensors(path)
         from auditor.models.torch_adapter import TorchAdapter
 
-        return TorchAdapter(path, device=device)
+        return TorchAdapter(path, device=device, dtype=dtype)
+    if dtype not in ("auto", "float32"):
+        # an ONNX graph runs in the precision it was exported in; converting it would audit another model
+        raise BadInput(f"--dtype {dtype} applies to transformers folders; an ONNX graph runs in the precision "
+                       "it was exported in (use --dtype auto)")
     onnx_path = safety.onnx_file_in(path) if path.is_dir() else path
     safety.validate_onnx(onnx_path)
     from auditor.models.onnx_adapter import OnnxAdapter
 
-    return OnnxAdapter(path, tokenizer=tokenizer_path, layer_outputs=layer_outputs, device=device)
+    adapter = OnnxAdapter(path, tokenizer=tokenizer_path, layer_outputs=layer_outputs, device=device)
+    if dtype == "float32" and adapter.identity.dtype not in ("float32", None):
+        adapter.close()
+        raise BadInput(f"--dtype float32: this ONNX graph's weights are {adapter.identity.dtype} and it runs in the "
+                       "precision it was exported in (use --dtype auto)")
+    return adapter

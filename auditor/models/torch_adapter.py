@@ -41,7 +41,7 @@ def resolve_device(device: str) -> str:
 class TorchAdapter:
     """A transformers model loaded offline, with hooks on its blocks for the capture pass."""
 
-    def __init__(self, folder: Path, *, device: str = "auto") -> None:
+    def __init__(self, folder: Path, *, device: str = "auto", dtype: str = "auto") -> None:
         import transformers
         from transformers.utils import logging as hf_logging
 
@@ -49,6 +49,10 @@ class TorchAdapter:
         hf_logging.disable_progress_bar()
         self.folder = folder
         self.device = resolve_device(device)
+        from auditor.models.precision import checkpoint_dtype, resolve_dtype
+
+        # the precision policy (models.precision): refused here, before any weights are read
+        self.compute_dtype = resolve_dtype(dtype, self.device, checkpoint_dtype(folder))
         self.probes_fed = 0   # probes encoded for the model so far (models.base.count_fed)
         self.config = self._load_config(transformers)
         model = self._load_weights(self._model_class(transformers))
@@ -76,8 +80,6 @@ class TorchAdapter:
     # -- loading -------------------------------------------------------------------------------
     def _load_weights(self, model_cls: Any) -> Any:
         """The model on its device in eval mode; BadInput when its weights do not fill the class exactly."""
-        import torch
-
         try:
             model, info = model_cls.from_pretrained(
                 str(self.folder), local_files_only=True, trust_remote_code=False, attn_implementation="eager",
@@ -90,9 +92,12 @@ class TorchAdapter:
                            f"{_describe_mismatch(problems, info.get('error_msgs'))}; "
                            "refusing to fill the gaps with random weights")
         self.weights_dtype = _dtype_name(model)
-        # half precision is slow or unsupported for many CPU kernels; audit figures use float32 there
-        if self.device == "cpu" and model.dtype != torch.float32:
-            model = model.float()
+        from auditor.models.precision import torch_dtype
+
+        # the dtype the precision policy chose (auto: float32 on the CPU, the checkpoint's own on CUDA)
+        wanted = torch_dtype(self.compute_dtype)
+        if any(p.dtype != wanted for p in model.parameters() if p.is_floating_point()):
+            model = model.to(wanted)
         return model.to(self.device).eval()
 
     def _identify(self, parameters: int, pooling_source: str, scope: dict[str, Any]) -> ModelIdentity:

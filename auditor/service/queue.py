@@ -37,7 +37,8 @@ FINAL = ("completed", "failed", "cancelled", "interrupted")
 JOB_FIELDS = ("id", "status", "request", "submitted_by", "submitted_at", "started_at", "finished_at", "audit_id",
               "worker", "pid", "lease_until", "cancel_requested", "error", "exit_code")
 REQUEST_FIELDS = ("model", "probes", "template", "limit", "seed", "device", "name", "model_version", "meta",
-                  "batch_size")
+                  "batch_size", "dtype")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
 LEASE_S = 60.0           # a worker renews its lease every few seconds; a minute without one means it is gone
 INTERRUPTED = "the worker running it stopped (killed, or the service stopped or restarted); submit the audit again"
@@ -114,7 +115,7 @@ def checked_request(request: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise BadInput(f"unknown field(s) {', '.join(unknown)} (known: {', '.join(REQUEST_FIELDS)})")
     out = {"probes": "builtin:text", "template": None, "limit": None, "seed": 0, "device": "auto", "name": None,
-           "model_version": None, "meta": {}, "batch_size": 16,
+           "model_version": None, "meta": {}, "batch_size": 16, "dtype": "auto",
            **{k: v for k, v in request.items() if v is not None}}
     model = out.get("model")
     if not isinstance(model, str) or not model.strip():
@@ -123,10 +124,14 @@ def checked_request(request: dict[str, Any]) -> dict[str, Any]:
         if out[key] is not None and not isinstance(out[key], str):
             raise BadInput(f"{key}: give a string")
     for key in ("limit", "seed", "batch_size"):
+        if key == "batch_size" and out[key] == "auto":
+            continue
         if out[key] is not None and (isinstance(out[key], bool) or not isinstance(out[key], int)):
-            raise BadInput(f"{key}: give a whole number")
-    if out["batch_size"] <= 0:
-        raise BadInput("--batch-size must be a positive number")
+            raise BadInput(f"{key}: give a whole number" + (" or auto" if key == "batch_size" else ""))
+    if out["batch_size"] != "auto" and out["batch_size"] <= 0:
+        raise BadInput("--batch-size must be a positive number or auto")
+    if out["dtype"] not in DTYPES:
+        raise BadInput(f"dtype: give one of {', '.join(DTYPES)}")
     if out["device"] not in DEVICES:
         raise BadInput(f"device: give one of {', '.join(DEVICES)}")
     meta = out["meta"]

@@ -35,7 +35,8 @@ class AuditSubmission(BaseModel):
     name: str | None = None
     model_version: str | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    batch_size: int = Field(16, ge=1)
+    batch_size: int | Literal["auto"] = Field(16, description="probes per batch (>= 1), or auto")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
 
 def links(job: dict[str, Any]) -> dict[str, str]:

@@ -154,7 +154,8 @@ def cli_arguments(request: dict[str, Any], db_path: str, device: str, folder: Pa
     argv = [sys.executable, "-m", "auditor.cli", "audit", request["model"], "--db", db_path,
             "--progress", "jsonl", "--json", "--probes", request.get("probes") or "builtin:text",
             "--seed", str(request.get("seed") or 0), "--batch-size", str(request.get("batch_size") or 16),
-            "--device", request.get("device") if request.get("device") not in (None, "auto") else device]
+            "--device", request.get("device") if request.get("device") not in (None, "auto") else device,
+            "--dtype", request.get("dtype") or "auto"]
     for key, flag in (("template", "--template"), ("limit", "--limit"), ("name", "--name"),
                       ("model_version", "--model-version")):
         if request.get(key) is not None:
