@@ -105,7 +105,7 @@ def test_submit_queues_the_checked_request_and_signs_an_event(db, model, monkeyp
     assert job["request"] == {"model": str(model.resolve()), "probes": "builtin:text",
                               "template": no_minimum("quick"), "limit": 12, "seed": 0, "device": "auto",
                               "name": None, "model_version": None, "meta": {"purpose": "triage"},
-                              "batch_size": 16}
+                              "batch_size": 16, "dtype": "auto"}
     assert (job["submitted_by"], job["cancel_requested"], job["audit_id"]) == ("alice", False, None)
     assert tuple(job) == queue.JOB_FIELDS and queue.get(db, job["id"]) == job
     [(kind, actor, audit_id, detail, signature)] = chain_events(db)
@@ -230,3 +230,18 @@ def test_recover_stops_the_orphaned_audit_of_a_lost_job_so_it_is_never_completed
 def raw_update(db: str, sql: str, params: tuple) -> None:
     with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.execute(sql, params)
+
+
+def test_dtype_and_auto_batch_size_reach_the_worker_command(db, model, tmp_path):
+    from auditor.service.workers import cli_arguments
+
+    job = queue.submit(db, {"model": str(model), "template": no_minimum("quick"), "dtype": "bfloat16",
+                            "batch_size": "auto"}, "alice")
+    assert (job["request"]["dtype"], job["request"]["batch_size"]) == ("bfloat16", "auto")
+    argv = cli_arguments(job["request"], str(db), "cpu", tmp_path)
+    assert argv[argv.index("--dtype") + 1] == "bfloat16" and argv[argv.index("--batch-size") + 1] == "auto"
+    for bad, line in (({"dtype": "float8"}, "dtype: give one of auto, float32, bfloat16, float16"),
+                      ({"batch_size": "big"}, "batch_size: give a whole number or auto"),
+                      ({"batch_size": 0}, "--batch-size must be a positive number or auto")):
+        with pytest.raises(BadInput, match=line):
+            queue.submit(db, {"model": str(model), **bad}, "alice")
