@@ -238,7 +238,8 @@ def _repro(data: ReportData, t: dict[str, Any], st: dict) -> list:
     env = a.environment
     versions = env.get("versions") or {}
     pairs = [(r["os"], esc(env.get("os"))), (r["python"], esc(versions.get("python"))),
-             (r["device"], esc(env.get("device"))), (r["seed"], esc(env.get("seed"))),
+             (r["device"], esc(env.get("device"))), (r["dtype"], esc(_precision(env, r))),
+             (r["seed"], esc(env.get("seed"))),
              (r["batch"], esc(env.get("batch_size"))),
              (r["template_sha"], f'<font name="{fonts.MONO}">{esc(a.template.sha256)}</font>'),
              (r["started"], esc(a.started_at)), (r["finished"], esc(a.finished_at or "—")),
@@ -254,6 +255,14 @@ def _repro(data: ReportData, t: dict[str, Any], st: dict) -> list:
                  for x in events[-30:]]
         out += [CondPageBreak(120), Paragraph(esc(t["events_title"]), st["h2"]), table(rows, [95, 70, 60, CONTENT_W - 225], st)]
     return out
+
+
+def _precision(env: dict[str, Any], r: dict[str, str]) -> str:
+    """The dtype the model ran in, and what was asked for when that differs (audits before --dtype: the
+    compute dtype the adapter recorded)."""
+    ran = env.get("dtype") or env.get("compute_dtype") or "—"
+    asked = env.get("dtype_requested")
+    return f"{ran} ({r['dtype_asked'].format(asked=asked)})" if asked and asked != ran else str(ran)
 
 
 def _detail(detail: Any) -> str:
