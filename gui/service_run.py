@@ -26,7 +26,7 @@ def request_of(job: AuditJob) -> dict[str, Any]:
     """The POST /v1/audits body of the page's job (the model and probe paths are on the server)."""
     meta = {k: v for k, v in job.meta.items() if v and k != "preparer"}  # the service records the submitter
     return {"model": job.model, "probes": job.probes, "template": job.template, "limit": job.limit,
-            "device": job.device, "name": job.name or None, "model_version": job.version or None, "meta": meta}
+            "device": job.device, "dtype": job.dtype, "name": job.name or None, "model_version": job.version or None, "meta": meta}
 
 
 class ServiceAuditWorker(QObject):

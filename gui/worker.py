@@ -44,13 +44,14 @@ class AuditJob:
     db: str | None = None
     limit: int | None = None
     device: str = "auto"
+    dtype: str = "auto"
     name: str = ""
     version: str = ""
     meta: dict[str, str] = field(default_factory=dict)
 
     def arguments(self, meta_file: Path | None) -> list[str]:
         args = ["-m", "auditor.cli", "audit", self.model, "--probes", self.probes, "--progress", "jsonl", "--json",
-                "--device", self.device]
+                "--device", self.device, "--dtype", self.dtype]
         for flag, value in (("--template", self.template), ("--db", self.db), ("--name", self.name),
                             ("--model-version", self.version), ("--meta", str(meta_file) if meta_file else None)):
             if value:

@@ -89,6 +89,8 @@ class NewAuditPage(QWidget):
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         self.device.currentIndexChanged.connect(lambda _i: self.refresh_estimate())
+        self.dtype = QComboBox()         # the precision policy (auditor.models.precision)
+        self.dtype.addItems(["auto", "float32", "bfloat16", "float16"])
         # typing 1, 2, 8 is one change
         self._limit_timer = QTimer(self, singleShot=True, interval=300, timeout=self.refresh_estimate)
         self.limit.valueChanged.connect(lambda _v: self._limit_timer.start())
@@ -104,7 +106,7 @@ class NewAuditPage(QWidget):
         self.run_box, self.meta_box = QGroupBox(), QGroupBox()
         self.run_form = QFormLayout(self.run_box)
         for widget in (self.probes, self.template, self.template_text, self.not_approval, self.estimate_label,
-                       self.limit, self.device):
+                       self.limit, self.device, self.dtype):
             self.run_form.addRow(_buddy(widget), widget)
         self.meta_form = QFormLayout(self.meta_box)
         for key in META:
@@ -137,7 +139,8 @@ class NewAuditPage(QWidget):
         self.run_box.setTitle(t("new.probes") + " · " + t("new.template"))
         self.meta_box.setTitle(t("new.meta"))
         for row, key in enumerate(("gui.new.label.probes", "gui.new.label.template", "", "",
-                                   "gui.new.label.estimate", "gui.new.label.limit", "gui.new.label.device")):
+                                   "gui.new.label.estimate", "gui.new.label.limit", "gui.new.label.device",
+                                   "gui.new.label.dtype")):
             _label(self.run_form, row).setText(t(key) if key else "")
         for row, key in enumerate(META):
             _label(self.meta_form, row).setText(t(f"meta.{key}"))
@@ -158,6 +161,7 @@ class NewAuditPage(QWidget):
                  self.template: ("new.template", "gui.new.a11y.template_desc"),
                  self.limit: ("new.limit", "gui.new.a11y.limit_desc"),
                  self.device: ("new.device", "gui.new.a11y.device_desc"),
+                 self.dtype: ("gui.new.name.dtype", "gui.new.a11y.dtype_desc"),
                  self.cancel_button: ("new.cancel", "gui.new.a11y.cancel_desc"),
                  self.open_button: ("new.open", "gui.new.a11y.open_desc"),
                  self.estimate_label: ("gui.new.label.estimate", "")}
@@ -323,7 +327,8 @@ class NewAuditPage(QWidget):
         return AuditJob(model=self.model_path.text().strip(),
                         probes=self.probe_path if spec == "file" else (spec or "builtin:text"),
                         template=self.template.currentData(), db=self.state.db, limit=self.limit.value() or None,
-                        device=self.device.currentText(), name=meta.pop("name"), version=meta.pop("version"),
+                        device=self.device.currentText(), dtype=self.dtype.currentText(),
+                        name=meta.pop("name"), version=meta.pop("version"),
                         meta=meta)
 
     def start(self) -> None:

@@ -337,3 +337,20 @@ def test_a_background_answer_after_its_receiver_was_deleted_is_dropped_quietly(q
     qtbot.waitUntil(lambda: calls == [3], timeout=5000)
     qtbot.wait(50)
     assert calls == [3]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_chosen_precision_reaches_the_local_run_and_the_service_request(make_window, lang):
+    from gui.service_run import request_of
+
+    window = make_window()
+    window.set_language(lang)
+    page = window.new_audit
+    assert page.dtype.currentText() == "auto" and page.dtype.accessibleName() == (
+        "Precision" if lang == "en" else "数値精度")
+    page.model_path.setText("/models/x")
+    page.dtype.setCurrentText("bfloat16")
+    job = page.job()
+    args = job.arguments(None)
+    assert args[args.index("--dtype") + 1] == "bfloat16"
+    assert request_of(job)["dtype"] == "bfloat16"
