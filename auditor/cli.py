@@ -349,6 +349,19 @@ def _probes_line(probes: dict[str, Any]) -> str:
             f"{(probes.get('sha256') or '')[:16]}…)")
 
 
+def _ran_on_lines(env: dict[str, Any]) -> list[str]:
+    """Where and in which precision the model ran, and the memory plan made before loading it."""
+    if not env.get("device"):
+        return []
+    dtype = env.get("dtype") or env.get("compute_dtype")
+    asked = env.get("dtype_requested")
+    line = f"Ran on:   {env['device']}" + (f" in {dtype}" if dtype else "") + \
+        (f" (asked for {asked})" if asked and asked not in (dtype, "auto") else "") + \
+        (f", batch size {env['batch_size']}" if env.get("batch_size") else "")
+    plan = env.get("memory_plan") or {}
+    return [line, *([f"Memory:   {plan['summary']}"] if plan.get("summary") else [])]
+
+
 def format_audit(data: dict[str, Any], db: str | None) -> str:
     """A readable summary for a terminal."""
     from auditor.api import db_path
@@ -361,6 +374,7 @@ def format_audit(data: dict[str, Any], db: str | None) -> str:
         + (f"{model['layers']} layers, " if model["layers"] is not None else "no layers found, ")
         + (f"{model['parameters']:,} parameters)" if model["parameters"] is not None else "parameters unknown)"),
         f"SHA-256:  {model['sha256']}",
+        *_ran_on_lines(data.get("environment") or {}),
         _probes_line(data["probes"]),
         *([f"Scope:    {scope['en']}"] if (scope := (model.get("details") or {}).get("audit_scope")) else []),
         _template_line(data),
