@@ -18,7 +18,7 @@ import numpy as np
 
 from auditor.errors import BadInput
 from auditor.messages import Message, render
-from auditor.models import onnx_folder, onnx_graph, onnx_inputs, onnx_weights
+from auditor.models import onnx_binding, onnx_folder, onnx_graph, onnx_inputs, onnx_weights
 from auditor.models.base import Capability, ModelBatch, ModelIdentity, capture_points, count_fed, fed_note
 from auditor.models.encoding import ImageEncoder, TextEncoder, has_tokenizer, text_max_length
 from auditor.models.identity import manifest
@@ -33,7 +33,9 @@ class OnnxAdapter:
     """An ONNX model file (or a folder holding model.onnx beside its tokenizer and config)."""
 
     def __init__(self, path: Path, *, tokenizer: Path | None = None, layer_outputs: list[str] | None = None,
-                 device: str = "auto") -> None:
+                 device: str = "auto", io_binding: bool | None = None) -> None:
+        """`io_binding` None binds the runs' inputs and outputs on CUDA only; True binds them on the
+        CPU provider too (the same calls, so the bound path is testable without a GPU)."""
         path = Path(path)
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
             raise BadInput(f"--device {device} is not one of auto, cpu, cuda")
@@ -47,7 +49,7 @@ class OnnxAdapter:
         unfed = self._read_graph(model, index, layer_outputs)
         facts = _graph_facts(model, self.file)
         onnx_graph.add_outputs(model, self._exposed(), index.types)
-        self.session, self.device = self._start(model, device)
+        self.session, self.device = self._start(model, device, io_binding)
         del model, index   # the session holds its own copy of the weights
         self._tokenizer = onnx_folder.find_tokenizer(self.file, self.folder, tokenizer) \
             if self.modality == "text" else None
@@ -101,6 +103,8 @@ class OnnxAdapter:
                      "attention_output_names": list(self.discovery.attentions or []),
                      "discovery": self.discovery.method, "block_style": self.discovery.style,
                      "providers": list(self.session.get_providers()),
+                     "io_binding": self._bound is not None,
+                     **({"provider_fallback": dict(self.fallback)} if self.fallback else {}),
                      "inputs": list(self._inputs), "outputs": list(self._outputs),
                      "input_signature": onnx_inputs.signature(self._inputs),
                      "constant_parameters": facts["constant_parameters"]},
@@ -130,32 +134,46 @@ class OnnxAdapter:
     def _exposed(self) -> list[str]:
         return [*self.discovery.boundaries, *(self.discovery.attentions or [])]
 
-    def _start(self, model: Any, device: str) -> tuple[Any, str]:
-        """An InferenceSession on CUDA when one really starts there (auto/cuda), else on the CPU."""
+    def _start(self, model: Any, device: str, io_binding: bool | None) -> tuple[Any, str]:
+        """An InferenceSession on CUDA when one really starts there (auto/cuda), else on the CPU.
+
+        On CUDA the runs go through IOBinding (models.onnx_binding); a CPU session after CUDA was
+        asked for keeps the reason in `self.fallback` (identity details, provider_fallback)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
         cpu = ["CPUExecutionProvider"]
         providers: list[Any] = cpu
-        if device != "cpu" and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers = [("CUDAExecutionProvider", {"device_id": int(device.partition(":")[2] or 0)}), *cpu]
+        device_id = int(device.partition(":")[2] or 0)
+        available = list(ort.get_available_providers())
+        if device != "cpu" and onnx_binding.CUDA in available:
+            providers = [(onnx_binding.CUDA, {"device_id": device_id}), *cpu]
         payload = self._payload(model)
         # Trying CUDA where its libraries or GPU are missing logs at ERROR level from the default
         # logger; that is expected on 'auto', so only fatal messages pass while the session starts.
         ort.set_default_logger_severity(4 if providers is not cpu else 3)
+        error = None
         try:
             session = ort.InferenceSession(payload, options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own types for invalid or unsupported graphs
             if providers is cpu:
                 raise BadInput(f"onnxruntime cannot load {self.file.name}: {first_line(exc)}") from None
+            error = first_line(exc)
             session = ort.InferenceSession(payload, options, providers=cpu)
         finally:
             ort.set_default_logger_severity(3)
-        active = "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
-        if device.startswith("cuda") and active != "cuda":
-            raise BadInput("--device cuda was asked for but onnxruntime could not start a CUDA session "
-                           "(GPU, CUDA or cuDNN libraries missing); use --device auto or cpu")
+        active = "cuda" if session.get_providers()[0] == onnx_binding.CUDA else "cpu"
+        self.fallback: dict[str, str] | None = None
+        if device != "cpu" and active != "cuda":
+            reason = onnx_binding.why_not_cuda(available, error)
+            if device.startswith("cuda"):
+                raise BadInput(f"--device cuda was asked for but onnxruntime could not start a CUDA session "
+                               f"({reason}); use --device auto or cpu")
+            self.fallback = {"requested": device, "ran": "CPUExecutionProvider", "reason": reason}
+        # captured outputs stay on the GPU until one copy per batch; the CPU runs session.run as before
+        bind = active == "cuda" if io_binding is None else io_binding
+        self._bound = onnx_binding.BoundRunner(session, active, device_id) if bind else None
         return session, active
 
     def _payload(self, model: Any) -> bytes | str:
@@ -282,7 +300,7 @@ class OnnxAdapter:
         return self._run([name], self._feed(batch))[name]
 
     def close(self) -> None:
-        self.session = None
+        self.session = self._bound = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
@@ -304,7 +322,8 @@ class OnnxAdapter:
 
     def _run(self, names: list[str], feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         fetch = [n for n in dict.fromkeys(names) if n not in feed]
-        outs = self.session.run(fetch, feed) if fetch else []
+        run = self._bound.run if self._bound is not None else self.session.run
+        outs = run(fetch, feed) if fetch else []
         got = {n: feed[n] for n in names if n in feed}
         got.update(zip(fetch, outs, strict=True))
         return {n: np.asarray(v, dtype=np.float32) if np.asarray(v).dtype.kind == "f" else np.asarray(v)
