@@ -54,7 +54,8 @@ def capture_pass(adapter: ModelAdapter, probes: Any, points: frozenset[str],
 def _capture(adapter: ModelAdapter, probes: Any, points: frozenset[str], accumulators: Mapping[str, Accumulator],
              batch_size: int, retain: bool, progress: Progress, should_stop: Callable[[], bool],
              order: np.ndarray | None, task: Any) -> Trace:
-    trace = Trace(retained=retain, pooling=adapter.identity.pooling)
+    # per-probe rows (pooled states, predictions) are allocated once for the whole probe set
+    trace = Trace(retained=retain, pooling=adapter.identity.pooling, capacity=int(probes.count))
     points = capture_points(points)
     if task is None and Capability.GRADIENTS in points:
         task = next((a.gradient_task for a in accumulators.values()

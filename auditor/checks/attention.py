@@ -9,10 +9,10 @@ from auditor.checks._tasks import gradient_setup
 from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.estimators import attention as est
+from auditor.estimators import device_ops as ops
 from auditor.messages import Message, render
 from auditor.models.base import Capability, HeadMaskable
-from auditor.models.perturb import last_valid
-from auditor.trace import TraceBatch, pool
+from auditor.trace import TraceBatch
 
 # a head is a pruning candidate when its importance is below this fraction of the MEAN head's; a share of
 # the total would depend on the head count (1% of the total is below average for 72 heads, above for 144)
@@ -32,18 +32,21 @@ ABLATION_METHOD = ("the candidate heads were masked together (their outputs zero
 
 
 class AttentionStats:
-    """Per-layer, per-head sums over the probes, gathered batch by batch."""
+    """Per-layer, per-head sums over the probes, gathered batch by batch.
+
+    The maps are reduced where they were captured (on the model's device for a PyTorch model,
+    estimators.device_ops); sums stay there as [L, H] tensors and come to the host when the check runs."""
 
     def __init__(self, ctx: AuditContext) -> None:
         setup = gradient_setup(ctx)
         self.gradient_task = setup.task    # head importance comes from the same gradient pass
         self.pooling = ctx.identity.pooling
-        self.sums: dict[str, np.ndarray] = {}
-        self.counts: dict[str, np.ndarray] = {}
+        self.sums: dict[str, Any] = {}
+        self.counts: dict[str, Any] = {}
         self.importance: np.ndarray | None = None
         self.grad_rows = 0
         self.causal: bool | None = None
-        self.rollout_special = 0.0
+        self.rollout_special: Any = 0.0
         self.rollout_rows = 0
         self.examples: list[dict[str, Any]] = []
         self.samples = 0
@@ -52,18 +55,20 @@ class AttentionStats:
         self.scored[score] = True
         # the held-out probes as the capture pass batched them, with their unmasked outputs (for the ablation)
         self.groups: list[np.ndarray] = []
-        self.clean: list[np.ndarray] = []
-        self.predictions: list[np.ndarray] = []
+        self.clean = ops.Parts()
+        self.predictions = ops.Parts()
 
     def update(self, batch: TraceBatch) -> None:
-        if not batch.attentions:
+        attentions = batch.device_attentions
+        if not attentions:
             return
+        mask = batch.device_mask
         if self.causal is None:
-            self.causal = est.is_causal(batch.attentions[0], batch.mask)
-        per_layer = [est.head_stats(a, batch.mask, batch.special, causal=self.causal, grid=batch.grid,
-                                    prefix=batch.prefix_tokens) for a in batch.attentions]
+            self.causal = ops.is_causal(attentions[0], mask)
+        per_layer = [ops.head_stats(a, mask, batch.device_special, causal=self.causal, grid=batch.grid,
+                                    prefix=batch.prefix_tokens) for a in attentions]
         for name in ("entropy", "distance", "sink"):
-            values = np.stack([getattr(s, name) for s in per_layer], axis=1)     # [B, L, H]
+            values = ops.stack([getattr(s, name) for s in per_layer], axis=1)     # [B, L, H]
             self._add(name, values)
         if batch.head_grad is not None and batch.grad_rows is not None and batch.grad_rows.any():
             part = batch.head_grad[batch.grad_rows].astype(np.float64).sum(axis=0)
@@ -75,17 +80,17 @@ class AttentionStats:
 
     def _keep_scored(self, batch: TraceBatch) -> None:
         rows = self.scored[np.asarray(batch.index)]
-        if not rows.any() or not batch.hidden:
+        hidden = batch.device_hidden
+        if not rows.any() or not hidden:
             return
         self.groups.append(np.asarray(batch.index)[rows])
-        self.clean.append(pool(batch.hidden[-1][rows], batch.mask[rows], self.pooling))
-        if batch.logits is not None:
-            self.predictions.append(last_valid(batch.logits[rows], batch.mask[rows]).argmax(axis=-1))
+        mask = ops.rows(batch.device_mask, rows)
+        self.clean.append(ops.pool(ops.rows(hidden[-1], rows), mask, self.pooling))
+        if batch.device_logits is not None:
+            self.predictions.append(ops.last_valid(ops.rows(batch.device_logits, rows), mask).argmax(-1))
 
-    def _add(self, name: str, values: np.ndarray) -> None:
-        finite = np.isfinite(values)
-        total = np.where(finite, values, 0.0).sum(axis=0)
-        count = finite.sum(axis=0)
+    def _add(self, name: str, values: Any) -> None:
+        total, count = ops.finite_sum(values)
         if name not in self.sums:
             self.sums[name], self.counts[name] = total, count
         else:
@@ -93,25 +98,37 @@ class AttentionStats:
             self.counts[name] = self.counts[name] + count
 
     def _rollout(self, batch: TraceBatch) -> None:
-        tokens = batch.attentions[0].shape[-1]
-        mask = batch.mask[:, :tokens]
-        relevance = est.input_relevance(est.rollout(batch.attentions, mask), mask, self.pooling)   # [B, T]
-        sinks = np.zeros_like(mask)
-        sinks[:, 0] = True
-        if batch.special is not None:
-            sinks |= batch.special[:, :tokens]
-        self.rollout_special += float((relevance * sinks).sum())
+        attentions = batch.device_attentions
+        tokens = attentions[0].shape[-1]
+        mask = batch.device_mask[:, :tokens]
+        relevance = ops.input_relevance(ops.rollout(attentions, mask), mask, self.pooling)   # [B, T]
+        sinks = ops.like(_sink_tokens(batch.mask[:, :tokens], batch.special), relevance)
+        self.rollout_special = self.rollout_special + (relevance * sinks).sum()
         self.rollout_rows += batch.size
-        for row in range(min(batch.size, ROLLOUT_EXAMPLES - len(self.examples))):
-            valid = mask[row]
+        shown = min(batch.size, ROLLOUT_EXAMPLES - len(self.examples))
+        if shown <= 0:
+            return
+        relevance = ops.host(relevance[:shown])   # the first few probes only, for the evidence
+        for row in range(shown):
+            valid = batch.mask[row, :tokens]
             ids = batch.inputs.inputs.get("input_ids") if batch.inputs is not None else None
             self.examples.append({"probe": int(batch.index[row]),
                                   "token_ids": ids[row][valid[:ids.shape[1]]].tolist() if ids is not None else None,
                                   "relevance": relevance[row][valid].round(4).tolist()})
 
     def mean(self, name: str) -> np.ndarray:
+        sums, counts = ops.host(self.sums[name]), ops.host(self.counts[name])
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.counts[name] > 0, self.sums[name] / np.maximum(self.counts[name], 1), np.nan)
+            return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _sink_tokens(mask: np.ndarray, special: np.ndarray | None) -> np.ndarray:
+    """[B, T] the first token and the special tokens: where rollout relevance counts as sunk."""
+    sinks = np.zeros_like(mask, dtype=bool)
+    sinks[:, 0] = True
+    if special is not None:
+        sinks |= special[:, :mask.shape[1]]
+    return sinks
 
 
 @register
@@ -170,7 +187,7 @@ class AttentionStructure(Check):
         metrics = {"entropy": entropy, "distance": distance, "sink_share": sink, "head_importance": importance,
                    "redundant_heads": redundant, "prunable_attention_share": share,
                    "mean_entropy": float(np.nanmean(entropy)),
-                   "rollout_special_share": stats.rollout_special / max(stats.rollout_rows, 1), **ablation}
+                   "rollout_special_share": float(stats.rollout_special) / max(stats.rollout_rows, 1), **ablation}
         sentences = _sentences(metrics, self.params, unmeasured)
         # the low-effect share rests on the masked pass: its finding states that measurement too
         measured = [m.to_json() for m in sentences if m.key.startswith("check.attention.structure.ablation.")]
@@ -190,8 +207,8 @@ class AttentionStructure(Check):
                     "evidence": {"ablation": render(reason, "en"), "ablation_message": reason.to_json()}}
         heads = [(int(layer), int(head)) for layer, head in candidates or []]
         masked, predicted = masked_pass(ctx, stats.groups, heads)
-        clean = np.concatenate(stats.clean)
-        clean_pred = np.concatenate(stats.predictions) if stats.predictions and predicted is not None else None
+        clean = stats.clean.host()
+        clean_pred = stats.predictions.host() if stats.predictions and predicted is not None else None
         cos, flips = est.ablation_effect(clean, masked, clean_pred, predicted)
         little = est.little_effect(cos, flips, float(self.params["min_output_cos"]),
                                    float(self.params["max_flip_rate"]))

@@ -14,11 +14,12 @@ from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.errors import Cancelled
 from auditor.estimators import bootstrap, held_out
+from auditor.estimators import device_ops as ops
 from auditor.estimators import information as info
 from auditor.messages import Message, render
 from auditor.models.base import Capability
 from auditor.splits import too_few_scored
-from auditor.trace import TraceBatch, pool
+from auditor.trace import RowStore, TraceBatch
 
 _KEY = "check.bottleneck.information_plane"
 # what these estimates cannot say, in every language (the stored evidence keeps the English text)
@@ -35,18 +36,15 @@ class InputRepresentation:
     so under `cls` or `last` pooling z_0 cannot stand for X; the mean-pooled embeddings can.
     """
 
-    def __init__(self) -> None:
-        self.parts: list[np.ndarray] = []
-        self.index: list[np.ndarray] = []
+    def __init__(self, capacity: int = 0) -> None:
+        # float32 rows by probe index, pooled where the states are (on the model's device for PyTorch)
+        self.rows = RowStore(capacity)
 
     def update(self, batch: TraceBatch) -> None:
-        self.parts.append(pool(batch.hidden[0], batch.mask, "mean").astype(np.float32))
-        self.index.append(np.asarray(batch.index))
+        self.rows.add(batch.index, ops.pool(batch.device_hidden[0], batch.device_mask, "mean"))
 
     def values(self) -> np.ndarray | None:
-        if not self.parts:
-            return None
-        return np.concatenate(self.parts)[np.argsort(np.concatenate(self.index), kind="stable")]
+        return self.rows.values()
 
 
 @register
@@ -80,7 +78,7 @@ class InformationPlaneCheck(Check):
 
     def accumulator(self, ctx: AuditContext) -> InputRepresentation | None:
         # under mean pooling z_0 already is the mean-pooled embedding output
-        return None if ctx.identity.pooling == "mean" else InputRepresentation()
+        return None if ctx.identity.pooling == "mean" else InputRepresentation(int(ctx.probes.count))
 
     def skip_reason(self, ctx: AuditContext) -> Message | None:
         if _probe_labels(ctx) is None and Capability.LOGITS not in ctx.capabilities:
@@ -211,11 +209,11 @@ def _labels(ctx: AuditContext) -> tuple[np.ndarray | None, str, list[str]]:
     labels = _probe_labels(ctx)
     if labels is not None:
         return labels, PROBE_LABELS, [str(n) for n in getattr(ctx.probes, "label_names", [])]
-    logits = ctx.trace.logits
-    if logits is None or logits.ndim != 2:
+    predicted = ctx.trace.predictions
+    if predicted is None:
         return None, "", []
     # the probe set has no labels: Y is the class the model's own output head predicts (circular)
-    return np.asarray(logits).argmax(axis=1), MODEL_PREDICTIONS, []
+    return np.asarray(predicted), MODEL_PREDICTIONS, []
 
 
 DROP_METHOD = ("cross-fitted: the peak layer is chosen on one half of the held-out probes and the drop from it "

@@ -9,8 +9,8 @@ from auditor.checks._tasks import StreamingProbeHead, shared_probe_head
 from auditor.checks.base import AuditContext, Chart, Check, CheckResult
 from auditor.checks.registry import register
 from auditor.estimators import bootstrap
+from auditor.estimators import device_ops as ops
 from auditor.estimators import perturbation as est
-from auditor.estimators.probe_head import predict
 from auditor.messages import Message
 from auditor.models.base import Capability, Occludable
 from auditor.models.perturb import (
@@ -20,15 +20,17 @@ from auditor.models.perturb import (
     TEXT_PERTURBATIONS,
     PerturbationPlan,
     key_of,
-    last_valid,
 )
-from auditor.trace import TraceBatch, pool
+from auditor.trace import TraceBatch
 
 HEADLINE_EPS = 0.05
 
 
 class PerturbationStats:
-    """Per-probe figures of every perturbed copy, gathered batch by batch during the capture pass."""
+    """Per-probe figures of every perturbed copy, gathered batch by batch during the capture pass.
+
+    The figures are reduced where the copies ran (on the model's device for a PyTorch model,
+    estimators.device_ops) and kept there as small per-probe rows until `run` moves them once."""
 
     def __init__(self, ctx: AuditContext, plan: PerturbationPlan, probe_head: StreamingProbeHead | None,
                  scored: np.ndarray | None, occlusion_examples: int = 0) -> None:
@@ -37,10 +39,10 @@ class PerturbationStats:
         self.pooling = ctx.identity.pooling
         self.probe_head = probe_head
         self.scored = scored               # rows whose probe-head predictions count (held-out split)
-        self.rel: dict[str, list[np.ndarray]] = {}      # key -> [B, L+1] relative change per layer
-        self.cos: dict[str, list[np.ndarray]] = {}
-        self.kl: dict[str, list[np.ndarray]] = {}
-        self.flip: dict[str, list[np.ndarray]] = {}
+        self.rel: dict[str, ops.Parts] = {}      # key -> [B, L+1] relative change per layer
+        self.cos: dict[str, ops.Parts] = {}
+        self.kl: dict[str, ops.Parts] = {}
+        self.flip: dict[str, ops.Parts] = {}
         # the probe of each row above, so intervals resample probes, not perturbed copies (METHODS, Uncertainty)
         self.probe: dict[str, list[np.ndarray]] = {}
         self.flip_probe: dict[str, list[np.ndarray]] = {}
@@ -49,37 +51,43 @@ class PerturbationStats:
         self.occlusion: list[dict[str, Any]] = []
 
     def update(self, batch: TraceBatch) -> None:
-        if batch.inputs is None or not batch.hidden:
+        hidden = batch.device_hidden
+        if batch.inputs is None or not hidden:
             return
         run = self.adapter.perturb(batch.inputs, self.plan)
-        mask = batch.mask
-        clean = pool(batch.hidden[-1], mask, self.pooling)
-        logits = last_valid(batch.logits, mask) if batch.logits is not None else None
-        if self.probe_head is not None:
-            self.probe_head.observe(batch.index, clean)
-        norms = [est.frobenius(h, mask) for h in batch.hidden] if run.hidden else []
+        mask = batch.device_mask
+        clean = ops.pool(hidden[-1], mask, self.pooling)
+        logits = ops.last_valid(batch.device_logits, mask) if batch.device_logits is not None else None
+        if self.probe_head is not None and not self.probe_head.ready:   # the head learns from the fit split only
+            self.probe_head.observe(batch.index, ops.host(clean))
+        norms = [ops.frobenius(h, mask) for h in hidden] if run.hidden else []
         for key, states in run.hidden.items():
-            rel = np.stack([est.relative_change(c, p, mask, n)
-                            for c, p, n in zip(batch.hidden, states, norms, strict=True)], axis=1)
-            self.rel.setdefault(key, []).append(rel)
+            rel = ops.stack([ops.relative_change(c, p, mask, n)
+                             for c, p, n in zip(hidden, states, norms, strict=True)], axis=1)
+            self.rel.setdefault(key, ops.Parts()).append(rel)
         index = np.asarray(batch.index)
         for key, pooled in run.pooled.items():
-            self.cos.setdefault(key, []).append(est.row_cosine(clean, pooled))
+            self.cos.setdefault(key, ops.Parts()).append(ops.row_cosine(clean, pooled))
             self.probe.setdefault(key, []).append(index)
             if logits is not None and key in run.logits:
-                self.kl.setdefault(key, []).append(est.softmax_kl(logits, run.logits[key]))
-                self.flip.setdefault(key, []).append(est.flips(logits, run.logits[key]))
+                self.kl.setdefault(key, ops.Parts()).append(ops.softmax_kl(logits, run.logits[key]))
+                self.flip.setdefault(key, ops.Parts()).append(ops.flips(logits, run.logits[key]))
                 self.flip_probe.setdefault(key, []).append(index)
             elif self.probe_head is not None and self.scored is not None:
                 rows = self.scored[batch.index]
                 head = self.probe_head.head() if rows.any() else None
                 if head is not None:
-                    self.flip.setdefault(key, []).append(
-                        est.flips(predict(clean[rows], head), predict(pooled[rows], head)))
+                    self.flip.setdefault(key, ops.Parts()).append(
+                        ops.flips(ops.linear(ops.rows(clean, rows), head), ops.linear(ops.rows(pooled, rows), head)))
                     self.flip_probe.setdefault(key, []).append(index[rows])
         if self.occlusion_left > 0:
             self._occlude(batch)
         self.samples += batch.size
+
+    def figures(self) -> tuple[dict[str, np.ndarray], ...]:
+        """(rel, cos, kl, flip) per copy key as host arrays: the one device-to-host copy of the check."""
+        return tuple({k: parts.host() for k, parts in kind.items() if parts}
+                     for kind in (self.rel, self.cos, self.kl, self.flip))
 
     def _occlude(self, batch: TraceBatch) -> None:
         """Token occlusion for the first few probes: which tokens move the pooled output most."""
@@ -138,10 +146,7 @@ class PerturbationSensitivity(Check):
         if not stats.samples:
             return CheckResult.skipped(self.id, Message("check.perturbation.sensitivity.skip.no_batch"))
         plan = stats.plan
-        rel = {k: np.concatenate(v) for k, v in stats.rel.items()}
-        cos = {k: np.concatenate(v) for k, v in stats.cos.items()}
-        kl = {k: np.concatenate(v) for k, v in stats.kl.items()}
-        flip = {k: np.concatenate(v) for k, v in stats.flip.items() if v}
+        rel, cos, kl, flip = stats.figures()
         eps_keys = {f"{e:g}": key_of("embedding", e) for e in plan.eps}
         input_keys = [k for k in plan.input_keys() if k in cos]
         headline = key_of("embedding", HEADLINE_EPS)
@@ -199,7 +204,8 @@ def _intervals(stats: PerturbationStats, input_keys: list[str], rel: np.ndarray 
     layer_gain and lyapunov, computed from the per-probe figures kept during the run."""
     out: dict[str, dict[str, Any]] = {}
     for name, values, probes in (("output_cos", stats.cos, stats.probe), ("flip_rate", stats.flip, stats.flip_probe)):
-        total, count = est.per_probe_sums(values, probes, input_keys)
+        lists = {k: [v.host()] if isinstance(v, ops.Parts) else v for k, v in values.items()}
+        total, count = est.per_probe_sums(lists, probes, input_keys)
         if count.size:
             low, high = bootstrap.ratio_interval(total, count, seed=seed)
             out[name] = {"ci_low": float(low), "ci_high": float(high)}

@@ -41,6 +41,10 @@ def resolve_device(device: str) -> str:
 class TorchAdapter:
     """A transformers model loaded offline, with hooks on its blocks for the capture pass."""
 
+    # captures stay on the model's device until a check reads them as numpy (trace.TraceBatch); False
+    # hands every batch over as host numpy, as an ONNX model does (tests compare the two paths)
+    resident: bool = True
+
     def __init__(self, folder: Path, *, device: str = "auto", dtype: str = "auto") -> None:
         import transformers
         from transformers.utils import logging as hf_logging
@@ -209,13 +213,15 @@ class TorchAdapter:
         return self._trace(batch, points, seen.states() if self.blocks else [], out)
 
     def _trace(self, batch: ModelBatch, points: frozenset[str], states: list[Any], out: Any) -> TraceBatch:
-        """The TraceBatch of one forward: boundary tensors and the model output as numpy."""
+        """The TraceBatch of one forward: boundary tensors and the model output, left on the device
+        (`resident`; the batch makes numpy copies only for checks that read them), else as numpy."""
         want_attn = Capability.ATTENTIONS in points
-        hidden = [_np(h) for h in states]
+        keep = (lambda t: t.detach()) if self.resident else _np
+        hidden = [keep(h) for h in states]
         attentions = None
         if want_attn and getattr(out, "attentions", None):
-            attentions = [_np(a) for a in out.attentions]
-        logits = _np(out.logits) if Capability.LOGITS in points and getattr(out, "logits", None) is not None else None
+            attentions = [keep(a) for a in out.attentions]
+        logits = keep(out.logits) if Capability.LOGITS in points and getattr(out, "logits", None) is not None else None
         tokens = hidden[0].shape[1] if hidden else 0
         mask = batch.mask if batch.mask is not None else np.ones((batch.size, tokens), dtype=bool)
         grid, prefix = self._grid(tokens)

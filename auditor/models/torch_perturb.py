@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from auditor.estimators.device_ops import last_valid
 from auditor.models.base import ModelBatch
 from auditor.models.perturb import (
     PerturbationPlan,
@@ -18,14 +19,14 @@ from auditor.models.perturb import (
     TokenInfo,
     input_copies,
     key_of,
-    last_valid,
     stack,
 )
 from auditor.models.torch_grad import torch_pool
 
 
 def run_perturbed(adapter: Any, batch: ModelBatch, plan: PerturbationPlan, tokens: TokenInfo | None) -> PerturbedRun:
-    """Every copy the plan asks for; hidden states are kept for the embedding-noise copies."""
+    """Every copy the plan asks for; hidden states are kept for the embedding-noise copies (device tensors
+    when the adapter is `resident`, numpy otherwise)."""
     copies: list[tuple[str, ModelBatch, float | None]] = [(key_of("embedding", e), batch, e) for e in plan.eps]
     copies += [(key, copy, None) for key, copy in input_copies(batch, plan, tokens)]
     result = PerturbedRun()
@@ -65,27 +66,29 @@ def _run_group(adapter: Any, group: list[tuple[str, ModelBatch, float | None]], 
         out[rows] = part + direction * (eps * scale).to(hidden.dtype).reshape(-1, 1, 1)
         return out
 
+    # resident (TorchAdapter.resident): the copies' figures stay tensors on the device, where
+    # checks.perturbation reduces them (estimators.device_ops); else numpy as before
+    keep = (lambda t: t) if getattr(adapter, "resident", False) else _np
     with torch.inference_mode(), block_boundaries(adapter.blocks, edit_input=add_noise) as seen:
         out = adapter.model(**adapter._inputs(big), return_dict=True)
         layers = seen.states()
         tokens = layers[0].shape[1]
-        full_mask = mask if mask is not None else np.ones((big.size, tokens), dtype=bool)
-        pooled = torch_pool(layers[-1], torch.from_numpy(full_mask).to(layers[-1].device), adapter.pooling)
-        pooled_np = pooled.float().cpu().numpy()
+        full_mask = torch.from_numpy(mask if mask is not None else np.ones((big.size, tokens), dtype=bool))
+        pooled = keep(torch_pool(layers[-1], full_mask.to(layers[-1].device), adapter.pooling))
         logits = getattr(out, "logits", None)
-        logits_np = last_valid(_np(logits), full_mask) if logits is not None else None
+        logits = keep(last_valid(logits, full_mask.to(logits.device))) if logits is not None else None
         for position, (key, copy, eps) in enumerate(group):
             rows = slice(position * size, (position + 1) * size)
-            if eps is not None:   # only the noise copies' layer states leave the device
+            if eps is not None:   # only the noise copies' layer states are compared layer by layer
                 width = copy.mask.shape[1] if copy.mask is not None else tokens
-                result.hidden[key] = [_np(h[rows, :width]) for h in layers]
-            result.pooled[key] = pooled_np[rows]
-            if logits_np is not None:
-                result.logits[key] = logits_np[rows]
+                result.hidden[key] = [keep(h[rows, :width]) for h in layers]
+            result.pooled[key] = pooled[rows]
+            if logits is not None:
+                result.logits[key] = logits[rows]
 
 
 def _np(tensor: Any) -> np.ndarray:
-    return tensor.float().cpu().numpy()
+    return tensor.detach().float().cpu().numpy()
 
 
 def _noise(shape: tuple[int, ...], index: np.ndarray, mask: np.ndarray | None, seed: int,
