@@ -107,10 +107,10 @@ class NewAuditPage(QWidget):
         self.run_form = QFormLayout(self.run_box)
         for widget in (self.probes, self.template, self.template_text, self.not_approval, self.estimate_label,
                        self.limit, self.device, self.dtype):
-            self.run_form.addRow(_buddy(widget), widget)
+            self.run_form.addRow(QLabel(buddy=widget), widget)   # its Alt+letter focuses the widget
         self.meta_form = QFormLayout(self.meta_box)
         for key in META:
-            self.meta_form.addRow(_buddy(self.meta[key]), self.meta[key])
+            self.meta_form.addRow(QLabel(buddy=self.meta[key]), self.meta[key])
 
         body = QWidget()
         grid = QGridLayout(body)
@@ -390,11 +390,6 @@ def _read_templates() -> list[Any]:
 
 
 _read: list[Any] | None = None
-
-
-def _buddy(widget: QWidget) -> QLabel:
-    """A form label whose mnemonic (Alt+letter) moves the focus to `widget`."""
-    return QLabel(buddy=widget)
 
 
 def _label(form: QFormLayout, row: int) -> QLabel:
