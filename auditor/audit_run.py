@@ -78,11 +78,12 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
     template, probes = _checked_inputs(request)
     pairs = _checked_pairs(request)
     signer = signer_for_run(request)
+    model_path = Path(request.model).expanduser()
+    # planned before any weights are read (or the database is opened): exit 2 here when the weights alone
+    # cannot fit (auditor.memory_plan)
+    plan, batch_size = _memory_plan(request, template, probes, model_path)
     db = open_db(request.db)
     bar(0.01, Message("progress.audit.loading"))
-    model_path = Path(request.model).expanduser()
-    if request.batch_size == "auto":
-        raise BadInput("--batch-size auto is not available yet")
     adapter = load_model(model_path, tokenizer=request.tokenizer, layer_outputs=request.layer_outputs,
                          device=request.device, dtype=request.dtype)
     try:
@@ -91,7 +92,8 @@ def run_audit(request: AuditRequest, progress: ProgressCallback | None = None,
         adapter.close()
         raise
     run = _Run(request=request, template=template, probes=probes, adapter=adapter, reference=reference,
-               model_path=model_path, load_s=time.perf_counter() - began, signer=signer, pairs=pairs)
+               model_path=model_path, load_s=time.perf_counter() - began, signer=signer, pairs=pairs,
+               batch_size=batch_size, memory_plan=plan)
     _seed_everything(request.seed)
     audit_id = _create_audit_row(db, run)
     try:
@@ -129,6 +131,8 @@ class _Run:
     signer: Any = None
     environment: dict[str, Any] = field(default_factory=dict)
     pairs: Any = None      # the user's PairSet (--pairs), or None for the built-in pairs
+    batch_size: int = 16   # what the capture pass runs with (the memory plan's choice under --batch-size auto)
+    memory_plan: dict[str, Any] | None = None   # auditor.memory_plan's record, stored in the environment
 
 
 def signer_for_run(request: AuditRequest) -> Any:
@@ -160,6 +164,29 @@ def _checked_inputs(request: AuditRequest) -> tuple[Any, Any]:
     return template, probes
 
 
+def _memory_plan(request: AuditRequest, template: Any, probes: Any, model_path: Path) -> tuple[dict[str, Any], int]:
+    """The memory plan's record and the batch size to run with. A refusal (the weights cannot fit) is BadInput;
+    a plan that could not be made for another reason is recorded as such, and auto falls back to the default."""
+    from auditor.memory_plan import DEFAULT_BATCH, plan_audit, resolve
+    from auditor.models.precision import checkpoint_dtype, resolve_dtype
+
+    auto = request.batch_size == "auto"
+    try:
+        device = resolve(request.device)
+        folder = model_path if model_path.is_dir() else model_path.parent
+        dtype = resolve_dtype(request.dtype, device, checkpoint_dtype(folder))
+        plan = plan_audit(model_path, template=template, probes=probes, device=device, dtype=dtype,
+                          batch_size=None if auto else int(request.batch_size))
+    except AuditorError:
+        raise
+    except Exception as exc:  # the plan is evidence about the run, never a reason to refuse a model that loads
+        batch = DEFAULT_BATCH if auto else int(request.batch_size)
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        return {"error": detail, "batch_size": batch, "auto": auto,
+                "summary": f"no memory plan could be made ({detail}); batch size {batch}"}, batch
+    return plan.to_dict(), plan.batch_size
+
+
 def _checked_pairs(request: AuditRequest) -> Any:
     """The user's counterfactual pairs (--pairs), read under the probe files' strict rules; None without."""
     if not request.pairs:
@@ -188,7 +215,7 @@ def _create_audit_row(db: Any, run: _Run) -> str:
     name = request.name or request.meta.get("name") or default_model_name(run.model_path)
     version = request.model_version or request.meta.get("version") or ""
     run.environment = environment.describe(adapter.device)
-    run.environment.update({"seed": request.seed, "batch_size": request.batch_size,
+    run.environment.update({"seed": request.seed, "batch_size": run.batch_size, "memory_plan": run.memory_plan,
                             "model_path": str(run.model_path.resolve()),
                             "compute_dtype": adapter.identity.details.get("compute_dtype"),
                             # the precision policy: what was asked for and what the model ran in
@@ -216,7 +243,7 @@ def _run_and_store(db: Any, audit_id: str, run: _Run, bar: Progress, should_stop
                        adapter=adapter, should_stop=should_stop, reference=run.reference,
                        shared={} if run.pairs is None else {"counterfactual_pairs": run.pairs})
     run_began = time.perf_counter()
-    results = run_checks(checks, ctx, batch_size=run.request.batch_size, progress=bar.slice(0.02, 0.95),
+    results = run_checks(checks, ctx, batch_size=run.batch_size, progress=bar.slice(0.02, 0.95),
                          should_stop=should_stop)
     bar(0.97, Message("progress.audit.storing"))
     timings = {"load_s": round(run.load_s, 3), "checks_s": round(time.perf_counter() - run_began, 3)}

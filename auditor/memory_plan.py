@@ -92,9 +92,12 @@ class MemoryPlan:
 
 
 def size(nbytes: int) -> Message:
-    """A byte count as people read it: GiB with one decimal from 1 GiB, else whole MiB."""
+    """A byte count as people read it: GiB with one decimal from 1 GiB, whole MiB from 1 MiB, else whole KiB
+    (a tiny model's weights are not "0 MiB")."""
     if nbytes >= GIB:
         return Message("memory.size.gib", {"gib": nbytes / GIB})
+    if nbytes < MIB:
+        return Message("memory.size.kib", {"kib": nbytes / 1024})
     return Message("memory.size.mib", {"mib": nbytes / MIB})
 
 
