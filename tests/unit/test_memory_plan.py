@@ -155,7 +155,7 @@ def test_a_cpu_plan_adds_the_capture_and_perturbation_passes(models):
     assert plan.total_bytes == sum(p[k] for k in ("runtime", "weights", "gradients", "pooled", "capture", "backward",
                                                    "captured_batch", "perturbation"))
     assert p["pooled"] == 4 * 16 * ((2 + 1) * 64 + 3)     # 16 probes x 3 boundaries x d=64, and 3 classes
-    assert plan.summary() == (f"planned {plan.total_bytes / 2**20:.0f} MiB (weights {p['weights'] / 2**20:.0f} MiB "
+    assert plan.summary() == (f"planned {plan.total_bytes / 2**20:.0f} MiB (weights {p['weights'] / 2**10:.0f} KiB "
                               f"in float32, batch 16 of {plan.tokens} tokens); "
                               f"{plan.available_bytes / GIB:.1f} GiB available")
     stored = json.loads(json.dumps(plan.to_dict()))
