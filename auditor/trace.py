@@ -144,6 +144,15 @@ class TraceBatch:
             self.__dict__[key] = ops.like(getattr(self, name), ref)
         return self.__dict__[key]
 
+    def on_host(self) -> TraceBatch:
+        """A copy whose captures are the host arrays only (shared with this batch), for a check that keeps
+        batches past the pass (a reservoir must not hold device memory); this batch keeps its tensors."""
+        from dataclasses import fields
+
+        copy = TraceBatch(**{f.name: getattr(self, f.name) for f in fields(self)})
+        copy.to_host()
+        return copy
+
     def to_host(self) -> None:
         """Replace device tensors by their host copies (a batch kept past its pass must not hold device memory)."""
         for name in ("hidden", "attentions", "logits"):
@@ -196,12 +205,13 @@ class RowStore:
         self.filled[index] = True
 
     def values(self) -> np.ndarray | None:
-        """The rows in probe order (probes never seen left out); a read-only view when every row is there."""
+        """The rows in probe order (probes never seen left out); a read-only view when they are probes 0..N-1."""
         self.flush()
         if self.data is None:
             return None
-        if self.filled.all():
-            view = self.data.view()
+        seen = int(self.filled.sum())
+        if self.filled[:seen].all():   # probes 0..N-1, as a pass gives them: no copy
+            view = self.data[:seen]
             view.setflags(write=False)
             return view
         return self.data[self.filled]

@@ -143,7 +143,7 @@ class PDEStats:
     def _fit(self, batch: TraceBatch) -> None:
         self.fit_seen += batch.size
         if not self.stats:
-            self.reservoir.append(batch)
+            self.reservoir.append(batch.on_host())   # kept past this batch: no device memory
             self.reservoir_tokens += int(batch.mask.sum())
             if self.reservoir_tokens >= self._budget(batch) or self.fit_seen >= self.n_fit:
                 self._start_and_feed()

@@ -66,6 +66,9 @@ class PerturbationStats:
                              for c, p, n in zip(hidden, states, norms, strict=True)], axis=1)
             self.rel.setdefault(key, ops.Parts()).append(rel)
         index = np.asarray(batch.index)
+        scored = self.scored[index] if self.scored is not None else None
+        head = self.probe_head.head() if self.probe_head is not None and scored is not None and scored.any() else None
+        head = ops.beside(head, clean) if head is not None else None   # on the device once per batch
         for key, pooled in run.pooled.items():
             self.cos.setdefault(key, ops.Parts()).append(ops.row_cosine(clean, pooled))
             self.probe.setdefault(key, []).append(index)
@@ -73,13 +76,10 @@ class PerturbationStats:
                 self.kl.setdefault(key, ops.Parts()).append(ops.softmax_kl(logits, run.logits[key]))
                 self.flip.setdefault(key, ops.Parts()).append(ops.flips(logits, run.logits[key]))
                 self.flip_probe.setdefault(key, []).append(index)
-            elif self.probe_head is not None and self.scored is not None:
-                rows = self.scored[batch.index]
-                head = self.probe_head.head() if rows.any() else None
-                if head is not None:
-                    self.flip.setdefault(key, ops.Parts()).append(
-                        ops.flips(ops.linear(ops.rows(clean, rows), head), ops.linear(ops.rows(pooled, rows), head)))
-                    self.flip_probe.setdefault(key, []).append(index[rows])
+            elif head is not None:
+                self.flip.setdefault(key, ops.Parts()).append(
+                    ops.flips(ops.linear(ops.rows(clean, scored), head), ops.linear(ops.rows(pooled, scored), head)))
+                self.flip_probe.setdefault(key, []).append(index[scored])
         if self.occlusion_left > 0:
             self._occlude(batch)
         self.samples += batch.size

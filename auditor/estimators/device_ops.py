@@ -155,14 +155,20 @@ def last_valid(logits: Any, mask: Any) -> Any:
     return _tf(logits)
 
 
-def linear(x: Any, head: tuple[np.ndarray, np.ndarray]) -> Any:
+def beside(head: tuple[np.ndarray, np.ndarray], ref: Any) -> tuple[Any, Any]:
+    """A linear head (W, b) in float32 on the device of `ref` where it is a tensor (as it is otherwise)."""
+    if not is_tensor(ref):
+        return head
+    return tuple(like(np.asarray(p, dtype=np.float32), ref) for p in head)   # type: ignore[return-value]
+
+
+def linear(x: Any, head: tuple[Any, Any]) -> Any:
     """estimators.probe_head.predict: logits of a linear head (W, b) on states x [N, d]."""
     if not is_tensor(x):
         from auditor.estimators.probe_head import predict
 
         return predict(x, head)
-    torch = _torch()
-    weight, bias = (torch.from_numpy(np.asarray(p, dtype=np.float32)).to(x.device) for p in head)
+    weight, bias = beside(head, x) if not is_tensor(head[0]) else head
     return _tf(x) @ weight + bias
 
 

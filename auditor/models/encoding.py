@@ -76,7 +76,9 @@ class TextEncoder:
             raise BadInput(f"the model reads text but the probe set {probes.spec} holds {probes.kind}; "
                            "use builtin:text or a CSV/JSONL file")
         texts = probes.texts
-        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=True)["input_ids"]]
+        # a thousand texts at a time: the tokenizer's per-text encodings of 10 000 probes held ~40 MiB at once
+        lengths = [len(ids) for start in range(0, len(texts), 1024)
+                   for ids in self.tokenizer(texts[start:start + 1024], add_special_tokens=True)["input_ids"]]
         self._long.setdefault(PAIRS if probes.spec == PAIRS else "probes", set()).update(
             t for t, n in zip(texts, lengths, strict=True) if n > self.max_length)
         for start in range(0, len(texts), batch_size):

@@ -187,7 +187,8 @@ def _layer_transfers(adapter, fixture, monkeypatch, resident: bool) -> tuple[lis
 
     probes = _probes(fixture, 24)
     ctx = _context(adapter, probes)
-    accumulators = {c: _Counted(c, get(c)().accumulator(ctx), phase) for c in DEVICE_CHECKS}
+    made = {c: get(c)().accumulator(ctx) for c in DEVICE_CHECKS}
+    accumulators = {c: _Counted(c, a, phase) for c, a in made.items() if a is not None}
     with monkeypatch.context() as patch:
         patch.setattr(torch.Tensor, "numpy", numpy)
         patch.setattr(Trace, "add", traced_add)
@@ -208,3 +209,23 @@ def test_no_layer_tensor_leaves_the_device_per_batch(fixture, request, monkeypat
     by_phase = {p: sum(1 for q, _ in seen if q == p) for p in {q for q, _ in seen}}
     assert by_phase["adapter"] >= batches * (2 * layers + 1)                 # states and maps of the capture
     assert by_phase["perturbation.sensitivity"] >= batches * (layers + 1)   # the noise copies' states
+
+
+def test_the_trace_keeps_rows_in_probe_order_in_one_allocation(monkeypatch):
+    """Rows land at their probe's place whatever the batch order; device rows wait and cross together;
+    a pass with more probes than expected grows the array; what comes back cannot be written to."""
+    from auditor import trace as trace_mod
+    from auditor.trace import RowStore
+
+    monkeypatch.setattr(trace_mod, "FLUSH_BYTES", 3 * 4 * 2)        # flush after three rows of two floats
+    store = RowStore(capacity=4)
+    store.add(np.array([2, 0]), torch.tensor([[2.0, 2.0], [0.0, 0.0]]))
+    assert store.data is None and len(store._pending) == 1             # still on the device
+    store.add(np.array([3]), np.array([[3.0, 3.0]]))                   # host rows go straight in
+    store.add(np.array([1, 5]), torch.tensor([[1.0, 1.0], [5.0, 5.0]]))   # past the expected 4 probes
+    assert not store._pending and len(store.data) >= 6
+    rows = store.values()
+    assert rows.tolist() == [[0, 0], [1, 1], [2, 2], [3, 3], [5, 5]]    # probe 4 never came: left out
+    store.add(np.array([4]), np.array([[4.0, 4.0]]))
+    full = store.values()
+    assert full[:, 0].tolist() == [0, 1, 2, 3, 4, 5] and not full.flags.writeable
