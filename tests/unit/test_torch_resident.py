@@ -229,3 +229,42 @@ def test_the_trace_keeps_rows_in_probe_order_in_one_allocation(monkeypatch):
     store.add(np.array([4]), np.array([[4.0, 4.0]]))
     full = store.values()
     assert full[:, 0].tolist() == [0, 1, 2, 3, 4, 5] and not full.flags.writeable
+
+
+def _stored(audit_id: str, db: str) -> dict:
+    from auditor import api
+    from auditor.store import open_db, queries
+
+    shown = api.show_audit(audit_id, db)
+    evidence = {c["id"]: c["evidence"] for c in queries.stored_content(open_db(db), audit_id, None)["checks"]}
+    return {"verdict": shown["verdict"], "checks": {
+        c["id"]: {"status": c["status"], "metrics": c["metrics"], "intervals": c["intervals"],
+                  "evidence": evidence[c["id"]]} for c in shown["checks"]}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_gpt2"])
+def test_a_standard_audit_stores_the_same_figures_from_device_tensors_as_from_numpy(fixture, request, tmp_path,
+                                                                                      monkeypatch):
+    """Every stored figure of a standard audit (its rules, a small probe set) with the captures on the device
+    equals the host path's (numpy copies of every capture, the numpy estimators) to 1e-6, and every status."""
+    from auditor import api
+    from auditor.models.torch_adapter import TorchAdapter
+    from tests.fixtures.templates import no_minimum
+
+    stored = []
+    for resident in (True, False):
+        monkeypatch.setattr(TorchAdapter, "resident", resident)
+        db = str(tmp_path / f"{resident}.db")
+        audit_id = api.run_audit(api.AuditRequest(model=str(request.getfixturevalue(fixture)), probes="builtin:text",
+                                                  limit=24, db=db, device="cpu", template=no_minimum("standard")))
+        stored.append(_stored(audit_id, db))
+    device, host = stored
+    assert device["verdict"] == host["verdict"]
+    assert {k: v["status"] for k, v in device["checks"].items()} == {k: v["status"] for k, v in host["checks"].items()}
+    numbers = dict(_numbers(host["checks"]))
+    assert dict(_numbers(device["checks"])).keys() == numbers.keys() and len(numbers) > 500
+    for path, value in _numbers(device["checks"]):
+        if "seconds" in str(path[-1]) or str(path[-1]).endswith("_s"):
+            continue    # timings
+        assert value == pytest.approx(numbers[path], rel=1e-6, abs=1e-6, nan_ok=True), path
