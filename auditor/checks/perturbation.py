@@ -21,6 +21,7 @@ from auditor.models.perturb import (
     PerturbationPlan,
     key_of,
 )
+from auditor.models.precision_noise import not_measurable, not_measurable_message
 from auditor.trace import TraceBatch
 
 HEADLINE_EPS = 0.05
@@ -156,9 +157,18 @@ class PerturbationSensitivity(Check):
         if stats.occlusion:   # 1 - cosine to the clean output when each token's embedding is zeroed
             evidence["token_occlusion"] = stats.occlusion
         if headline in rel or eps_keys:
-            source = headline if headline in rel else next(iter(eps_keys.values()))
             amp_by_eps: dict[str, Any] | None = {e: est.amplification(rel[k]) for e, k in eps_keys.items() if k in rel}
-            evidence["amplification_source"] = f"embedding noise of relative size {source.split('@')[1]}"
+            # in bfloat16/float16 small noise sizes read the dtype's rounding, not the model: those not run, or
+            # run but lifted by rounding, are said to be not measurable, never given as numbers
+            gone = not_measurable(plan.eps, getattr(ctx.adapter, "compute_dtype", "float32"),
+                                  int(ctx.identity.layers or 0), amp_by_eps)
+            if gone:
+                evidence["eps_not_measurable"] = gone
+                amp_by_eps = {e: a for e, a in amp_by_eps.items() if float(e) not in gone["eps"]} or None
+            measured = [eps_keys[e] for e in (amp_by_eps or {})]
+            source = headline if headline in measured else (measured[0] if measured else None)
+            evidence["amplification_source"] = (f"embedding noise of relative size {source.split('@')[1]}" if source
+                                                else "none: no noise size was measurable in this precision")
         else:   # ONNX: the smallest aligned input-level perturbation, read off the exposed layer outputs
             aligned = [k for k in input_keys if k in rel and k.split("@")[0] in ALIGNED_KINDS]
             source = aligned[0] if aligned else None
@@ -194,7 +204,10 @@ class PerturbationSensitivity(Check):
         metrics["flip_rate_ci"] = _pair(intervals.get("flip_rate"))
         evidence["intervals"] = ("95% percentile bootstrap over probes (B=200, seeded): every perturbed copy of a "
                                  "probe stays with its probe")
-        return CheckResult(check_id=self.id, outcome="ok", sentences=_sentences(metrics), metrics=metrics,
+        sentences = _sentences(metrics)
+        if evidence.get("eps_not_measurable"):
+            sentences = (*sentences, not_measurable_message(evidence["eps_not_measurable"]))
+        return CheckResult(check_id=self.id, outcome="ok", sentences=sentences, metrics=metrics,
                            evidence=evidence, intervals=intervals)
 
 

@@ -22,8 +22,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from auditor.estimators import device_ops as ops
 from auditor.models.base import Capability, ModelBatch, capture_points
-from auditor.trace import TraceBatch, pool
+from auditor.trace import TraceBatch
 
 # names of the attention output projection inside a block (BERT/ViT, GPT-2, LLaMA-style, DistilBERT, BART, T5)
 _OUT_PROJ_SUFFIXES = ("attention.output.dense", "attn.c_proj", "self_attn.o_proj", "attn.o_proj", "o_proj",
@@ -149,7 +150,8 @@ def capture_with_gradients(adapter: Any, batch: ModelBatch, points: frozenset[st
     rows = np.asarray(task.rows(batch.index), dtype=bool)
     if not rows.any():   # nothing to back-propagate here (e.g. probe-head fit rows): a plain capture
         trace = adapter.capture(batch, points)
-        task.observe(batch.index, pool(trace.hidden[-1], trace.mask, adapter.pooling))
+        # pooled where the states are (estimators.device_ops): only the small [B, d] rows come to the host
+        task.observe(batch.index, ops.host(ops.pool(trace.device_hidden[-1], trace.device_mask, adapter.pooling)))
         return trace
     weighted = adapter.blocks if getattr(task, "parameter_gradients", True) else []
     scale = loss_scale(adapter.model)

@@ -21,13 +21,17 @@ from auditor.models.perturb import (
     key_of,
     stack,
 )
+from auditor.models.precision_noise import add_relative_noise, split_eps
 from auditor.models.torch_grad import torch_pool
 
 
 def run_perturbed(adapter: Any, batch: ModelBatch, plan: PerturbationPlan, tokens: TokenInfo | None) -> PerturbedRun:
     """Every copy the plan asks for; hidden states are kept for the embedding-noise copies (device tensors
     when the adapter is `resident`, numpy otherwise)."""
-    copies: list[tuple[str, ModelBatch, float | None]] = [(key_of("embedding", e), batch, e) for e in plan.eps]
+    # noise sizes the model's dtype cannot resolve through its blocks are not run (models.precision_noise);
+    # checks.perturbation reports them as not measurable, with the reason
+    eps, _not_measurable = split_eps(plan.eps, getattr(adapter, "compute_dtype", "float32"), len(adapter.blocks or []))
+    copies: list[tuple[str, ModelBatch, float | None]] = [(key_of("embedding", e), batch, e) for e in eps]
     copies += [(key, copy, None) for key, copy in input_copies(batch, plan, tokens)]
     result = PerturbedRun()
     per_pass = max(1, plan.max_rows // max(batch.size, 1))
@@ -56,14 +60,14 @@ def _run_group(adapter: Any, group: list[tuple[str, ModelBatch, float | None]], 
         rows = torch.from_numpy(noisy).to(hidden.device)
         part = hidden[rows]
         direction = _noise(part.shape, big.index[noisy], mask[noisy] if mask is not None else None, seed,
-                           eps_rows[noisy]).to(device=hidden.device, dtype=hidden.dtype)
+                           eps_rows[noisy]).to(hidden.device)   # float32: added once, then rounded
         valid = (torch.from_numpy(mask[noisy]).to(hidden.device).unsqueeze(-1) if mask is not None
                  else torch.ones_like(part[..., :1], dtype=torch.bool))
         # ||H_0||_F per row in float32: a half-precision sum of squares overflows
         scale = (part.float() * valid).flatten(1).norm(dim=1)
         eps = torch.from_numpy(eps_rows[noisy]).to(device=hidden.device, dtype=torch.float32)
         out = hidden.clone()
-        out[rows] = part + direction * (eps * scale).to(hidden.dtype).reshape(-1, 1, 1)
+        out[rows] = add_relative_noise(part, direction, eps, scale)
         return out
 
     # resident (TorchAdapter.resident): the copies' figures stay tensors on the device, where

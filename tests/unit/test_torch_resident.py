@@ -198,7 +198,7 @@ def _layer_transfers(adapter, fixture, monkeypatch, resident: bool) -> tuple[lis
     return seen, 3
 
 
-@pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_vit"])
+@pytest.mark.parametrize("fixture", ["tiny_gpt2", "tiny_vit", "tiny_bert"])
 def test_no_layer_tensor_leaves_the_device_per_batch(fixture, request, monkeypatch):
     adapter = load_model(request.getfixturevalue(fixture), device="cpu")
     seen, batches = _layer_transfers(adapter, fixture, monkeypatch, resident=True)
