@@ -157,18 +157,7 @@ class PerturbationSensitivity(Check):
         if stats.occlusion:   # 1 - cosine to the clean output when each token's embedding is zeroed
             evidence["token_occlusion"] = stats.occlusion
         if headline in rel or eps_keys:
-            amp_by_eps: dict[str, Any] | None = {e: est.amplification(rel[k]) for e, k in eps_keys.items() if k in rel}
-            # in bfloat16/float16 small noise sizes read the dtype's rounding, not the model: those not run, or
-            # run but lifted by rounding, are said to be not measurable, never given as numbers
-            gone = not_measurable(plan.eps, getattr(ctx.adapter, "compute_dtype", "float32"),
-                                  int(ctx.identity.layers or 0), amp_by_eps)
-            if gone:
-                evidence["eps_not_measurable"] = gone
-                amp_by_eps = {e: a for e, a in amp_by_eps.items() if float(e) not in gone["eps"]} or None
-            measured = [eps_keys[e] for e in (amp_by_eps or {})]
-            source = headline if headline in measured else (measured[0] if measured else None)
-            evidence["amplification_source"] = (f"embedding noise of relative size {source.split('@')[1]}" if source
-                                                else "none: no noise size was measurable in this precision")
+            source, amp_by_eps = _noise_source(ctx, plan, rel, eps_keys, evidence)
         else:   # ONNX: the smallest aligned input-level perturbation, read off the exposed layer outputs
             aligned = [k for k in input_keys if k in rel and k.split("@")[0] in ALIGNED_KINDS]
             source = aligned[0] if aligned else None
@@ -209,6 +198,27 @@ class PerturbationSensitivity(Check):
             sentences = (*sentences, not_measurable_message(evidence["eps_not_measurable"]))
         return CheckResult(check_id=self.id, outcome="ok", sentences=sentences, metrics=metrics,
                            evidence=evidence, intervals=intervals)
+
+
+def _noise_source(ctx: AuditContext, plan: PerturbationPlan, rel: dict[str, Any], eps_keys: dict[str, str],
+                  evidence: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    """The embedding-noise copy the headline amplification is read from, and amplification per noise size.
+
+    In bfloat16/float16 small noise sizes read the dtype's rounding, not the model (models.precision_noise):
+    those not run, or run but lifted by rounding, are said to be not measurable, never given as numbers; the
+    headline then comes from the first size that was measured, or is None."""
+    amp_by_eps: dict[str, Any] | None = {e: est.amplification(rel[k]) for e, k in eps_keys.items() if k in rel}
+    gone = not_measurable(plan.eps, getattr(ctx.adapter, "compute_dtype", "float32"), int(ctx.identity.layers or 0),
+                          amp_by_eps)
+    if gone:
+        evidence["eps_not_measurable"] = gone
+        amp_by_eps = {e: a for e, a in (amp_by_eps or {}).items() if float(e) not in gone["eps"]} or None
+    measured = [eps_keys[e] for e in (amp_by_eps or {})]
+    headline = key_of("embedding", HEADLINE_EPS)
+    source = headline if headline in measured else (measured[0] if measured else None)
+    evidence["amplification_source"] = (f"embedding noise of relative size {source.split('@')[1]}" if source
+                                        else "none: no noise size was measurable in this precision")
+    return source, amp_by_eps
 
 
 def _intervals(stats: PerturbationStats, input_keys: list[str], rel: np.ndarray | None,
