@@ -7,12 +7,14 @@ size in its own subprocess (so each peak RSS is its own: resource.getrusage in t
 Time is the audit's own (api.run_audit, model load included), not the interpreter's start-up; the
 capture pass alone (the streaming part) and its CPU time are printed beside it, as the wall clock of a
 shared machine moves with other people's work.
-The default template, 'streaming', holds the checks whose statistics the capture pass gathers, with the
-pairwise information estimators on a 1000-probe sample at both sizes (their default cap, 2000 probes,
-puts O(cap^2) Gram matrices of up to ~120 MiB into the 10k run only: bounded, but not like with like).
+The default template, 'streaming', holds the checks whose statistics the capture pass gathers, with their
+default parameters: the pairwise information estimators sample 1000 probes at 1k and their cap, 2000, at
+10k, and hold a few 512 KiB blocks of distances either way (auditor.estimators.blocked), not N x N
+matrices. --pairwise-sample N samples N probes at both sizes instead (like with like; off by default).
 The same checks run at both sizes (runner.RETAIN_LIMIT skips only checks that need whole batches, and
 none of these does). --template standard (or another built-in name, or a path) runs that template.
     .venv/bin/python -m bench.streaming [--model PATH] [--template NAME|PATH] [--sizes 1000,10000]
+                                        [--pairwise-sample N]
 Without --model a tiny random BERT (tests.fixtures.torch_models) is built in a temporary folder.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# the checks whose statistics are gathered inside the capture pass (docs/ARCHITECTURE.md, Streaming)
+# the checks whose statistics are gathered inside the capture pass (docs/ARCHITECTURE.md, Trace)
 STREAMING_CHECKS = ("flow.representation", "flow.smoothing", "bottleneck.information_plane",
                     "perturbation.sensitivity", "gradients.flow", "attention.structure")
 TOPICS = {
@@ -57,20 +59,21 @@ def probe_file(path: Path, count: int, seed: int = 0) -> Path:
     return path
 
 
-def streaming_template(folder: Path, pairwise_sample: int = 1000) -> Path:
-    """The streaming checks with no conditions and no probe minimum; the pairwise information estimators
-    sample `pairwise_sample` probes at every size."""
-    params = {"bottleneck.information_plane": f"    params: {{max_samples: {pairwise_sample}}}\n"}
+def streaming_template(folder: Path, pairwise_sample: int | None = None) -> Path:
+    """The streaming checks with no conditions and no probe minimum, at their default parameters; with
+    `pairwise_sample`, the pairwise information estimators sample that many probes at every size."""
+    params = {} if pairwise_sample is None else \
+        {"bottleneck.information_plane": f"    params: {{max_samples: {pairwise_sample}}}\n"}
     path = folder / "streaming.yaml"
     path.write_text("name: streaming\nversion: 1\nmin_probes: 0\nchecks:\n"
                     + "".join(f"  - id: {c}\n{params.get(c, '')}" for c in STREAMING_CHECKS), encoding="utf-8")
     return path
 
 
-def template_path(name: str, folder: Path) -> str:
+def template_path(name: str, folder: Path, pairwise_sample: int | None = None) -> str:
     """A path as given; 'streaming' (the default); else a built-in template's copy without its probe minimum."""
     if name == "streaming":
-        return str(streaming_template(folder))
+        return str(streaming_template(folder, pairwise_sample))
     if Path(name).is_file():
         return name
     import re
@@ -155,6 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the runtimes (default: theirs)")
+    parser.add_argument("--pairwise-sample", type=int, default=None,
+                        help="with the streaming template: the information estimators' sample at every size "
+                             "(default: their own cap, 2000)")
     args = parser.parse_args(argv)
     sizes = tuple(int(s) for s in args.sizes.split(","))
     with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp:
@@ -164,8 +170,9 @@ def main(argv: list[str] | None = None) -> None:
             from tests.fixtures.torch_models import make_tiny_bert
 
             model = str(make_tiny_bert(folder / "tiny-bert"))
-        template = template_path(args.template, folder)
-        print(f"model {model}; template {args.template}; sizes {sizes[0]} and {sizes[1]}", flush=True)
+        template = template_path(args.template, folder, args.pairwise_sample)
+        sample = "" if args.pairwise_sample is None else f" (pairwise sample {args.pairwise_sample})"
+        print(f"model {model}; template {args.template}{sample}; sizes {sizes[0]} and {sizes[1]}", flush=True)
         runs = []
         for count in sizes:
             run = measure(model, count, template, folder, args.batch_size, args.threads)

@@ -1,7 +1,9 @@
 """Mutual-information estimators for the information plane (docs/METHODS.md, bottleneck.information_plane).
 
 Plain arrays in, numbers in bits out; no model code. The algebra runs in torch (float64) on the
-device asked for (the CPU by default, a GPU where present), one N x N matrix at a time.
+device asked for (the CPU by default, a GPU where present). The pairwise sums are taken over row blocks of
+the distance matrix (auditor.estimators.blocked): a few 512 KiB blocks whatever the sample size, never an
+N x N matrix (only gaussian_gram, whose answer is one, builds it).
 
 - Kolchinsky-Tracey pairwise-distance (KDE) upper bound: T + N(0, sigma^2 I) is a mixture of Gaussians
   centred on the samples, so I(X;T) <= -mean_i ln mean_j exp(-||t_i - t_j||^2 / 2 sigma^2), and
@@ -21,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from auditor.estimators.blocked import Pairwise
 
 if TYPE_CHECKING:
     import torch
@@ -65,8 +69,9 @@ def label_entropy(labels: np.ndarray) -> float:
 
 @contextmanager
 def _single_thread() -> Iterator[None]:
-    """Small dense problems (a 384 x 384 eigenproblem, a probe on a few thousand rows) run faster on
-    one thread than on a pool that must wake and synchronise; on a busy machine, many times faster."""
+    """Small dense problems (a 384 x 384 eigenproblem, a probe on a few thousand rows, a 512 KiB block of
+    distances) run faster on one thread than on a pool that must wake and synchronise; on a busy machine,
+    many times faster."""
     import torch
 
     before = torch.get_num_threads()
@@ -112,24 +117,6 @@ def _pca_axes(zc: torch.Tensor, k: int) -> torch.Tensor:
     return vectors[:, order]
 
 
-def _squared_distances(x: torch.Tensor) -> torch.Tensor:
-    """||x_i - x_j||^2 [N, N], exactly 0 on the diagonal (the self term of every mixture)."""
-    sq = (x * x).sum(dim=1)
-    return (sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)).clamp_(min=0.0).fill_diagonal_(0.0)
-
-
-def _median_offdiagonal(d2: torch.Tensor) -> float:
-    import torch
-
-    n = d2.shape[0]
-    rows, cols = torch.triu_indices(n, n, offset=1, device=d2.device)
-    values = d2[rows, cols]
-    median = float(values.median()) if values.numel() else 0.0
-    if median <= 0.0 and bool((values > 0).any()):    # mostly duplicates: the median of the distinct pairs
-        median = float(values[values > 0].median())
-    return median
-
-
 def _labelling(labels: np.ndarray, device: str) -> Labelling:
     import torch
 
@@ -139,37 +126,62 @@ def _labelling(labels: np.ndarray, device: str) -> Labelling:
     return onehot.scatter_(1, idx[:, None], 1.0), idx
 
 
-def _same_label_sum(matrix: torch.Tensor, labelling: Labelling) -> torch.Tensor:
-    """Per row i, the sum of matrix[i, j] over the j that share i's label [N]."""
+def _same_label_sum(block: torch.Tensor, labelling: Labelling, start: int = 0) -> torch.Tensor:
+    """Per row i of a row block (rows start..), the sum of block[i, j] over the j that share i's label."""
     onehot, idx = labelling
-    return (matrix @ onehot).gather(1, idx[:, None])[:, 0]
+    return (block @ onehot).gather(1, idx[start:start + block.shape[0], None])[:, 0]
+
+
+def _points(x: Any, device: str) -> Pairwise:
+    return Pairwise(_tensor(x, _device(device)))
 
 
 # ---------------------------------------------------------------- KDE (Kolchinsky-Tracey)
 
-def _kde_terms(d2: torch.Tensor, sigma: float, labellings: list[Labelling]) -> tuple[float, list[float]]:
-    """I(X;T) and I(T;Y) for each labelling, in bits, from one kernel matrix. exp(-d2) cannot overflow
-    and the diagonal's 1 keeps every row sum >= 1, so no log-sum-exp shift is needed."""
-    n = d2.shape[0]
-    kernel = (d2 * (-0.5 / sigma ** 2)).exp_()
-    log_row = (kernel.sum(dim=1) / n).log()
-    values = []
-    for labelling in labellings:
-        sizes = labelling[0].sum(dim=0)[labelling[1]]
-        # sum_y p(y) x (mean over the members of y) is a plain mean over all samples
-        values.append(float(((_same_label_sum(kernel, labelling) / sizes).log() - log_row).mean()) / LN2)
-    return float(-log_row.mean()) / LN2 + 0.0, values   # + 0.0: no -0.0 in stored figures
+class _KdeSums:
+    """The per-row kernel sums of the KDE bound, filled one row block of the kernel matrix at a time.
+    exp(-d2) cannot overflow and the diagonal's 1 keeps every row sum >= 1, so no log-sum-exp shift."""
+
+    def __init__(self, like: torch.Tensor, n: int, labellings: list[Labelling]) -> None:
+        self.n, self.labellings = n, labellings
+        self.log_row = like.new_empty(n)
+        self.same = [like.new_empty(n) for _ in labellings]
+
+    def add(self, start: int, kernel: torch.Tensor) -> None:
+        rows = slice(start, start + kernel.shape[0])
+        self.log_row[rows] = (kernel.sum(dim=1) / self.n).log()
+        for same, labelling in zip(self.same, self.labellings, strict=True):
+            same[rows] = _same_label_sum(kernel, labelling, start)
+
+    def terms(self) -> tuple[float, list[float]]:
+        """I(X;T) and I(T;Y) for each labelling, in bits."""
+        values = []
+        for same, (onehot, idx) in zip(self.same, self.labellings, strict=True):
+            sizes = onehot.sum(dim=0)[idx]
+            # sum_y p(y) x (mean over the members of y) is a plain mean over all samples
+            values.append(float(((same / sizes).log() - self.log_row).mean()) / LN2)
+        return float(-self.log_row.mean()) / LN2 + 0.0, values   # + 0.0: no -0.0 in stored figures
+
+
+def _kde_terms(points: Pairwise, sigma: float, labellings: list[Labelling]) -> tuple[float, list[float]]:
+    """I(X;T) and I(T;Y) for each labelling, in bits, one row block of the kernel matrix at a time."""
+    sums = _KdeSums(points.x, points.n, labellings)
+    for start, d2 in points.blocks():
+        sums.add(start, d2.mul_(-0.5 / sigma ** 2).exp_())
+    return sums.terms()
 
 
 def kde_mutual_information(t: np.ndarray, sigma: float, device: str = "cpu") -> float:
     """Upper bound on I(X;T + noise) in bits for T = f(X) sampled as the rows of t, noise N(0, sigma^2 I)."""
-    return _kde_terms(_squared_distances(_tensor(t, _device(device))), sigma, [])[0]
+    with _single_thread():
+        return _kde_terms(_points(t, device), sigma, [])[0]
 
 
 def kde_label_information(t: np.ndarray, labels: np.ndarray, sigma: float, device: str = "cpu") -> float:
     """I(T;Y) in bits as H(T) - sum_y p(y) H(T|Y=y), each entropy under the pairwise-distance bound."""
     dev = _device(device)
-    return _kde_terms(_squared_distances(_tensor(t, dev)), sigma, [_labelling(labels, dev)])[1][0]
+    with _single_thread():
+        return _kde_terms(Pairwise(_tensor(t, dev)), sigma, [_labelling(labels, dev)])[1][0]
 
 
 def calibrate_sigma(x: np.ndarray, fraction: float = DEFAULT_SIGMA_FRACTION, device: str = "cpu") -> float:
@@ -179,29 +191,39 @@ def calibrate_sigma(x: np.ndarray, fraction: float = DEFAULT_SIGMA_FRACTION, dev
     sits at log2 N and nothing can be compared; calibrating on X puts the input half-way between
     saturation and zero, leaving room to see both compression and expansion.
     """
-    return _calibrate(_squared_distances(_tensor(x, _device(device))), fraction)
+    with _single_thread():
+        return _calibrate(_points(x, device), fraction)
 
 
-def _calibrate(d2: torch.Tensor, fraction: float) -> float:
-    n = d2.shape[0]
-    median = _median_offdiagonal(d2)
+def _calibrate(points: Pairwise, fraction: float) -> float:
+    n = points.n
+    if n < 2:
+        return 1.0
+    median = points.median()
     # as sigma -> 0 only exact duplicates still overlap: that is the bound's ceiling
-    twins = (d2 <= _EPS * max(median, _EPS)).sum(dim=1).double()
+    threshold = _EPS * max(median, _EPS)
+    twins = points.x.new_empty(n)
+    for start, d2 in points.blocks():
+        twins[start:start + d2.shape[0]] = (d2 <= threshold).sum(dim=1).double()
     ceiling = float(-(twins / n).log().mean())
-    if n < 2 or median <= 0.0 or ceiling <= _EPS:
+    if median <= 0.0 or ceiling <= _EPS:
         return 1.0    # no spread to calibrate on: every sigma gives the same (zero) information
     target = fraction * ceiling
     # safeguarded Newton in v = ln u, u = 1 / 2 sigma^2; g(v) = -mean_i ln mean_j exp(-u d2_ij) rises with v
     v, low, high = -math.log(median), -math.inf, math.inf
+    rows, weighted = points.x.new_empty(n), points.x.new_empty(n)
     for _ in range(60):
         u = math.exp(v)
-        kernel = (d2 * -u).exp_()
-        rows = kernel.sum(dim=1)
+        for start, d2 in points.blocks():     # one pass: each row's kernel sum and its d2-weighted sum
+            kernel = (d2 * -u).exp_()
+            block = slice(start, start + d2.shape[0])
+            rows[block] = kernel.sum(dim=1)
+            weighted[block] = kernel.mul_(d2).sum(dim=1)
         g = float(-(rows / n).log().mean())
         if abs(g - target) < 1e-6 * target:
             break
         low, high = (v, high) if g < target else (low, v)
-        slope = u * float(((kernel * d2).sum(dim=1) / rows).mean())
+        slope = u * float((weighted / rows).mean())
         step = v - (g - target) / slope if slope > _EPS else math.nan
         if math.isnan(step) or not low < step < high or abs(step - v) > 4.0:
             step = (low + high) / 2 if math.isfinite(low) and math.isfinite(high) else v + (2.0 if g < target else -2.0)
@@ -211,23 +233,41 @@ def _calibrate(d2: torch.Tensor, fraction: float) -> float:
 
 # ---------------------------------------------------------------- matrix-based Renyi (alpha = 2)
 
-def _gram(d2: torch.Tensor, bandwidth: float | None = None) -> tuple[torch.Tensor, float]:
-    """Gaussian Gram matrix exp(-d2 / 2h^2), h the median pairwise distance unless given."""
-    h = bandwidth if bandwidth is not None else math.sqrt(_median_offdiagonal(d2))
-    if h <= 0.0:
-        return d2.new_ones(d2.shape), 0.0     # all points equal: one state, zero entropy
-    return (d2 * (-0.5 / h ** 2)).exp_(), h
+def _bandwidth(points: Pairwise) -> float:
+    """The median heuristic: h = the (lower) median pairwise distance."""
+    return math.sqrt(points.median())
+
+
+def _gaussian(d2: torch.Tensor, h: float) -> torch.Tensor:
+    """exp(-d2 / 2h^2) in place; all ones where h = 0 (all points equal: one state, zero entropy)."""
+    return d2.mul_(-0.5 / h ** 2).exp_() if h > 0.0 else d2.fill_(1.0)
+
+
+def _renyi_of(trace: float, squares: float) -> float:
+    """-log2 tr((A / tr A)^2) from tr A and tr(A^2) = sum A_ij^2 (A symmetric)."""
+    return -math.log2(max(squares / trace ** 2, _EPS)) if trace > 0.0 else 0.0
 
 
 def _renyi(gram: torch.Tensor) -> float:
-    trace = float(gram.diagonal().sum())
-    return -math.log2(max(float((gram * gram).sum()) / trace ** 2, _EPS)) if trace > 0.0 else 0.0
+    return _renyi_of(float(gram.diagonal().sum()), float((gram * gram).sum()))
+
+
+def _renyi_entropy(points: Pairwise, h: float) -> float:
+    """S of the Gaussian Gram matrix of the points at bandwidth h, one row block at a time."""
+    trace, squares = points.x.new_zeros(()), points.x.new_zeros(())
+    for start, d2 in points.blocks():
+        gram = _gaussian(d2, h)
+        trace += gram.diagonal(offset=start).sum()
+        squares += (gram * gram).sum()
+    return _renyi_of(float(trace), float(squares))
 
 
 def gaussian_gram(x: np.ndarray, bandwidth: float | None = None, device: str = "cpu") -> tuple[np.ndarray, float]:
     """Gaussian Gram matrix [N, N] of the rows of x and its bandwidth (median heuristic by default)."""
-    gram, h = _gram(_squared_distances(_tensor(x, _device(device))), bandwidth)
-    return gram.cpu().numpy(), h
+    points = _points(x, device)
+    with _single_thread():
+        h = bandwidth if bandwidth is not None else _bandwidth(points)
+        return _gaussian(points.dense(), h).cpu().numpy(), h if h > 0.0 else 0.0
 
 
 def label_gram(labels: np.ndarray) -> np.ndarray:

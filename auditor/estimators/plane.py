@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from auditor.estimators.blocked import Pairwise
 from auditor.estimators.information import (
     _EPS,
     DEFAULT_K,
@@ -21,14 +22,17 @@ from auditor.estimators.information import (
     DEFAULT_MAX_SAMPLES,
     DEFAULT_SIGMA_FRACTION,
     Labelling,
+    _bandwidth,
     _calibrate,
     _device,
-    _gram,
+    _gaussian,
     _kde_terms,
+    _KdeSums,
     _labelling,
-    _renyi,
+    _renyi_entropy,
+    _renyi_of,
     _same_label_sum,
-    _squared_distances,
+    _single_thread,
     _standardised,
     label_entropy,
     linear_probe,
@@ -80,8 +84,8 @@ class _Reference(NamedTuple):
     labelling: Labelling
     control: Labelling                      # the labels shuffled: the floor independent labels reach
     s_y: float                              # Renyi-2 entropy of the label Gram matrix
-    kx: torch.Tensor                        # X's Gram matrix, its bandwidth and Renyi entropy
-    hx: float
+    x: Pairwise                             # X's standardised points (its Gram matrix, block by block),
+    hx: float                               # their bandwidth and Renyi entropy
     s_x: float
     sigma: float
     rule: str                               # how sigma was chosen
@@ -93,27 +97,43 @@ def _reference(x: np.ndarray, labels: np.ndarray, k: int, sigma: float | None, f
     """X [n, d] and the labels [n] of the sampled probes, as the layers are measured against them."""
     labelling = _labelling(labels, dev)
     p_y = labelling[0].sum(dim=0) / len(labels)
-    d2x = _squared_distances(_standardised(x, k, dev))
-    sig = float(sigma) if sigma is not None else _calibrate(d2x, fraction)
+    px = Pairwise(_standardised(x, k, dev))
+    sig = float(sigma) if sigma is not None else _calibrate(px, fraction)
     rule = f"fixed at {sig:.4g}" if sigma is not None else \
         f"calibrated so that I(X;X) = {fraction:g} x its ceiling (log2 N for distinct probes)"
-    kx, hx = _gram(d2x)
+    hx = _bandwidth(px)
     control = _labelling(np.random.default_rng([seed, 5151]).permutation(labels), dev)
-    return _Reference(labelling, control, -math.log2(float((p_y * p_y).sum())), kx, hx, _renyi(kx), sig, rule,
-                      _kde_terms(d2x, sig, [])[0])
+    return _Reference(labelling, control, -math.log2(float((p_y * p_y).sum())), px, hx,
+                      _renyi_entropy(px, hx), sig, rule, _kde_terms(px, sig, [])[0])
 
 
 def _pairwise_terms(t: torch.Tensor, ref: _Reference) -> dict[str, Any]:
-    """One layer's KDE and Renyi estimates (and their shuffled-label controls) from its standardised states."""
-    n = t.shape[0]
-    d2 = _squared_distances(t)
-    i_xt, (i_ty, i_ty_control) = _kde_terms(d2, ref.sigma, [ref.labelling, ref.control])
-    kt, h = _gram(d2)
-    del d2
-    s_t, s_xt = _renyi(kt), _renyi(ref.kx * kt)
-    kt.mul_(kt)       # K_T o K_T: with a label Gram L, tr((K_T o L)^2) = sum_i sum_{j ~ i} K_T[i, j]^2
-    s_ty, s_ty_control = (-math.log2(max(float(_same_label_sum(kt, lab).sum()) / n ** 2, _EPS))
-                          for lab in (ref.labelling, ref.control))
+    """One layer's KDE and Renyi estimates (and their shuffled-label controls) from its standardised states,
+    in one pass over row blocks of the layer's and X's distance matrices (never an N x N matrix)."""
+    pt, n = Pairwise(t, ref.x.block_elements), t.shape[0]
+    h = _bandwidth(pt)
+    labellings = [ref.labelling, ref.control]
+    kde = _KdeSums(t, n, labellings)
+    zero = t.new_zeros(())
+    # traces and sums of squares of K_T and K_X o K_T; per labelling L, tr((K_T o L)^2) = sum_i sum_{j ~ i} K_T[i, j]^2
+    trace_t, squares_t, trace_xt, squares_xt = zero, zero, zero, zero
+    same_squares = [zero, zero]
+    for (start, d2), (_, d2x) in zip(pt.blocks(), ref.x.blocks(), strict=True):
+        kt = _gaussian(d2.clone(), h)
+        kde.add(start, d2.mul_(-0.5 / ref.sigma ** 2).exp_())
+        del d2
+        trace_t = trace_t + kt.diagonal(offset=start).sum()
+        squares_t = squares_t + (kt * kt).sum()
+        kxt = _gaussian(d2x, ref.hx).mul_(kt)
+        trace_xt = trace_xt + kxt.diagonal(offset=start).sum()
+        squares_xt = squares_xt + (kxt * kxt).sum()
+        del kxt
+        kt.mul_(kt)
+        same_squares = [total + _same_label_sum(kt, lab, start).sum()
+                        for total, lab in zip(same_squares, labellings, strict=True)]
+    i_xt, (i_ty, i_ty_control) = kde.terms()
+    s_t, s_xt = _renyi_of(float(trace_t), float(squares_t)), _renyi_of(float(trace_xt), float(squares_xt))
+    s_ty, s_ty_control = (-math.log2(max(float(total) / n ** 2, _EPS)) for total in same_squares)
     return {"mi_xt_kde": i_xt, "mi_ty_kde": i_ty, "mi_xt_renyi": ref.s_x + s_t - s_xt,
             "mi_ty_renyi": s_t + ref.s_y - s_ty, "mi_ty_kde_shuffled": i_ty_control,
             "mi_ty_renyi_shuffled": s_t + ref.s_y - s_ty_control, "components": int(t.shape[1]),
@@ -136,12 +156,16 @@ def information_plane(pooled: list[np.ndarray], labels: np.ndarray, fit: np.ndar
 
     labels, dev = np.asarray(labels).reshape(-1), _device(device)
     rows = subsample_indices(len(labels), max_samples, seed)
-    ref = _reference(np.asarray(pooled[0] if inputs is None else inputs)[rows], labels[rows], k, sigma,
-                     sigma_fraction, seed, dev)
+    # the pairwise estimators run as many small block operations: on the CPU, one thread each (a pool that
+    # wakes and synchronises for every block costs more than it gains, and many times more on a busy machine)
+    with _single_thread():
+        ref = _reference(np.asarray(pooled[0] if inputs is None else inputs)[rows], labels[rows], k, sigma,
+                         sigma_fraction, seed, dev)
     out: dict[str, list[Any]] = {name: [] for name in _PER_LAYER}
     probe, probes = None, []
     for layer, z in enumerate(pooled):
-        terms = _pairwise_terms(_standardised(np.asarray(z)[rows], k, dev), ref)
+        with _single_thread():
+            terms = _pairwise_terms(_standardised(np.asarray(z)[rows], k, dev), ref)
         probes.append(probe := linear_probe(z, labels, fit, score, k=k, l2=l2))
         terms.update(probe_accuracy=probe.accuracy, mi_ty_probe_bound=probe.bound,
                      probe_cross_entropy=probe.cross_entropy, effective_rank=participation_ratio(np.asarray(z)))

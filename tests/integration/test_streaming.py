@@ -8,15 +8,15 @@ from pathlib import Path
 from bench.streaming import measure, ratios
 
 # the checks whose statistics the capture pass streams on the model's device; the pairwise information
-# estimators sample the same 300 probes at both sizes (like with like), and two perturbed copies per probe
-# keep the test short. flow.representation is left out: below 4096 probes its effective-rank interval holds
-# an N x N Gram matrix (150 MiB at 3000 probes), which this test would measure instead of the streaming
+# estimators at their defaults (all 300 probes, then a sample of 2000 of the 3000: row blocks of distances
+# either way, no N x N matrix), and two perturbed copies per probe keep the test short. flow.representation
+# is left out: below 4096 probes its effective-rank interval holds an N x N Gram matrix (150 MiB at 3000
+# probes), which this test would measure instead of the streaming
 TEMPLATE = """name: streaming-test
 version: 1
 min_probes: 0
 checks:
   - id: bottleneck.information_plane
-    params: {max_samples: 300}
   - id: perturbation.sensitivity
     params: {eps: [0.05], text: [[mask, 0.1]]}
   - id: attention.structure
