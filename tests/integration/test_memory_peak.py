@@ -51,7 +51,8 @@ def test_the_plan_is_within_30_percent_of_the_measured_peak(sized_berts, tmp_pat
     # A process's peak RSS on a shared machine is noisy upwards: in one clean-clone CI run every model measured
     # 35-56 MiB more than in every other run (the 1.6 M model 101 MiB against 66-71 MiB). A model outside the
     # tolerance is measured once more, alone, and the lower peak counts (best of two, as benchmarks do).
-    found = [measure(model) if off(result) else result for model, result in zip(sized_berts, found, strict=True)]
+    found = [min(result, measure(model), key=lambda r: r["peak"]) if off(result) else result
+             for model, result in zip(sized_berts, found, strict=True)]
     report = [f"{r['model']}: planned {r['planned'] / 2**20:.0f} MiB, measured {r['peak'] / 2**20:.0f} MiB "
               f"({r['planned'] / r['peak']:.2f})" for r in found]
     print("\n".join(report))
