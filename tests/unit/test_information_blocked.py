@@ -151,6 +151,7 @@ def test_the_estimators_hold_a_few_blocks_not_n_by_n_matrices_at_2000_samples():
     fit, score = np.arange(0, n, 2), np.arange(1, n, 2)
     info.information_plane([z[:200] for z in layers], y[:200], fit[:100], score[:100])   # warm-up: kernels, arenas
     # the meter sees one N x N matrix (so the bound below would catch the dense estimators, ~4 of them)
-    assert _peak_extra_mib(lambda: np.ones((n, n))) > 0.9 * matrix_mib
+    # in a whole-suite run part of it lands in pages the process already holds (CI measured 0.88 of it)
+    assert _peak_extra_mib(lambda: np.ones((n, n))) > 0.75 * matrix_mib
     extra = _peak_extra_mib(lambda: info.information_plane(layers, y, fit, score))
     assert extra < 0.5 * matrix_mib, f"{extra:.1f} MiB at N = {n}"
